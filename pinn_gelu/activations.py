@@ -1,0 +1,284 @@
+"""Activation functions, their closed-form derivatives, and their smoothness.
+
+GELU (Hendrycks & Gimpel 2016, arXiv:1606.08415) is GELU(z) = z·Φ(z), with Φ the standard normal
+CDF and φ its density: the input times the probability that a unit Gaussian stays below it. Its
+derivatives are closed forms in Φ and φ::
+
+    GELU'(z)   = Φ(z) + z φ(z)
+    GELU''(z)  = φ(z) (2 − z²)
+    GELU'''(z) = φ(z) (z³ − 4z)
+
+so a GELU network is C∞ and its second derivatives, which a second-order PDE residual needs, are
+non-zero. ReLU's second derivative is zero almost everywhere: a ReLU network has a zero Laplacian
+wherever it is defined, and a Poisson residual cannot train it.
+
+Every activation takes a temperature ``alpha`` > 0 and computes σ_α(z) = σ(αz), so that
+σ_α⁽ᵏ⁾(z) = αᵏ σ⁽ᵏ⁾(αz). For GELU, σ_α(z) = (αz)Φ(αz) → α·ReLU(z) as α → ∞, and ≈ αz/2 as α → 0.
+Specs are written ``gelu``, ``gelu(alpha=4)``; :func:`parse_activation` reads them.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "ActivationKind",
+    "order_warning",
+    "parse_activation",
+]
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_TANH_K = math.sqrt(2.0 / math.pi)
+_GELU_TANH_A = 0.044715
+
+# A base function returns [σ(z), σ'(z), ..., σ⁽ⁿ⁾(z)] for n ≤ 2 (n = 0, 1, 2).
+_Derivatives = Callable[[Tensor, int], list[Tensor]]
+
+
+def _gelu(z: Tensor, n: int) -> list[Tensor]:
+    cdf = 0.5 * (1.0 + torch.special.erf(z * _SQRT_HALF))
+    out = [z * cdf]
+    if n >= 1:
+        pdf = _INV_SQRT_2PI * torch.exp(-0.5 * z * z)
+        out.append(cdf + z * pdf)
+        if n >= 2:
+            out.append(pdf * (2.0 - z * z))
+    return out
+
+
+def _gelu_tanh(z: Tensor, n: int) -> list[Tensor]:
+    # σ = ½ z (1 + tanh u), u = k (z + a z³)
+    u = _GELU_TANH_K * (z + _GELU_TANH_A * z**3)
+    t = torch.tanh(u)
+    out = [0.5 * z * (1.0 + t)]
+    if n >= 1:
+        sech2 = 1.0 - t * t
+        du = _GELU_TANH_K * (1.0 + 3.0 * _GELU_TANH_A * z * z)
+        out.append(0.5 * (1.0 + t) + 0.5 * z * sech2 * du)
+        if n >= 2:
+            d2u = 6.0 * _GELU_TANH_K * _GELU_TANH_A * z
+            out.append(sech2 * du + 0.5 * z * sech2 * (d2u - 2.0 * t * du * du))
+    return out
+
+
+def _tanh(z: Tensor, n: int) -> list[Tensor]:
+    t = torch.tanh(z)
+    out = [t]
+    if n >= 1:
+        sech2 = 1.0 - t * t
+        out.append(sech2)
+        if n >= 2:
+            out.append(-2.0 * t * sech2)
+    return out
+
+
+def _sin(z: Tensor, n: int) -> list[Tensor]:
+    s = torch.sin(z)
+    out = [s]
+    if n >= 1:
+        out.append(torch.cos(z))
+        if n >= 2:
+            out.append(-s)
+    return out
+
+
+def _silu(z: Tensor, n: int) -> list[Tensor]:
+    s = torch.sigmoid(z)
+    out = [z * s]
+    if n >= 1:
+        ds = s * (1.0 - s)
+        out.append(s + z * ds)
+        if n >= 2:
+            out.append(ds * (2.0 + z * (1.0 - 2.0 * s)))
+    return out
+
+
+def _softplus(z: Tensor, n: int) -> list[Tensor]:
+    out = [F.softplus(z)]
+    if n >= 1:
+        s = torch.sigmoid(z)
+        out.append(s)
+        if n >= 2:
+            out.append(s * (1.0 - s))
+    return out
+
+
+def _relu(z: Tensor, n: int) -> list[Tensor]:
+    out = [torch.relu(z)]
+    if n >= 1:
+        out.append((z > 0).to(z.dtype))
+        if n >= 2:
+            out.append(torch.zeros_like(z))
+    return out
+
+
+@dataclass(frozen=True)
+class ActivationKind:
+    """A registered activation.
+
+    Attributes:
+        name: the spec name.
+        formula: σ(z) in words, for summaries and docs.
+        smoothness: how many times σ is continuously differentiable (math.inf for C∞).
+        vanishing_order: the lowest derivative order that is zero almost everywhere (None if
+            none is): a PDE of that order or higher cannot train the network's residual.
+        derivatives: closed forms of σ, σ', σ''.
+        module: the torch function used for the plain forward pass (fast path).
+    """
+
+    name: str
+    formula: str
+    smoothness: float
+    vanishing_order: int | None
+    derivatives: _Derivatives
+    module: Callable[[Tensor], Tensor]
+
+
+#: The registry: spec name → kind.
+ACTIVATIONS: Mapping[str, ActivationKind] = {
+    kind.name: kind
+    for kind in (
+        ActivationKind("gelu", "z·Φ(z) (exact, erf form)", math.inf, None, _gelu, F.gelu),
+        ActivationKind(
+            "gelu_tanh",
+            "½z(1 + tanh(√(2/π)(z + 0.044715z³)))",
+            math.inf,
+            None,
+            _gelu_tanh,
+            lambda z: F.gelu(z, approximate="tanh"),
+        ),
+        ActivationKind("tanh", "tanh(z)", math.inf, None, _tanh, torch.tanh),
+        ActivationKind("sin", "sin(z)", math.inf, None, _sin, torch.sin),
+        ActivationKind("silu", "z·sigmoid(z)", math.inf, None, _silu, F.silu),
+        ActivationKind("softplus", "log(1 + eᶻ)", math.inf, None, _softplus, F.softplus),
+        ActivationKind("relu", "max(0, z)", 0, 2, _relu, torch.relu),
+    )
+}
+
+_ALPHA_RANGE = (1e-3, 1e3)
+
+
+class Activation(nn.Module):
+    """σ_α(z) = σ(αz) as a module, with closed-form derivatives for forward-mode operators.
+
+    Args:
+        kind: the registered activation.
+        alpha: the temperature α > 0 (1 gives the plain activation).
+    """
+
+    def __init__(self, kind: ActivationKind, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.kind = kind
+        self.alpha = float(alpha)
+
+    @property
+    def spec(self) -> str:
+        """The canonical spec string: ``gelu``, ``gelu(alpha=4)``."""
+        if self.alpha == 1.0:
+            return self.kind.name
+        return f"{self.kind.name}(alpha={self.alpha:g})"
+
+    def forward(self, z: Tensor) -> Tensor:
+        """σ(αz), elementwise."""
+        if self.alpha == 1.0:
+            return self.kind.module(z)
+        return self.kind.module(self.alpha * z)
+
+    def derivatives(self, z: Tensor, n: int) -> list[Tensor]:
+        """[σ_α(z), σ_α'(z), …, σ_α⁽ⁿ⁾(z)] for n ≤ 2, elementwise, by closed forms."""
+        if not 0 <= n <= 2:
+            raise ValueError(f"closed-form derivatives are available up to order 2, got {n}")
+        if self.alpha == 1.0:
+            return self.kind.derivatives(z, n)
+        values = self.kind.derivatives(self.alpha * z, n)
+        return [v * self.alpha**k if k else v for k, v in enumerate(values)]
+
+    def extra_repr(self) -> str:
+        return self.spec
+
+
+def parse_activation(spec: str) -> Activation:
+    """Build an activation from its spec: a registered name, optionally ``name(alpha=α)``.
+
+    >>> parse_activation("gelu(alpha=4)").spec
+    'gelu(alpha=4)'
+    >>> parse_activation("gelu2")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown activation 'gelu2' (expected one of: gelu, gelu_tanh, relu, sin, silu, \
+softplus, tanh)
+
+    Raises:
+        ValueError: for an unknown name, an unknown or out-of-range parameter, or bad syntax.
+    """
+    if not isinstance(spec, str) or not spec.strip() or len(spec) > 100:
+        raise ValueError(f"invalid activation spec {spec!r} (expected e.g. gelu or gelu(alpha=4))")
+    try:
+        node = ast.parse(spec.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError):
+        raise ValueError(
+            f"invalid activation spec {spec!r} (expected e.g. gelu or gelu(alpha=4))"
+        ) from None
+    if isinstance(node, ast.Name):
+        name, keywords, positional = node.id, [], []
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        name, keywords, positional = node.func.id, node.keywords, node.args
+    else:
+        raise ValueError(f"invalid activation spec {spec!r} (expected e.g. gelu or gelu(alpha=4))")
+    if name not in ACTIVATIONS:
+        raise ValueError(
+            f"unknown activation {name!r} (expected one of: {', '.join(sorted(ACTIVATIONS))})"
+        )
+    if positional:
+        raise ValueError(f"activation {spec!r}: parameters are named, as in {name}(alpha=4)")
+    alpha = 1.0
+    for keyword in keywords:
+        if keyword.arg != "alpha":
+            raise ValueError(
+                f"activation {spec!r}: unknown parameter {keyword.arg!r} (expected: alpha)"
+            )
+        value = _number(keyword.value)
+        if value is None or not _ALPHA_RANGE[0] <= value <= _ALPHA_RANGE[1]:
+            raise ValueError(
+                f"activation {spec!r}: alpha must be a number in [{_ALPHA_RANGE[0]:g}, "
+                f"{_ALPHA_RANGE[1]:g}]"
+            )
+        alpha = value
+    return Activation(ACTIVATIONS[name], alpha)
+
+
+def _number(node: ast.AST) -> float | None:
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return float(node.value)
+    return None
+
+
+def order_warning(activation: Activation, pde_order: int, pde_name: str) -> str | None:
+    """A warning when a PDE of ``pde_order`` meets an activation whose derivative of that order
+    vanishes almost everywhere, or None when the pair is fine.
+
+    >>> order_warning(parse_activation("relu"), 2, "poisson") is not None
+    True
+    >>> order_warning(parse_activation("gelu"), 2, "poisson") is None
+    True
+    """
+    vanishing = activation.kind.vanishing_order
+    if vanishing is None or pde_order < vanishing:
+        return None
+    return (
+        f"activation '{activation.spec}' has a zero derivative of order {vanishing} almost "
+        f"everywhere, and the {pde_name} residual needs derivatives of order {pde_order}: the "
+        f"network's order-{pde_order} derivatives vanish at every collocation point, so the PDE "
+        "residual term gives no gradient and cannot be trained; only the boundary terms will "
+        "be. Use a smooth activation (gelu, tanh, sin, silu, softplus) to solve this problem."
+    )

@@ -1,0 +1,189 @@
+"""Configuration: one frozen dataclass per problem-file section, with all defaults and bounds.
+
+Each field's metadata carries what the problem-file reader needs to validate it and what the key
+reference (``problems/README.md``) documents: a one-line ``doc``, and where they apply ``min``,
+``max``, ``choices`` and ``unit``. A problem file states only what differs from the defaults.
+The bounds on what a file can make expensive (points, network size, steps) live in
+:class:`Limits`; they can be raised from Python or the command line, never from the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .expressions import ExpressionLimits
+
+__all__ = [
+    "AdamConfig",
+    "LBFGSConfig",
+    "Limits",
+    "NetworkConfig",
+    "PointsConfig",
+    "TrainingConfig",
+    "ValidationConfig",
+]
+
+
+def option(default: Any, doc: str, **meta: Any) -> Any:
+    """A dataclass field with its documentation and bounds in the metadata."""
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"doc": doc, **meta})
+    return field(default=default, metadata={"doc": doc, **meta})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Bounds on what a problem file may ask for; exceeded bounds are errors naming the key.
+
+    They guard against files that would take hours or all memory by accident or on purpose.
+    Raise them from Python (``load_problem(path, limits=Limits(...))``) or with
+    ``pinn-gelu solve --limit max_points=2000000``; a problem file cannot change them.
+    """
+
+    max_points: int = option(1_000_000, "collocation points in one set (interior or boundary)")
+    max_width: int = option(4096, "neurons per hidden layer")
+    max_depth: int = option(64, "hidden layers")
+    max_parameters: int = option(50_000_000, "trainable network parameters")
+    max_steps: int = option(10_000_000, "optimiser steps in one phase")
+    max_grid_points: int = option(4_000_000, "points of the validation grid, all dimensions")
+    max_fd_unknowns: int = option(5_000_000, "unknowns of a finite-difference reference")
+    max_expression_length: int = option(1000, "characters in one expression")
+    max_expression_nodes: int = option(500, "syntax-tree nodes in one expression")
+    max_expression_depth: int = option(50, "nesting depth of one expression")
+    max_exponent: float = option(64.0, "magnitude of a constant exponent in a**b")
+    max_constant: float = option(1e100, "magnitude of any constant (folded sub-expression)")
+
+    def expressions(self) -> ExpressionLimits:
+        """The expression-language bounds these limits imply."""
+        return ExpressionLimits(
+            max_length=self.max_expression_length,
+            max_nodes=self.max_expression_nodes,
+            max_depth=self.max_expression_depth,
+            max_exponent=self.max_exponent,
+            max_magnitude=self.max_constant,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkConfig:
+    """The multilayer perceptron: ``network:`` section."""
+
+    activation: str = option(
+        "gelu",
+        "activation spec: a name, optionally with parameters, e.g. gelu, tanh, gelu(alpha=4)",
+    )
+    width: int = option(50, "neurons per hidden layer", min=1, limit="max_width")
+    depth: int = option(4, "number of hidden layers", min=1, limit="max_depth")
+    init: str = option(
+        "glorot",
+        "weight initialisation (fixed_point: variance-preserving for the activation, "
+        "σ_w² = 1/E[σ(z)²], z ~ N(0,1))",
+        choices=("glorot", "he", "fixed_point"),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointsConfig:
+    """Collocation points: ``training.points:`` section."""
+
+    interior: int = option(2000, "collocation points inside the domain", min=1, limit="max_points")
+    boundary: int = option(
+        400,
+        "collocation points on the boundary, shared by the sides in proportion to their size "
+        "(in 1D each side is one point)",
+        min=0,
+        limit="max_points",
+    )
+    sampler: str = option(
+        "sobol", "how points are drawn (sobol: scrambled Sobol sequence)", choices=("sobol", "uniform")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdamConfig:
+    """First optimiser phase: ``training.adam:`` section. ``steps: 0`` skips it."""
+
+    steps: int = option(5000, "Adam steps", min=0, limit="max_steps")
+    lr: float = option(1e-3, "learning rate", min_exclusive=0.0, max=10.0)
+    decay: float = option(
+        1.0,
+        "multiplicative learning-rate decay reached at the last step (1: constant; "
+        "0.1: the rate falls exponentially to a tenth)",
+        min_exclusive=0.0,
+        max=1.0,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LBFGSConfig:
+    """Second optimiser phase: ``training.lbfgs:`` section (torch.optim.LBFGS, strong Wolfe).
+
+    Runs ``steps`` iterations unless a stated tolerance is met; every iteration is recorded.
+    ``steps: 0`` skips it.
+    """
+
+    steps: int = option(5000, "L-BFGS iterations", min=0, limit="max_steps")
+    lr: float = option(1.0, "initial step length of the line search", min_exclusive=0.0, max=10.0)
+    history_size: int = option(50, "curvature pairs kept", min=1, max=1000)
+    tolerance_grad: float = option(
+        1e-12, "stop when max |∂L/∂θ| ≤ this (0 disables)", min=0.0, max=1.0
+    )
+    tolerance_change: float = option(
+        0.0,
+        "stop when the loss changes by ≤ this (relative) over `patience` iterations (0 disables)",
+        min=0.0,
+        max=1.0,
+    )
+    patience: int = option(
+        20,
+        "iterations in a row without any decrease of the loss before stopping (line-search "
+        "stall), and the window of tolerance_change",
+        min=1,
+        max=100_000,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingConfig:
+    """Training: ``training:`` section."""
+
+    points: PointsConfig = option(PointsConfig(), "collocation points (section)")
+    adam: AdamConfig = option(AdamConfig(), "Adam phase (section)")
+    lbfgs: LBFGSConfig = option(LBFGSConfig(), "L-BFGS phase (section)")
+    seed: int = option(0, "fixes initial weights and every sampled point", min=0, max=2**32 - 1)
+    dtype: str = option(
+        "float32", "floating-point precision of everything", choices=("float32", "float64")
+    )
+    device: str = option("cpu", "torch device", choices=("cpu", "cuda"))
+    weights: dict[str, float] = option(
+        {},
+        "weight per loss term, by term name (pde, dirichlet, neumann, ...); default 1",
+        min=0.0,
+        max=1e12,
+    )
+    derivatives: str = option(
+        "auto",
+        "how PDE derivatives are computed (auto: forward mode where the network supports it)",
+        choices=("auto", "autograd", "forward"),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidationConfig:
+    """Validation against the exact or reference solution: ``validation:`` section."""
+
+    grid: int = option(
+        0,
+        "points per dimension of the evaluation grid (0: 1001 in 1D, 101 in 2D, 31 in 3D)",
+        min=0,
+    )
+    every: int = option(
+        500, "steps between error evaluations during training (0: only at the end)", min=0
+    )
+
+    def grid_points(self, dimension: int) -> int:
+        """Points per dimension for a domain of this dimension."""
+        if self.grid:
+            return self.grid
+        return {1: 1001, 2: 101, 3: 31}[dimension]

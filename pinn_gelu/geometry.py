@@ -1,0 +1,137 @@
+"""Rectangles and boxes in 1-3 dimensions: sides, outward normals, point sampling, grids.
+
+A box [a₁, b₁] × … × [a_d, b_d] has 2d sides named ``x_min, x_max, y_min, y_max, z_min, z_max``.
+Side points are drawn in the open interior of each side, so a corner belongs to no side and every
+boundary point has exactly one outward normal (DeepXDE #303 and #1967 report wrong normals at
+corners). Sampling is reproducible: every routine takes a :class:`numpy.random.Generator`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import qmc
+
+from .expressions import VARIABLES
+
+__all__ = ["SAMPLERS", "Box"]
+
+SAMPLERS = ("sobol", "uniform")
+
+
+def unit_samples(n: int, dimension: int, sampler: str, rng: np.random.Generator) -> np.ndarray:
+    """n points in the unit cube [0, 1)^dimension, shape (n, dimension).
+
+    ``sobol`` draws the first n points of a scrambled Sobol sequence (Owen scrambling, seeded by
+    ``rng``) out of the next power of two, which keeps scipy from warning about unbalanced sizes;
+    ``uniform`` draws independent uniform points.
+    """
+    if n == 0 or dimension == 0:
+        return np.zeros((n, dimension))
+    if sampler == "uniform":
+        return rng.random((n, dimension))
+    if sampler == "sobol":
+        engine = qmc.Sobol(dimension, scramble=True, rng=rng)
+        return engine.random_base2(max(0, math.ceil(math.log2(n))))[:n]
+    raise ValueError(f"unknown sampler {sampler!r} (expected one of: {', '.join(SAMPLERS)})")
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box: ``bounds[i] = (min, max)`` along variable ``VARIABLES[i]``."""
+
+    bounds: tuple[tuple[float, float], ...]
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.bounds) <= 3:
+            raise ValueError(f"a box has 1 to 3 dimensions, got {len(self.bounds)}")
+        for lo, hi in self.bounds:
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise ValueError(f"invalid interval [{lo}, {hi}]")
+
+    @property
+    def dimension(self) -> int:
+        """Number of dimensions d."""
+        return len(self.bounds)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Variable names of the coordinates, in column order."""
+        return VARIABLES[: self.dimension]
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        """Side names in a fixed order: x_min, x_max, y_min, ..."""
+        return tuple(f"{v}_{end}" for v in self.variables for end in ("min", "max"))
+
+    def side_axis(self, side: str) -> tuple[int, int]:
+        """(axis, sign) of a side: x_max is (0, +1), y_min is (1, -1)."""
+        if side not in self.sides:
+            raise ValueError(f"unknown side {side!r} (expected one of: {', '.join(self.sides)})")
+        variable, end = side.split("_")
+        return self.variables.index(variable), (1 if end == "max" else -1)
+
+    def normal(self, side: str) -> np.ndarray:
+        """Outward unit normal of a side, shape (d,)."""
+        axis, sign = self.side_axis(side)
+        n = np.zeros(self.dimension)
+        n[axis] = sign
+        return n
+
+    def side_measure(self, side: str) -> float:
+        """Length (2D) or area (3D) of a side; 1 for the end points of an interval."""
+        axis, _ = self.side_axis(side)
+        return float(np.prod([hi - lo for i, (lo, hi) in enumerate(self.bounds) if i != axis]))
+
+    @property
+    def volume(self) -> float:
+        """Length, area or volume of the box."""
+        return float(np.prod([hi - lo for lo, hi in self.bounds]))
+
+    def _scale(self, unit: np.ndarray, axes: Sequence[int]) -> np.ndarray:
+        lo = np.array([self.bounds[a][0] for a in axes])
+        hi = np.array([self.bounds[a][1] for a in axes])
+        return lo + unit * (hi - lo)
+
+    def sample_interior(self, n: int, sampler: str, rng: np.random.Generator) -> np.ndarray:
+        """n points inside the box, shape (n, d)."""
+        return self._scale(unit_samples(n, self.dimension, sampler, rng), range(self.dimension))
+
+    def sample_side(self, side: str, n: int, sampler: str, rng: np.random.Generator) -> np.ndarray:
+        """n points on one side (its open interior), shape (n, d)."""
+        axis, sign = self.side_axis(side)
+        others = [i for i in range(self.dimension) if i != axis]
+        points = np.empty((n, self.dimension))
+        points[:, axis] = self.bounds[axis][1 if sign > 0 else 0]
+        if others:
+            points[:, others] = self._scale(unit_samples(n, len(others), sampler, rng), others)
+        return points
+
+    def side_counts(self, total: int) -> dict[str, int]:
+        """How many of ``total`` boundary points each side gets: in proportion to its measure.
+
+        In 1D each side is a single point and gets one collocation point whatever the total.
+        Rounding is by largest remainder, so the counts add up to ``total``.
+        """
+        if self.dimension == 1:
+            return dict.fromkeys(self.sides, 1)
+        measures = np.array([self.side_measure(s) for s in self.sides])
+        exact = total * measures / measures.sum()
+        counts = np.floor(exact).astype(int)
+        for i in np.argsort(-(exact - counts), kind="stable")[: total - counts.sum()]:
+            counts[i] += 1
+        return dict(zip(self.sides, (int(c) for c in counts), strict=True))
+
+    def grid(self, points_per_dimension: int) -> tuple[np.ndarray, tuple[int, ...]]:
+        """A regular grid including the boundary: (points (M, d), shape per dimension).
+
+        Points are ordered with the first variable changing slowest (``indexing='ij'``), so
+        ``values.reshape(shape)`` gives an array indexed ``[ix, iy, iz]``.
+        """
+        axes = [np.linspace(lo, hi, points_per_dimension) for lo, hi in self.bounds]
+        mesh = np.meshgrid(*axes, indexing="ij")
+        shape = tuple(m.shape[0] for m in axes)
+        return np.stack([m.ravel() for m in mesh], axis=1), shape

@@ -1,0 +1,19 @@
+"""PDE kinds: each module turns its ``pde:`` section into an object with residual terms.
+
+:data:`PDE_KINDS` maps ``pde.kind`` to the parser of its section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from ..problem import PDE
+from ..schema import Section
+from . import poisson
+
+__all__ = ["PDE_KINDS"]
+
+#: ``pde.kind`` → parser of the ``pde`` section (its ``kind`` key already read).
+PDE_KINDS: Mapping[str, Callable[[Section], PDE]] = {
+    "poisson": poisson.parse,
+}

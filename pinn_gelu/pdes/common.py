@@ -1,0 +1,68 @@
+"""What the PDE kinds share: target values on collocation points, checked to be finite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..collocation import Collocation
+from ..errors import ProblemFileError
+from ..expressions import Expression
+from ..problem import Problem
+
+__all__ = ["BoundaryTargets", "boundary_targets", "evaluate_checked"]
+
+
+def evaluate_checked(value: Expression | float, points: Tensor, path: str) -> Tensor:
+    """An expression (or constant) at points (N, d) → (N,), rejecting non-finite values.
+
+    A source such as ``log(x)`` on [0, 1] is infinite at x = 0: that is an error of the problem
+    file, reported with the key and a point, not a NaN loss discovered later.
+    """
+    if not isinstance(value, Expression):
+        return points.new_full((points.shape[0],), float(value))
+    with torch.no_grad():
+        values = value(points)[:, 0]
+    bad = ~torch.isfinite(values)
+    if bool(bad.any()):
+        where = points[bad][0].tolist()
+        at = ", ".join(f"{name}={coord:.6g}" for name, coord in zip(value.variables, where))
+        raise ProblemFileError(
+            path,
+            value.key or "expression",
+            f"{value.source!r} is not finite at {int(bad.sum())} of {points.shape[0]} points "
+            f"(for example at {at})",
+        )
+    return values
+
+
+@dataclass(frozen=True)
+class BoundaryTargets:
+    """Target values of one condition kind: entry k sets component ``components[k]`` of
+    boundary point ``rows[k]`` to ``values[k]``."""
+
+    rows: Tensor
+    components: Tensor
+    values: Tensor
+
+
+def boundary_targets(problem: Problem, points: Collocation, kind: str) -> BoundaryTargets | None:
+    """Gather all (point, component, value) of condition ``kind``; None if it is not used."""
+    rows, components, values = [], [], []
+    for side, per_component in problem.resolved_boundary().items():
+        start, stop = points.sides[side]
+        if stop == start:
+            continue
+        side_points = points.boundary[start:stop]
+        index = torch.arange(start, stop, device=side_points.device)
+        for k, (condition_kind, value) in enumerate(per_component):
+            if condition_kind != kind:
+                continue
+            rows.append(index)
+            components.append(torch.full_like(index, k))
+            values.append(evaluate_checked(value, side_points, problem.path))
+    if not rows:
+        return None
+    return BoundaryTargets(torch.cat(rows), torch.cat(components), torch.cat(values))

@@ -1,0 +1,79 @@
+"""Poisson's equation −Δu = f on a box, with Dirichlet and Neumann sides.
+
+Residuals (Raissi, Perdikaris & Karniadakis 2019, J. Comput. Phys. 378:686):
+
+- interior, term ``pde``:          r = −Δu − f          (second order)
+- Dirichlet sides, ``dirichlet``:  r = u − g
+- Neumann sides, ``neumann``:      r = ∂u/∂n − g = ∇u·n − g, n the outward unit normal
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from torch import Tensor, nn
+
+from ..collocation import Collocation
+from ..derivatives import Engine, Fields
+from ..expressions import Expression
+from ..problem import Problem, Term
+from ..schema import Section
+from .common import boundary_targets, evaluate_checked
+
+__all__ = ["Poisson", "parse"]
+
+
+@dataclass(frozen=True)
+class Poisson:
+    """−Δu = source on the problem's domain; one output field u."""
+
+    source: Expression
+    kind: ClassVar[str] = "poisson"
+    order: ClassVar[int] = 2
+    outputs: ClassVar[tuple[str, ...]] = ("u",)
+    solution_fields: ClassVar[tuple[str, ...]] = ("u",)
+    boundary_kinds: ClassVar[dict[str, int]] = {"dirichlet": 1, "neumann": 1}
+    default_condition: ClassVar[tuple[str, float] | None] = None
+    term_names: ClassVar[tuple[str, ...]] = ("pde", "dirichlet", "neumann")
+
+    def terms(self, problem: Problem, points: Collocation) -> list[Term]:
+        """The ``pde``, ``dirichlet`` and ``neumann`` terms on these points."""
+        source = evaluate_checked(self.source, points.interior, problem.path)
+
+        def pde(fields: Fields) -> Tensor:
+            return -fields.require_laplacian()[:, 0] - source
+
+        terms = [Term("pde", "interior", "laplacian", pde)]
+        dirichlet = boundary_targets(problem, points, "dirichlet")
+        if dirichlet is not None:
+            rows, target = dirichlet.rows, dirichlet.values
+            terms.append(
+                Term("dirichlet", "boundary", "value", lambda f: f.value[rows, 0] - target)
+            )
+        neumann = boundary_targets(problem, points, "neumann")
+        if neumann is not None:
+            n_rows, n_target = neumann.rows, neumann.values
+            normals = points.normals[n_rows]
+
+            def flux(fields: Fields) -> Tensor:
+                grad = fields.require_gradient()[n_rows, 0, :]
+                return (grad * normals).sum(-1) - n_target
+
+            terms.append(Term("neumann", "boundary", "gradient", flux))
+        return terms
+
+    def solution(self, network: nn.Module, x: Tensor, engine: Engine) -> dict[str, Tensor]:
+        """u at points x (N, d) → {"u": (N,)}."""
+        return {"u": network(x)[:, 0]}
+
+    def describe(self) -> str:
+        """The equation with its source."""
+        return f"Poisson: −Δu = {self.source.source}"
+
+
+def parse(section: Section) -> Poisson:
+    """Read ``pde: {kind: poisson, source: expr}`` (source defaults to 0: Laplace)."""
+    source = section.expression("source", section.raw("source", "0"))
+    section.finish()
+    return Poisson(source)

@@ -1,0 +1,149 @@
+"""The validated problem: what a problem file means, as typed objects.
+
+A :class:`Problem` holds the PDE (an object of :mod:`pinn_gelu.pdes`), the domain, the boundary
+conditions, the optional exact solution and reference, and the network, training and validation
+settings. It is built by :func:`pinn_gelu.problem_file.load_problem` and never holds raw dicts.
+
+Boundary conditions are resolved per side and per component: a later entry of ``boundary``
+overrides an earlier one where both set the same component on the same side. A side that no
+entry covers gets the PDE's default condition (traction-free for elasticity) or is an error
+(Poisson, where every side needs a condition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from torch import Tensor, nn
+
+from .config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
+from .expressions import Expression
+from .geometry import Box
+
+if TYPE_CHECKING:
+    from .collocation import Collocation
+    from .derivatives import Engine, Fields
+
+__all__ = ["PDE", "BoundaryCondition", "Problem", "ReferenceConfig", "Term"]
+
+
+@dataclass(frozen=True)
+class BoundaryCondition:
+    """One condition of one ``boundary`` entry.
+
+    Attributes:
+        sides: the sides it applies to.
+        kind: dirichlet, neumann (Poisson); displacement, traction (elasticity).
+        values: one expression per component, None where the entry leaves a component free.
+        key: where it was written, such as ``boundary[1].dirichlet``, for messages.
+    """
+
+    sides: tuple[str, ...]
+    kind: str
+    values: tuple[Expression | None, ...]
+    key: str
+
+
+@dataclass(frozen=True)
+class ReferenceConfig:
+    """``reference: {finite_difference: {points: 129}}``: validate against an FD solution."""
+
+    points: int
+
+
+@dataclass(frozen=True)
+class Term:
+    """One loss term: the mean square of ``residual(fields)`` over its points.
+
+    Attributes:
+        name: the term's name in the loss history and in ``training.weights``.
+        on: which points it is evaluated on: ``interior`` or ``boundary``.
+        need: what it needs of the network (one of :data:`pinn_gelu.derivatives.NEEDS`).
+        residual: Fields at those points → residual tensor (any shape).
+    """
+
+    name: str
+    on: str
+    need: str
+    residual: Callable[[Fields], Tensor]
+
+
+class PDE(Protocol):
+    """What a PDE kind provides (see :mod:`pinn_gelu.pdes`)."""
+
+    kind: str
+    #: Highest derivative order in the residual.
+    order: int
+    #: Network outputs, in order.
+    outputs: tuple[str, ...]
+    #: Fields that can be validated (keys allowed under ``exact``).
+    solution_fields: tuple[str, ...]
+    #: Condition kinds a boundary entry may use, and the number of components of each.
+    boundary_kinds: Mapping[str, int]
+    #: Condition of a component that no entry sets, as (kind, value), or None: an error.
+    default_condition: tuple[str, float] | None
+    #: Names of all loss terms it can produce (keys allowed under ``training.weights``).
+    term_names: tuple[str, ...]
+
+    def terms(self, problem: Problem, points: Collocation) -> list[Term]:
+        """The loss terms on these collocation points (targets evaluated once, here)."""
+        ...
+
+    def solution(self, network: nn.Module, x: Tensor, engine: Engine) -> dict[str, Tensor]:
+        """The solution fields at points x (N, d), each (N,)."""
+        ...
+
+    def describe(self) -> str:
+        """One line on the equation and its parameters."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """A validated problem, ready to train."""
+
+    name: str
+    path: str
+    pde: PDE
+    domain: Box
+    boundary: tuple[BoundaryCondition, ...]
+    exact: Mapping[str, Expression] = field(default_factory=dict)
+    reference: ReferenceConfig | None = None
+    parameters: Mapping[str, float] = field(default_factory=dict)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    limits: Limits = field(default_factory=Limits)
+
+    def resolved_boundary(self) -> dict[str, list[tuple[str, Expression | float]]]:
+        """For each side, per component, the (kind, value) that applies.
+
+        The last entry setting a component on a side wins; a component no entry sets gets the
+        PDE's default condition. Sides in the domain's order.
+        """
+        components = max(self.pde.boundary_kinds.values())
+        chosen: dict[str, list[tuple[str, Expression | float] | None]] = {
+            side: [None] * components for side in self.domain.sides
+        }
+        for condition in self.boundary:
+            for side in condition.sides:
+                for k, value in enumerate(condition.values):
+                    if value is not None:
+                        chosen[side][k] = (condition.kind, value)
+        resolved: dict[str, list[tuple[str, Expression | float]]] = {}
+        for side, per_component in chosen.items():
+            resolved[side] = []
+            for entry in per_component:
+                if entry is None:
+                    if self.pde.default_condition is None:
+                        raise RuntimeError(f"side {side} has no boundary condition")
+                    entry = self.pde.default_condition
+                resolved[side].append(entry)
+        return resolved
+
+    @property
+    def has_reference(self) -> bool:
+        """Whether errors can be measured: an exact solution or a finite-difference reference."""
+        return bool(self.exact) or self.reference is not None

@@ -1,0 +1,435 @@
+"""Problem files: YAML text → checked keys → a validated :class:`~pinn_gelu.problem.Problem`.
+
+A problem file is untrusted text. It is read with :func:`yaml.safe_load` only (no tags that build
+Python objects), its size and the sizes of its lists are bounded, every key is checked against
+the keys this version knows, every expression is parsed by the whitelist of
+:mod:`pinn_gelu.expressions`, and everything a file can make expensive is bounded by
+:class:`~pinn_gelu.config.Limits`. Any problem raises :class:`~pinn_gelu.errors.ProblemFileError`
+naming the file, the key path and what was expected; nothing is trained or written before the
+whole file has been validated.
+
+The format (v1)::
+
+    name: poisson-2d-sine                 # optional; default: file stem
+    pde: {kind: poisson, source: "2*pi**2*sin(pi*x)*sin(pi*y)"}
+    domain: {rectangle: [[0, 1], [0, 1]]}
+    boundary:
+      - {on: all, dirichlet: "0"}
+    exact: {u: "sin(pi*x)*sin(pi*y)"}
+    parameters: {}
+    network: {activation: gelu, width: 50, depth: 4}
+    training: {points: {interior: 2000, boundary: 400}, adam: {steps: 5000}, seed: 0}
+
+See ``problems/README.md`` for every key with its type, default and bound.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .activations import parse_activation
+from .config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
+from .errors import ProblemFileError, UsageError, describe
+from .expressions import CONSTANTS, FUNCTIONS, VARIABLES
+from .geometry import Box
+from .pdes import PDE_KINDS
+from .problem import PDE, BoundaryCondition, Problem, ReferenceConfig
+from .schema import Context, Section, compile_expression, join
+
+__all__ = ["MAX_FILE_BYTES", "apply_overrides", "load_problem", "parse_problem", "read_yaml"]
+
+#: Largest problem file read, in bytes.
+MAX_FILE_BYTES = 256 * 1024
+MAX_BOUNDARY_ENTRIES = 100
+MAX_PARAMETERS = 100
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def load_problem(
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    limits: Limits | None = None,
+) -> Problem:
+    """Read, override and validate a problem file.
+
+    Args:
+        path: the YAML file.
+        overrides: ``KEY=VALUE`` strings, such as ``training.adam.steps=500``, applied to the
+            file's data before validation (values are read as YAML scalars).
+        limits: bounds on what the file may ask for.
+
+    Raises:
+        ProblemFileError: the file cannot be read or is invalid.
+        UsageError: an override is malformed.
+    """
+    data = read_yaml(path)
+    data = apply_overrides(data, overrides)
+    return parse_problem(data, str(path), limits=limits)
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The file's top-level mapping, read with ``yaml.safe_load`` within the size bound."""
+    shown = str(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise ProblemFileError(shown, "", f"cannot read the file ({err.strerror or err})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ProblemFileError(shown, "", f"file larger than {MAX_FILE_BYTES // 1024} KiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ProblemFileError(shown, "", f"not UTF-8 text (byte {err.start})") from None
+    return parse_yaml_text(text, shown)
+
+
+def parse_yaml_text(text: str, shown: str) -> dict[str, Any]:
+    """``yaml.safe_load`` with its failures turned into one-line problem-file errors."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = (err.problem or err.context or "invalid YAML").strip()
+        raise ProblemFileError(shown, "", f"not valid YAML: {what}{where}") from None
+    except yaml.YAMLError as err:
+        raise ProblemFileError(shown, "", f"not valid YAML: {str(err).splitlines()[0]}") from None
+    except RecursionError:
+        raise ProblemFileError(shown, "", "not valid YAML: nested too deeply") from None
+    if data is None:
+        raise ProblemFileError(shown, "", "the file is empty (expected a mapping with pde, ...)")
+    if not isinstance(data, dict):
+        raise ProblemFileError(shown, "", f"expected a mapping at the top, got {describe(data)}")
+    return data
+
+
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Set dotted keys: ``training.adam.steps=500``, ``boundary[0].dirichlet=1``.
+
+    Values are read as YAML scalars (``500`` is an int, ``1e-3`` a float, ``sin(x)`` a string).
+    Missing mappings on the way are created. The data is copied, not changed in place.
+
+    >>> apply_overrides({"a": {"b": 1}}, ["a.b=2", "c.d=x"])
+    {'a': {'b': 2}, 'c': {'d': 'x'}}
+    """
+    import copy
+
+    data = copy.deepcopy(data)
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--set {override!r}: expected KEY=VALUE, e.g. training.adam.steps=500")
+        segments = _split_key(key, override)
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            raise UsageError(f"--set {override!r}: the value is not a YAML scalar") from None
+        if isinstance(value, (dict, list)):
+            raise UsageError(f"--set {override!r}: the value must be a scalar, not a collection")
+        _set(data, segments, value, override)
+    return data
+
+
+def _split_key(key: str, override: str) -> list[str | int]:
+    segments: list[str | int] = []
+    position = 0
+    for match in _SEGMENT.finditer(key):
+        if match.start() != position and key[position:match.start()] != ".":
+            raise UsageError(f"--set {override!r}: malformed key {key!r}")
+        name, index = match.groups()
+        segments.append(int(index) if index is not None else int(name) if name.isdigit() else name)
+        position = match.end()
+    if position != len(key) or not segments:
+        raise UsageError(f"--set {override!r}: malformed key {key!r}")
+    return segments
+
+
+def _set(data: Any, segments: list[str | int], value: object, override: str) -> None:
+    node = data
+    for depth, segment in enumerate(segments):
+        last = depth == len(segments) - 1
+        if isinstance(segment, int):
+            if not isinstance(node, list) or not 0 <= segment < len(node):
+                raise UsageError(f"--set {override!r}: no list entry [{segment}] to set")
+            if last:
+                node[segment] = value
+            else:
+                node = node[segment]
+            continue
+        if not isinstance(node, dict):
+            raise UsageError(f"--set {override!r}: {segment!r} is not inside a mapping")
+        if last:
+            node[segment] = value
+        else:
+            if node.get(segment) is None:
+                node[segment] = {}
+            node = node[segment]
+
+
+def parse_problem(
+    data: Mapping[str, Any], path: str, *, limits: Limits | None = None
+) -> Problem:
+    """Validate a problem file's data (already loaded) into a :class:`Problem`."""
+    limits = limits or Limits()
+    context = Context(path=path, limits=limits)
+    top = Section(data, "", context)
+
+    name = top.raw("name", Path(path).stem)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise top.expected("name", "letters, digits, '.', '_' or '-' (at most 100)", name)
+
+    domain = _domain(top.section("domain"))
+    context = Context(path=path, limits=limits, variables=domain.variables)
+    parameters = _parameters(top.section("parameters", {}), context)
+    context = Context(path, limits, domain.variables, parameters)
+    top.context = context
+
+    pde_section = top.section("pde")
+    pde_section.context = context
+    kind = pde_section.string("kind", choices=tuple(PDE_KINDS))
+    pde = PDE_KINDS[kind](pde_section)
+
+    boundary = _boundary(top, pde, domain)
+    exact = _exact(top.section("exact", {}), pde)
+    reference = _reference(top, domain, limits)
+
+    network = Section(data.get("network", {}) or {}, "network", context).dataclass(NetworkConfig)
+    training = Section(data.get("training", {}) or {}, "training", context).dataclass(
+        TrainingConfig
+    )
+    validation = Section(data.get("validation", {}) or {}, "validation", context).dataclass(
+        ValidationConfig
+    )
+    for key in ("network", "training", "validation"):
+        top.known.append(key)
+    top.finish()
+
+    _check_network(network, domain, pde, context)
+    _check_training(training, pde, context)
+    grid = validation.grid_points(domain.dimension)
+    if grid < 2 or grid**domain.dimension > limits.max_grid_points:
+        raise ProblemFileError(
+            path,
+            "validation.grid",
+            f"{grid} points per dimension gives {grid**domain.dimension} points; expected at "
+            f"least 2 per dimension and at most {limits.max_grid_points} in all (max_grid_points)",
+        )
+    return Problem(
+        name=name,
+        path=path,
+        pde=pde,
+        domain=domain,
+        boundary=boundary,
+        exact=exact,
+        reference=reference,
+        parameters=parameters,
+        network=network,
+        training=training,
+        validation=validation,
+        limits=limits,
+    )
+
+
+def _domain(section: Section) -> Box:
+    rectangle = section.raw("rectangle")
+    section.finish()
+    what = "a list of 1 to 3 [min, max] pairs, e.g. [[0, 1], [0, 1]]"
+    if not isinstance(rectangle, list) or not 1 <= len(rectangle) <= 3:
+        raise section.expected("rectangle", what, rectangle)
+    bounds = []
+    for i, pair in enumerate(rectangle):
+        key = join("rectangle", i)
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise section.expected(key, "a [min, max] pair", pair)
+        lo, hi = (_finite(section, join(key, j), v) for j, v in enumerate(pair))
+        if not lo < hi:
+            raise section.error(key, f"expected min < max, got [{lo:g}, {hi:g}]")
+        if hi - lo > 1e6 or max(abs(lo), abs(hi)) > 1e6:
+            raise section.error(key, "coordinates must lie within [-1e6, 1e6]")
+        bounds.append((lo, hi))
+    return Box(tuple(bounds))
+
+
+def _finite(section: Section, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise section.expected(key, "a number", value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise section.expected(key, "a finite number", value) from None
+    if not math.isfinite(number):
+        raise section.expected(key, "a finite number", value)
+    return number
+
+
+def _parameters(section: Section, context: Context) -> dict[str, float]:
+    if len(section.data) > MAX_PARAMETERS:
+        raise section.error(None, f"at most {MAX_PARAMETERS} parameters")
+    reserved = set(VARIABLES) | set(CONSTANTS) | set(FUNCTIONS)
+    parameters: dict[str, float] = {}
+    for name, value in section.data.items():
+        section.known.append(name)
+        if not _IDENTIFIER.match(name) or name.startswith("__"):
+            raise section.error(name, "a parameter name must be an identifier such as k or rho")
+        if name in reserved:
+            raise section.error(name, f"'{name}' is reserved (a variable, constant or function)")
+        scope = Context(context.path, context.limits, (), parameters)
+        compiled = compile_expression(value, join(section.key, name), scope)
+        if compiled.constant is None:
+            raise section.error(name, "a parameter must be a constant (no x, y, z)")
+        parameters[name] = compiled.constant
+    return parameters
+
+
+def _sides(section: Section, domain: Box) -> tuple[str, ...]:
+    on = section.raw("on")
+    valid = ("all", *domain.sides)
+    names = on if isinstance(on, list) else [on]
+    if not names or len(names) > 2 * len(valid):
+        raise section.expected("on", f"a side or a list of sides ({', '.join(valid)})", on)
+    sides: list[str] = []
+    for i, name in enumerate(names):
+        key = "on" if not isinstance(on, list) else join("on", i)
+        if not isinstance(name, str) or name not in valid:
+            shown = repr(name) if isinstance(name, str) else describe(name)
+            raise section.error(key, f"unknown side {shown} (expected one of: {', '.join(valid)})")
+        sides.extend(domain.sides if name == "all" else [name])
+    return tuple(dict.fromkeys(sides))
+
+
+def _boundary(top: Section, pde: PDE, domain: Box) -> tuple[BoundaryCondition, ...]:
+    entries = top.raw("boundary")
+    if not isinstance(entries, list) or not entries:
+        raise top.expected("boundary", "a non-empty list of conditions ({on: ..., <kind>: ...})",
+                           entries)
+    if len(entries) > MAX_BOUNDARY_ENTRIES:
+        raise top.error("boundary", f"at most {MAX_BOUNDARY_ENTRIES} entries")
+    conditions: list[BoundaryCondition] = []
+    kinds = pde.boundary_kinds
+    for i, entry in enumerate(entries):
+        section = Section(_on_key(entry, top, i), join("boundary", i), top.context)
+        sides = _sides(section, domain)
+        found = [kind for kind in kinds if section.has(kind)]
+        section.finish()
+        if not found:
+            raise section.error(
+                None, f"expected a condition: one of {', '.join(kinds)} (for example "
+                f"{{on: all, {next(iter(kinds))}: \"0\"}})"
+            )
+        if len(found) > 1 and max(kinds.values()) == 1:
+            raise section.error(found[1], f"one condition per entry (found {', '.join(found)})")
+        for kind in found:
+            conditions.append(
+                BoundaryCondition(
+                    sides, kind, _condition_values(section, kind, kinds[kind]), join(section.key, kind)
+                )
+            )
+    if pde.default_condition is None:
+        covered = {side for c in conditions for side in c.sides}
+        missing = [side for side in domain.sides if side not in covered]
+        if missing:
+            raise top.error(
+                "boundary",
+                f"side {missing[0]} has no condition (every side needs one; for an insulated "
+                f"side write {{on: {missing[0]}, neumann: \"0\"}})",
+            )
+    return tuple(conditions)
+
+
+def _on_key(entry: object, top: Section, index: int) -> object:
+    """YAML 1.1 (PyYAML's safe_load) reads the bare key ``on`` as the boolean true: take it back.
+
+    ``{on: all}`` arrives as ``{True: "all"}``; the key is read as ``on`` again, so that the
+    documented format works without any loader other than ``yaml.safe_load``.
+    """
+    if not isinstance(entry, dict) or True not in entry:
+        return entry
+    if "on" in entry:
+        raise top.error(join("boundary", index), "the key 'on' is given twice")
+    return {("on" if key is True else key): value for key, value in entry.items()}
+
+
+def _condition_values(section: Section, kind: str, components: int) -> tuple[Any, ...]:
+    value = section.data[kind]
+    if components == 1:
+        return (section.expression(kind, value),)
+    if not isinstance(value, list) or len(value) != components:
+        raise section.expected(
+            kind, f"a list of {components} expressions (null leaves a component free)", value
+        )
+    values = tuple(
+        None if item is None else section.expression(f"{kind}[{k}]", item)
+        for k, item in enumerate(value)
+    )
+    if all(v is None for v in values):
+        raise section.error(kind, "at least one component must be given (all are null)")
+    return values
+
+
+def _exact(section: Section, pde: PDE) -> dict[str, Any]:
+    exact = {}
+    for name, value in section.data.items():
+        if name not in pde.solution_fields:
+            raise section.error(
+                name, f"unknown field (expected one of: {', '.join(pde.solution_fields)})"
+            )
+        section.known.append(name)
+        exact[name] = section.expression(name, value)
+    return exact
+
+
+def _reference(top: Section, domain: Box, limits: Limits) -> ReferenceConfig | None:
+    if not top.has("reference"):
+        return None
+    section = top.section("reference")
+    fd = section.section("finite_difference")
+    section.finish()
+    points = fd.integer("points", 129, minimum=3, maximum=100_000)
+    fd.finish()
+    if points**domain.dimension > limits.max_fd_unknowns:
+        raise fd.error(
+            "points",
+            f"{points} per dimension gives {points**domain.dimension} unknowns; the limit is "
+            f"{limits.max_fd_unknowns} (max_fd_unknowns)",
+        )
+    return ReferenceConfig(points=points)
+
+
+def _check_network(network: NetworkConfig, domain: Box, pde: PDE, context: Context) -> None:
+    try:
+        parse_activation(network.activation)
+    except ValueError as err:
+        raise ProblemFileError(context.path, "network.activation", str(err)) from None
+    w, d = network.width, network.depth
+    count = (domain.dimension + 1) * w + (d - 1) * (w + 1) * w + (w + 1) * len(pde.outputs)
+    if count > context.limits.max_parameters:
+        raise ProblemFileError(
+            context.path,
+            "network",
+            f"width {w} and depth {d} give {count} parameters, more than the limit of "
+            f"{context.limits.max_parameters} (max_parameters)",
+        )
+
+
+def _check_training(training: TrainingConfig, pde: PDE, context: Context) -> None:
+    names = pde.term_names
+    for name in training.weights:
+        if name not in names:
+            raise ProblemFileError(
+                context.path,
+                f"training.weights.{name}",
+                f"unknown loss term (expected one of: {', '.join(names)})",
+            )
