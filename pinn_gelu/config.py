@@ -104,8 +104,8 @@ class PointsConfig:
 class AdamConfig:
     """First optimiser phase: ``training.adam:`` section. ``steps: 0`` skips it."""
 
-    steps: int = option(5000, "Adam steps", min=0, limit="max_steps")
-    lr: float = option(1e-3, "learning rate", min_exclusive=0.0, max=10.0)
+    steps: int = option(1000, "Adam steps", min=0, limit="max_steps")
+    lr: float = option(2e-3, "learning rate", min_exclusive=0.0, max=10.0)
     decay: float = option(
         1.0,
         "multiplicative learning-rate decay reached at the last step (1: constant; "
@@ -123,11 +123,14 @@ class LBFGSConfig:
     ``steps: 0`` skips it.
     """
 
-    steps: int = option(5000, "L-BFGS iterations", min=0, limit="max_steps")
+    steps: int = option(2500, "L-BFGS iterations", min=0, limit="max_steps")
     lr: float = option(1.0, "initial step length of the line search", min_exclusive=0.0, max=10.0)
     history_size: int = option(50, "curvature pairs kept", min=1, max=1000)
     tolerance_grad: float = option(
-        1e-12, "stop when max |∂L/∂θ| ≤ this (0 disables)", min=0.0, max=1.0
+        1e-12,
+        "stop when max |∂L/∂θ| ≤ this (0: only at an exactly zero gradient)",
+        min=0.0,
+        max=1.0,
     )
     tolerance_change: float = option(
         0.0,
@@ -187,3 +190,53 @@ class ValidationConfig:
         if self.grid:
             return self.grid
         return {1: 1001, 2: 101, 3: 31}[dimension]
+
+
+#: The sections of a problem file that are config dataclasses, by key path.
+SECTIONS: dict[str, type] = {
+    "network": NetworkConfig,
+    "training": TrainingConfig,
+    "training.points": PointsConfig,
+    "training.adam": AdamConfig,
+    "training.lbfgs": LBFGSConfig,
+    "validation": ValidationConfig,
+}
+
+
+def key_reference() -> str:
+    """The Markdown table of every configurable key: type, default, bound, meaning.
+
+    ``problems/README.md`` holds this table verbatim (a test checks it), so the reference and
+    the code cannot drift apart.
+    """
+    import dataclasses
+    import typing
+
+    rows = ["| key | type | default | bound | meaning |", "|---|---|---|---|---|"]
+    for prefix, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            hint = hints[f.name]
+            if dataclasses.is_dataclass(hint):
+                continue
+            meta = f.metadata
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            if "choices" in meta:
+                bound = " \\| ".join(meta["choices"])
+            elif "limit" in meta:
+                bound = f"≥ {meta.get('min', 0)}, ≤ limit {meta['limit']}"
+            else:
+                low = (
+                    f"> {meta['min_exclusive']:g}" if "min_exclusive" in meta
+                    else f"≥ {_number_text(meta['min'])}" if "min" in meta else ""
+                )
+                high = f"≤ {_number_text(meta['max'])}" if "max" in meta else ""
+                bound = ", ".join(b for b in (low, high) if b)
+            type_name = getattr(hint, "__name__", str(hint)).replace("dict", "mapping")
+            doc = meta["doc"].replace("|", "\\|")
+            rows.append(f"| `{prefix}.{f.name}` | {type_name} | `{default!r}` | {bound} | {doc} |")
+    return "\n".join(rows)
+
+
+def _number_text(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"

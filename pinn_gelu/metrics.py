@@ -33,7 +33,7 @@ def relative_l2(prediction: Tensor | np.ndarray, reference: Tensor | np.ndarray)
     """‖p − r‖₂ / ‖r‖₂ in float64 (RMS error when ‖r‖₂ = 0).
 
     >>> relative_l2(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
-    0.7071067811865476
+    0.7071067811865475
     """
     p = np.asarray(torch.as_tensor(prediction).detach().cpu().double())
     r = np.asarray(torch.as_tensor(reference).detach().cpu().double())

@@ -45,6 +45,8 @@ def _grad(u: Tensor, x: Tensor) -> Tensor:
 
     A u that does not depend on x (a constant network output) has a zero gradient.
     """
+    if not u.requires_grad:
+        return torch.zeros_like(x)
     (g,) = torch.autograd.grad(
         u, x, grad_outputs=torch.ones_like(u), create_graph=True, allow_unused=True
     )

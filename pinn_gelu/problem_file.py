@@ -109,7 +109,7 @@ def parse_yaml_text(text: str, shown: str) -> dict[str, Any]:
         raise ProblemFileError(shown, "", "the file is empty (expected a mapping with pde, ...)")
     if not isinstance(data, dict):
         raise ProblemFileError(shown, "", f"expected a mapping at the top, got {describe(data)}")
-    return data
+    return _restore_on_keys(data, shown)
 
 
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -320,7 +320,7 @@ def _boundary(top: Section, pde: PDE, domain: Box) -> tuple[BoundaryCondition, .
     conditions: list[BoundaryCondition] = []
     kinds = pde.boundary_kinds
     for i, entry in enumerate(entries):
-        section = Section(_on_key(entry, top, i), join("boundary", i), top.context)
+        section = Section(entry, join("boundary", i), top.context)
         sides = _sides(section, domain)
         found = [kind for kind in kinds if section.has(kind)]
         section.finish()
@@ -349,17 +349,23 @@ def _boundary(top: Section, pde: PDE, domain: Box) -> tuple[BoundaryCondition, .
     return tuple(conditions)
 
 
-def _on_key(entry: object, top: Section, index: int) -> object:
+def _restore_on_keys(data: dict[str, Any], shown: str) -> dict[str, Any]:
     """YAML 1.1 (PyYAML's safe_load) reads the bare key ``on`` as the boolean true: take it back.
 
-    ``{on: all}`` arrives as ``{True: "all"}``; the key is read as ``on`` again, so that the
-    documented format works without any loader other than ``yaml.safe_load``.
+    ``boundary: [{on: all, ...}]`` arrives as ``[{True: "all", ...}]``; in boundary entries the
+    key is read as ``on`` again, so the documented format works with ``yaml.safe_load`` alone.
     """
-    if not isinstance(entry, dict) or True not in entry:
-        return entry
-    if "on" in entry:
-        raise top.error(join("boundary", index), "the key 'on' is given twice")
-    return {("on" if key is True else key): value for key, value in entry.items()}
+    entries = data.get("boundary")
+    if not isinstance(entries, list):
+        return data
+    restored: list[Any] = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, dict) and True in entry:
+            if "on" in entry:
+                raise ProblemFileError(shown, f"boundary[{index}]", "the key 'on' is given twice")
+            entry = {("on" if key is True else key): value for key, value in entry.items()}
+        restored.append(entry)
+    return {**data, "boundary": restored}
 
 
 def _condition_values(section: Section, kind: str, components: int) -> tuple[Any, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -22,6 +23,8 @@ from .expressions import Expression, parse_expression
 __all__ = ["Context", "Section"]
 
 T = TypeVar("T")
+# A float literal as YAML 1.2 reads it (PyYAML, YAML 1.1, reads "1e-3" without a dot as a string)
+_YAML12_FLOAT = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _MISSING: Any = object()
 
 
@@ -213,6 +216,8 @@ def checked_number(
 ) -> float:
     """``value`` as a float if it is a finite number within the bounds."""
     what = _range_text(minimum, maximum, exclusive_minimum)
+    if isinstance(value, str) and _YAML12_FLOAT.match(value.strip()):
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise fail(what)
     try:

@@ -1,0 +1,222 @@
+"""The command line: ``pinn-gelu solve | check``.
+
+Exit codes: 0 success; 2 invalid problem file or arguments (one line on stderr naming the file,
+the key and what was expected; nothing written); 1 training failed (a non-finite loss, say).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
+from .config import Limits
+from .errors import PinnGeluError, ProblemFileError, UsageError
+from .problem import Problem
+from .problem_file import apply_overrides, parse_problem, read_yaml
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``pinn-gelu``."""
+    parser = _Parser(
+        prog="pinn-gelu",
+        description="Solve PDEs with physics-informed GELU networks, from YAML problem files.",
+    )
+    parser.add_argument("--version", action="version", version=f"pinn_gelu {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def problem_arguments(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("file", help="the YAML problem file")
+        sub.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a key of the file, e.g. --set training.adam.steps=500 (repeatable)",
+        )
+        sub.add_argument(
+            "--limit",
+            dest="limits",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="raise a bound on what the file may ask for, e.g. --limit max_points=2000000",
+        )
+
+    solve = commands.add_parser("solve", help="train a PINN for a problem file and write a run")
+    problem_arguments(solve)
+    solve.add_argument("--out", help="run directory (default: runs/<problem name>)")
+    solve.add_argument("--activation", help="activation spec, e.g. gelu, tanh, gelu(alpha=4)")
+    solve.add_argument("--seed", type=int, help="seed for weights and points")
+    solve.add_argument("--device", choices=("cpu", "cuda"), help="torch device")
+    solve.add_argument("--dtype", choices=("float32", "float64"), help="floating-point precision")
+    solve.add_argument("--force", action="store_true", help="overwrite a finished run directory")
+    solve.add_argument("--quiet", action="store_true", help="no progress bars")
+    solve.add_argument("--no-plots", action="store_true", help="skip solution.png and loss.png")
+
+    check = commands.add_parser("check", help="validate a problem file and summarise it")
+    problem_arguments(check)
+    return parser
+
+
+def _limits(items: Sequence[str]) -> Limits:
+    values: dict[str, Any] = {}
+    fields = Limits.__dataclass_fields__
+    for item in items:
+        name, _, text = item.partition("=")
+        if name not in fields:
+            raise UsageError(f"--limit {item!r}: unknown limit (expected one of: {', '.join(fields)})")
+        kind = float if fields[name].type in ("float", float) else int
+        try:
+            value = kind(text)
+        except ValueError:
+            raise UsageError(f"--limit {item!r}: expected a number") from None
+        if value <= 0:
+            raise UsageError(f"--limit {item!r}: expected a positive number")
+        values[name] = value
+    return Limits(**values)
+
+
+def load(args: argparse.Namespace, extra: Sequence[str] = ()) -> tuple[Problem, dict[str, Any]]:
+    """Read, override and validate the problem file of a command; (problem, data as run)."""
+    data = read_yaml(args.file)
+    data = apply_overrides(data, [*extra, *args.overrides])
+    problem = parse_problem(data, args.file, limits=_limits(args.limits))
+    return problem, data
+
+
+def _solve_overrides(args: argparse.Namespace) -> list[str]:
+    overrides = []
+    if args.activation is not None:
+        overrides.append(f"network.activation={args.activation}")
+    if args.seed is not None:
+        if args.seed < 0:
+            raise UsageError("--seed must be ≥ 0")
+        overrides.append(f"training.seed={args.seed}")
+    if args.device is not None:
+        overrides.append(f"training.device={args.device}")
+    if args.dtype is not None:
+        overrides.append(f"training.dtype={args.dtype}")
+    return overrides
+
+
+def describe_problem(problem: Problem) -> str:
+    """A readable summary of a validated problem."""
+    t, n = problem.training, problem.network
+    bounds = " × ".join(f"[{a:g}, {b:g}]" for a, b in problem.domain.bounds)
+    lines = [
+        f"problem     {problem.name}  ({problem.path})",
+        f"equation    {problem.pde.describe()}",
+        f"domain      {bounds}  (variables {', '.join(problem.domain.variables)})",
+        "boundary",
+    ]
+    for side, conditions in problem.resolved_boundary().items():
+        text = ", ".join(
+            f"{kind} {getattr(value, 'source', value)}" for kind, value in conditions
+        )
+        lines.append(f"  {side:<6}    {text}")
+    if problem.exact:
+        exact = "; ".join(f"{k} = {v.source}" for k, v in problem.exact.items())
+        lines.append(f"exact       {exact}")
+    if problem.reference is not None:
+        lines.append(f"reference   finite differences, {problem.reference.points} points per dimension")
+    lines += [
+        f"network     {n.activation}, width {n.width}, depth {n.depth}, init {n.init}, "
+        f"outputs {', '.join(problem.pde.outputs)}",
+        f"points      {t.points.interior} interior, {t.points.boundary} boundary ({t.points.sampler})",
+        f"training    adam {t.adam.steps} steps (lr {t.adam.lr:g}), lbfgs {t.lbfgs.steps} "
+        f"iterations; {t.dtype} on {t.device}; seed {t.seed}",
+    ]
+    return "\n".join(lines)
+
+
+def _print_warning(message: Warning | str, category: type[Warning], *args: object, **kw: object) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _check_output(directory: Path, force: bool) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--out {directory}: exists and is not a directory")
+    if (directory / "metrics.json").exists() and not force:
+        raise UsageError(
+            f"{directory} holds a finished run; use --force to overwrite it or --out for another"
+        )
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``pinn-gelu check FILE``: validate and summarise."""
+    problem, _ = load(args)
+    from .activations import order_warning, parse_activation
+
+    print(describe_problem(problem))
+    message = order_warning(
+        parse_activation(problem.network.activation), problem.pde.order, problem.pde.kind
+    )
+    if message:
+        print(f"warning: {message}", file=sys.stderr)
+    print("ok: the problem file is valid")
+    return EXIT_OK
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    """``pinn-gelu solve FILE``: train, validate, write the run directory."""
+    problem, data = load(args, _solve_overrides(args))
+    directory = Path(args.out) if args.out else Path("runs") / problem.name
+    _check_output(directory, args.force)
+    import torch
+
+    if problem.training.device == "cuda" and not torch.cuda.is_available():
+        raise ProblemFileError(
+            problem.path, "training.device", "cuda requested, but torch sees no CUDA device"
+        )
+    from .outputs import write_run
+    from .training import Trainer
+
+    print(describe_problem(problem), file=sys.stderr)
+    trainer = Trainer(problem, progress=not args.quiet)
+    print(f"derivatives {trainer.engine_note}", file=sys.stderr)
+    result = trainer.run()
+    reference = trainer.evaluator.source if trainer.evaluator is not None else None
+    written = write_run(
+        directory, problem, data, result, reference=reference, plots=not args.no_plots
+    )
+    print(f"status      {result.status}: {result.message}")
+    for name, value in result.relative_l2.items():
+        print(f"error       relative L2 of {name} = {value:.3e}  (against the {reference})")
+    print(f"time        {result.wall_time_s:.1f} s, {result.steps} steps")
+    print(f"written     {directory}/ ({', '.join(p.name for p in written)})")
+    return EXIT_OK if result.status == "completed" else EXIT_FAILED
+
+
+COMMANDS = {"solve": cmd_solve, "check": cmd_check}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``pinn-gelu`` and ``python -m pinn_gelu``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _print_warning  # type: ignore[assignment]
+            return COMMANDS[args.command](args)
+    except (ProblemFileError, UsageError) as err:
+        print(f"pinn-gelu: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except PinnGeluError as err:
+        print(f"pinn-gelu: error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+

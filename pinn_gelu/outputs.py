@@ -1,0 +1,234 @@
+"""The run directory: metrics, history, model, problem; and :func:`load_run` to read it back.
+
+A run directory holds::
+
+    metrics.json   errors, wall time, activation, steps, how each phase ended
+    history.csv    one row per step: step, phase, loss, each term, grad_max, errors, time
+    model.pt       a self-describing checkpoint: weights, network config, problem data
+    problem.yaml   the problem as run (the file with every --set override applied)
+    solution.png   prediction, reference and pointwise error
+    loss.png       loss terms and error against step
+
+Every file is written atomically (temporary file in the same directory, fsync, ``os.replace``),
+so a crash never leaves a half-written file. ``model.pt`` holds only tensors and plain data and
+is read with ``torch.load(..., weights_only=True)``: a checkpoint is data, never code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from .activations import parse_activation
+from .config import Limits
+from .derivatives import select_engine
+from .metrics import predict
+from .networks import MLP
+from .problem import Problem
+from .problem_file import parse_problem
+from .training import DTYPES, TrainResult
+
+__all__ = ["Solution", "atomic_write", "load_run", "write_run"]
+
+MODEL_FORMAT = "pinn_gelu.model/1"
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write a file all at once: to a temporary file beside it, fsync, then ``os.replace``."""
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Atomically write UTF-8 text."""
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def metrics_dict(problem: Problem, result: TrainResult, reference: str | None) -> dict[str, Any]:
+    """The content of metrics.json."""
+    return {
+        "problem": problem.name,
+        "status": result.status,
+        "message": result.message,
+        "relative_l2": result.relative_l2,
+        "reference": reference,
+        "wall_time_s": result.wall_time_s,
+        "activation": result.activation,
+        "steps": result.steps,
+        "phase_steps": result.phase_steps,
+        "stop_reasons": result.stop_reasons,
+        "final_loss": result.final_loss,
+        "derivatives": result.derivatives,
+        "dtype": problem.training.dtype,
+        "device": problem.training.device,
+        "seed": problem.training.seed,
+        "warnings": result.warnings,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def history_csv(history: Sequence[Mapping[str, float | str]]) -> str:
+    """history.csv: a column per key seen, in first-seen order; empty where not measured."""
+    columns: dict[str, None] = {}
+    for record in history:
+        columns.update(dict.fromkeys(record))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), restval="", lineterminator="\n")
+    writer.writeheader()
+    for record in history:
+        writer.writerow({k: (f"{v:.9g}" if isinstance(v, float) else v) for k, v in record.items()})
+    return buffer.getvalue()
+
+
+def model_checkpoint(
+    problem_data: Mapping[str, Any], problem: Problem, network: nn.Module
+) -> dict[str, Any]:
+    """The content of model.pt: plain data and tensors only."""
+    if not isinstance(network, MLP):
+        raise TypeError("only pinn_gelu MLPs can be saved as model.pt")
+    return {
+        "format": MODEL_FORMAT,
+        "network": network.config(),
+        "dtype": problem.training.dtype,
+        "state_dict": {k: v.detach().cpu() for k, v in network.state_dict().items()},
+        "problem": _plain(problem_data),
+        "limits": {k: getattr(problem.limits, k) for k in Limits.__dataclass_fields__},
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy as plain dicts, lists, strings and numbers (YAML round trip)."""
+    return yaml.safe_load(yaml.safe_dump(value))
+
+
+def write_run(
+    directory: str | Path,
+    problem: Problem,
+    problem_data: Mapping[str, Any],
+    result: TrainResult,
+    *,
+    reference: str | None,
+    plots: bool = True,
+) -> list[Path]:
+    """Write every output of a finished run; returns the paths written."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    metrics = directory / "metrics.json"
+    write_text(metrics, json.dumps(_json_safe(metrics_dict(problem, result, reference)), indent=2) + "\n")
+    history = directory / "history.csv"
+    write_text(history, history_csv(result.history))
+    model = directory / "model.pt"
+    checkpoint = model_checkpoint(problem_data, problem, result.network)
+    atomic_write(model, lambda handle: torch.save(checkpoint, handle))
+    source = directory / "problem.yaml"
+    write_text(source, yaml.safe_dump(_plain(problem_data), sort_keys=False, allow_unicode=True))
+    written += [metrics, history, model, source]
+    if plots:
+        from .plots import loss_figure, solution_figure
+
+        for name, figure in (
+            ("solution.png", solution_figure(problem, result.network)),
+            ("loss.png", loss_figure(result.history, [t for t in result.final_loss if t != "loss"])),
+        ):
+            path = directory / name
+            atomic_write(path, lambda handle, f=figure: f.savefig(handle, format="png", dpi=110))
+            written.append(path)
+    return written
+
+
+class Solution:
+    """A trained solution loaded from a run directory: call it on points.
+
+    Attributes:
+        problem: the problem it was trained for (rebuilt from the checkpoint's data).
+        network: the trained network (an :class:`~pinn_gelu.networks.MLP`).
+        fields: the names of the solution fields.
+    """
+
+    def __init__(self, problem: Problem, network: MLP) -> None:
+        self.problem = problem
+        self.network = network
+        self.fields = problem.pde.solution_fields
+
+    def __call__(self, points: Any) -> dict[str, np.ndarray]:
+        """The solution fields at points (N, d) (array-like) → field name → (N,) array."""
+        dtype = next(self.network.parameters()).dtype
+        x = torch.as_tensor(np.asarray(points, dtype=np.float64), dtype=dtype)
+        if x.ndim == 1 and self.problem.domain.dimension == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] != self.problem.domain.dimension:
+            raise ValueError(
+                f"points must have shape (N, {self.problem.domain.dimension}), "
+                f"got {tuple(x.shape)}"
+            )
+        engine, _ = select_engine(self.network, "auto")
+        values = predict(self.problem, self.network, x, engine)
+        return {name: v.cpu().double().numpy() for name, v in values.items()}
+
+    def __repr__(self) -> str:
+        return f"Solution({self.problem.name!r}, fields={list(self.fields)})"
+
+
+def load_run(directory: str | Path) -> Solution:
+    """Load the trained solution of a run directory (reads ``model.pt`` safely).
+
+    Example::
+
+        solution = load_run("runs/poisson_2d")
+        solution([[0.5, 0.5]])["u"]          # array([0.99997...])
+    """
+    path = Path(directory) / "model.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory}: no model.pt (is this a pinn_gelu run directory?)")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{path}: not a pinn_gelu model checkpoint ({MODEL_FORMAT})")
+    limits = Limits(**checkpoint.get("limits", {}))
+    problem = parse_problem(checkpoint["problem"], str(path), limits=limits)
+    spec = checkpoint["network"]
+    network = MLP(
+        [tuple(b) for b in spec["bounds"]],
+        int(spec["outputs"]),
+        int(spec["width"]),
+        int(spec["depth"]),
+        parse_activation(spec["activation"]),
+    ).to(DTYPES[checkpoint["dtype"]])
+    network.load_state_dict(checkpoint["state_dict"])
+    network.eval()
+    return Solution(problem, network)
+
+
+def _json_safe(value: Any) -> Any:
+    """Non-finite floats become null: JSON has no NaN or Infinity."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

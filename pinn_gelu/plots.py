@@ -1,0 +1,149 @@
+"""Figures of a run, drawn on :class:`matplotlib.figure.Figure` objects (no pyplot state).
+
+- :func:`solution_figure`: per solution field, prediction, reference and pointwise error; lines
+  in 1D, colour maps in 2D, the mid-plane z = (a₃ + b₃)/2 in 3D.
+- :func:`loss_figure`: the loss and each term against step (log scale), the phase boundary, and
+  the relative L2 error where it was measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from .derivatives import select_engine
+from .metrics import build_evaluator, predict
+from .problem import Problem
+
+__all__ = ["field_panels", "loss_figure", "solution_figure"]
+
+
+def _grid_values(
+    problem: Problem,
+    network: nn.Module,
+    reference: Mapping[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, tuple[int, ...], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(grid points, grid shape, predictions, references) on the validation grid."""
+    parameter = next(network.parameters())
+    evaluator = build_evaluator(problem, parameter.dtype, parameter.device, reference)
+    if evaluator is None:
+        grid, shape = problem.domain.grid(problem.validation.grid_points(problem.domain.dimension))
+        points = torch.as_tensor(grid, dtype=parameter.dtype, device=parameter.device)
+        refs: dict[str, np.ndarray] = {}
+    else:
+        points, shape = evaluator.points, evaluator.shape
+        refs = {k: v.cpu().numpy() for k, v in evaluator.reference.items()}
+    engine, _ = select_engine(network, "auto")
+    preds = {
+        k: v.cpu().double().numpy() for k, v in predict(problem, network, points, engine).items()
+    }
+    return points.cpu().double().numpy(), shape, preds, refs
+
+
+def solution_figure(
+    problem: Problem,
+    network: nn.Module,
+    reference: Mapping[str, np.ndarray] | None = None,
+    fields: Sequence[str] | None = None,
+) -> Figure:
+    """Prediction, reference and |error| per field (rows), on the validation grid."""
+    grid, shape, preds, refs = _grid_values(problem, network, reference)
+    names = list(fields) if fields is not None else list(preds)
+    return field_panels(problem, grid, shape, {n: preds[n] for n in names}, refs)
+
+
+def field_panels(
+    problem: Problem,
+    grid: np.ndarray,
+    shape: tuple[int, ...],
+    values: Mapping[str, np.ndarray],
+    references: Mapping[str, np.ndarray],
+    labels: tuple[str, str] = ("PINN", "reference"),
+) -> Figure:
+    """One row per field: values, reference and |values − reference| (when a reference exists)."""
+    names = list(values)
+    columns = 3 if references else 1
+    dimension = problem.domain.dimension
+    figure = Figure(figsize=(4.2 * columns, 3.4 * len(names)), layout="constrained")
+    axes = np.atleast_2d(figure.subplots(len(names), columns, squeeze=False))
+    for row, name in enumerate(names):
+        ref = references.get(name)
+        panels = [(values[name], f"{name}: {labels[0]}")]
+        if ref is not None:
+            panels += [(ref, f"{name}: {labels[1]}"), (np.abs(values[name] - ref), f"|error| of {name}")]
+        for col, (data, title) in enumerate(panels):
+            ax = axes[row, col]
+            if dimension == 1:
+                ax.plot(grid[:, 0], data, lw=1.5)
+                if ref is not None and col == 0:
+                    ax.plot(grid[:, 0], ref, "--", lw=1, label="reference")
+                    ax.legend(loc="best", fontsize=8)
+                if col == 2:
+                    ax.set_yscale("log")
+                ax.set_xlabel("x")
+            else:
+                _colour_map(figure, ax, problem, data, shape)
+            ax.set_title(title, fontsize=10)
+        for col in range(len(panels), columns):
+            axes[row, col].set_visible(False)
+    if dimension == 3:
+        mid = 0.5 * sum(problem.domain.bounds[2])
+        figure.suptitle(f"{problem.name}: slice z = {mid:g}", fontsize=11)
+    else:
+        figure.suptitle(problem.name, fontsize=11)
+    return figure
+
+
+def _colour_map(
+    figure: Figure, ax: object, problem: Problem, data: np.ndarray, shape: tuple[int, ...]
+) -> None:
+    """A 2D colour map of grid values; for 3D the middle z slice."""
+    array = data.reshape(shape)
+    if len(shape) == 3:
+        array = array[:, :, shape[2] // 2]
+    (x0, x1), (y0, y1) = problem.domain.bounds[0], problem.domain.bounds[1]
+    image = ax.imshow(  # type: ignore[attr-defined]
+        array.T, origin="lower", extent=(x0, x1, y0, y1), aspect="auto", cmap="viridis"
+    )
+    ax.set_xlabel("x")  # type: ignore[attr-defined]
+    ax.set_ylabel("y")  # type: ignore[attr-defined]
+    figure.colorbar(image, ax=ax, shrink=0.9)
+
+
+def loss_figure(history: Sequence[Mapping[str, float | str]], terms: Sequence[str]) -> Figure:
+    """Loss, terms and errors against step; a dotted line where L-BFGS takes over from Adam."""
+    figure = Figure(figsize=(7.5, 4.2), layout="constrained")
+    ax = figure.subplots()
+    steps = np.array([float(r["step"]) for r in history])
+    if len(steps) == 0:
+        ax.text(0.5, 0.5, "no training steps", ha="center", va="center")
+        return figure
+    ax.semilogy(steps, [float(r["loss"]) for r in history], color="black", lw=1.6, label="loss")
+    for term in terms:
+        values = [float(r[term]) for r in history if term in r]
+        if len(values) == len(steps):
+            ax.semilogy(steps, values, lw=1.0, alpha=0.8, label=term)
+    phases = [str(r["phase"]) for r in history]
+    for k in range(1, len(phases)):
+        if phases[k] != phases[k - 1]:
+            ax.axvline(steps[k], color="grey", ls=":", lw=1)
+            ax.text(steps[k], 1.0, f" {phases[k]}", transform=ax.get_xaxis_transform(),
+                    va="top", fontsize=8, color="grey")
+    ax.set_xlabel("step")
+    ax.set_ylabel("mean squared residual")
+    errors = sorted({k for r in history for k in r if k.startswith("error_")})
+    if errors:
+        twin = ax.twinx()
+        for name in errors:
+            points = [(float(r["step"]), float(r[name])) for r in history if name in r]
+            xs, ys = zip(*points, strict=True)
+            twin.semilogy(xs, ys, "o--", ms=3, lw=1, label=f"relative L2 {name[6:]}")
+        twin.set_ylabel("relative L2 error")
+        twin.legend(loc="upper center", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(True, which="both", alpha=0.25)
+    return figure

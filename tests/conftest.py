@@ -1,0 +1,46 @@
+"""Shared fixtures: a valid problem as data, and writing problem files."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBLEMS = ROOT / "problems"
+
+VALID = {
+    "name": "tiny",
+    "pde": {"kind": "poisson", "source": "pi**2*sin(pi*x)"},
+    "domain": {"rectangle": [[0, 1]]},
+    "boundary": [{"on": "all", "dirichlet": "0"}],
+    "exact": {"u": "sin(pi*x)"},
+    "network": {"width": 16, "depth": 2},
+    "training": {
+        "points": {"interior": 64},
+        "adam": {"steps": 20},
+        "lbfgs": {"steps": 10},
+        "dtype": "float64",
+    },
+}
+
+
+@pytest.fixture
+def valid() -> dict:
+    """A deep copy of a small valid 1D Poisson problem, as data."""
+    return copy.deepcopy(VALID)
+
+
+@pytest.fixture
+def write(tmp_path: Path):
+    """write(data or text, name) → path of a problem file in a temporary directory."""
+
+    def _write(content, name: str = "problem.yaml") -> Path:
+        path = tmp_path / name
+        text = content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write

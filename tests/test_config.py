@@ -1,0 +1,34 @@
+"""Configuration: the key reference in problems/README.md matches the code; limits are listed."""
+
+import dataclasses
+
+from pinn_gelu.config import SECTIONS, Limits, key_reference
+
+from .conftest import PROBLEMS
+
+README = (PROBLEMS / "README.md").read_text(encoding="utf-8")
+
+
+def test_key_reference_in_problems_readme_is_current() -> None:
+    begin = README.index("<!-- keys:begin")
+    begin = README.index("\n", begin) + 1
+    end = README.index("<!-- keys:end -->")
+    assert README[begin:end].strip() == key_reference().strip(), (
+        "problems/README.md is out of date; paste the output of "
+        "python -c 'from pinn_gelu.config import key_reference; print(key_reference())'"
+    )
+
+
+def test_every_config_field_is_documented() -> None:
+    for prefix, cls in SECTIONS.items():
+        for field in dataclasses.fields(cls):
+            if not dataclasses.is_dataclass(field.type) and field.name not in ("points", "adam", "lbfgs"):
+                assert f"`{prefix}.{field.name}`" in README, f"{prefix}.{field.name}"
+    for field in dataclasses.fields(Limits):
+        assert f"`{field.name}`" in README, field.name
+
+
+def test_every_field_has_a_doc_line() -> None:
+    for cls in [*SECTIONS.values(), Limits]:
+        for field in dataclasses.fields(cls):
+            assert field.metadata.get("doc"), f"{cls.__name__}.{field.name}"
