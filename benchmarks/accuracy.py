@@ -1,0 +1,61 @@
+"""Accuracy and wall time of shipped problems, solved with their shipped settings.
+
+    python benchmarks/accuracy.py                      # poisson_2d (target ≤ 1e-4 in < 180 s)
+    python benchmarks/accuracy.py poisson_1d poisson_3d poisson_mixed
+    python benchmarks/accuracy.py poisson_2d --set network.activation=tanh
+
+Prints one row per problem: relative L2 error per field, wall time, steps, how L-BFGS ended,
+and whether the problem's target (TARGETS below) is met. Not a test: run on demand and report
+the numbers with the machine they ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+from pinn_gelu import load_problem, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# problem → (max relative L2 error of every field, max wall time in seconds)
+TARGETS = {
+    "poisson_2d": (1e-4, 180.0),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("problems", nargs="*", default=["poisson_2d"])
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--progress", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    header = f"{'problem':<22} {'activation':<10} {'dtype':<8} {'steps':>6} {'time_s':>8}  errors"
+    print(header)
+    print("-" * len(header))
+    all_met = True
+    for name in args.problems:
+        problem = load_problem(ROOT / "problems" / f"{name}.yaml", args.overrides)
+        result = train(problem, progress=args.progress)
+        errors = ", ".join(f"{k} {v:.2e}" for k, v in result.relative_l2.items())
+        verdict = ""
+        if name in TARGETS and not args.overrides:
+            max_error, max_time = TARGETS[name]
+            met = max(result.relative_l2.values()) <= max_error and result.wall_time_s <= max_time
+            all_met &= met
+            verdict = f"  target ≤ {max_error:g} in < {max_time:g} s: {'met' if met else 'MISSED'}"
+        print(f"{name:<22} {result.activation:<10} {problem.training.dtype:<8} {result.steps:>6} "
+              f"{result.wall_time_s:>8.1f}  {errors}{verdict}")
+        print(f"{'':<22} {result.message}")
+    return 0 if all_met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
