@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate a problem file and summarise it")
     problem_arguments(check)
+
+    reference = commands.add_parser(
+        "reference", help="compute and plot the finite-difference reference solution"
+    )
+    problem_arguments(reference)
+    reference.add_argument("--out", help="output directory (default: runs/<name>_reference)")
+    reference.add_argument(
+        "--points", type=int, help="nodes per dimension (default: the file's, else 129)"
+    )
     return parser
 
 
@@ -125,11 +134,12 @@ def describe_problem(problem: Problem) -> str:
         f"domain      {bounds}  (variables {', '.join(problem.domain.variables)})",
         "boundary",
     ]
+    components = problem.pde.boundary_components
     for side, conditions in problem.resolved_boundary().items():
-        text = ", ".join(
-            f"{kind} {getattr(value, 'source', value)}" for kind, value in conditions
-        )
-        lines.append(f"  {side:<6}    {text}")
+        parts = [f"{kind} {getattr(value, 'source', value)}" for kind, value in conditions]
+        if len(components) > 1:
+            parts = [f"{name}: {part}" for name, part in zip(components, parts, strict=True)]
+        lines.append(f"  {side:<6}    {'; '.join(parts)}")
     if problem.exact:
         exact = "; ".join(f"{k} = {v.source}" for k, v in problem.exact.items())
         lines.append(f"exact       {exact}")
@@ -193,7 +203,17 @@ def cmd_solve(args: argparse.Namespace) -> int:
     result = trainer.run()
     reference = trainer.evaluator.source if trainer.evaluator is not None else None
     written = write_run(
-        directory, problem, data, result, reference=reference, plots=not args.no_plots
+        directory,
+        problem,
+        data,
+        result,
+        reference=reference,
+        plots=not args.no_plots,
+        reference_values=(
+            {k: v.numpy() for k, v in trainer.evaluator.reference.items()}
+            if trainer.evaluator is not None
+            else None
+        ),
     )
     print(f"status      {result.status}: {result.message}")
     for name, value in result.relative_l2.items():
@@ -203,7 +223,38 @@ def cmd_solve(args: argparse.Namespace) -> int:
     return EXIT_OK if result.status == "completed" else EXIT_FAILED
 
 
-COMMANDS = {"solve": cmd_solve, "check": cmd_check}
+def cmd_reference(args: argparse.Namespace) -> int:
+    """``pinn-gelu reference FILE``: the finite-difference solution, its plot and its error."""
+    problem, _ = load(args)
+    if args.points is not None and not 3 <= args.points <= 100_000:
+        raise UsageError("--points must be between 3 and 100000")
+    points = args.points or (problem.reference.points if problem.reference else 129)
+    unknowns = points**problem.domain.dimension
+    if unknowns > problem.limits.max_fd_unknowns:
+        raise UsageError(
+            f"--points {points} gives {unknowns} unknowns, over the limit of "
+            f"{problem.limits.max_fd_unknowns} (raise it with --limit max_fd_unknowns=N)"
+        )
+    directory = Path(args.out) if args.out else Path("runs") / f"{problem.name}_reference"
+    from .outputs import write_reference
+    from .reference import solve_reference
+
+    try:
+        solution = solve_reference(problem, points)
+    except ValueError as err:
+        raise ProblemFileError(problem.path, "reference.finite_difference", str(err)) from None
+    summary = write_reference(directory, problem, solution)
+    grid = "×".join([str(points)] * problem.domain.dimension)
+    print(f"finite differences on {grid} nodes: {summary['unknowns']} unknowns, solved in "
+          f"{summary['solve_time_s']:.2f} s")
+    for name, value in summary["relative_l2_vs_exact"].items():
+        print(f"error       relative L2 of {name} against the exact solution = {value:.3e}")
+    written = sorted(p.name for p in directory.iterdir() if p.name.startswith(("reference", "deform")))
+    print(f"written     {directory}/ ({', '.join(written)})")
+    return EXIT_OK
+
+
+COMMANDS = {"solve": cmd_solve, "check": cmd_check, "reference": cmd_reference}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

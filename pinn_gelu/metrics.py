@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from .derivatives import Engine
+from .errors import ProblemFileError
 from .pdes.common import evaluate_checked
 from .problem import Problem
 
@@ -85,13 +86,11 @@ def build_evaluator(
     device: torch.device | str,
     reference: Mapping[str, np.ndarray] | None = None,
 ) -> Evaluator | None:
-    """The evaluator of a problem: its grid and the exact (or given) reference values.
+    """The evaluator of a problem: its grid and the reference values on it.
 
-    Args:
-        problem: the problem.
-        dtype, device: of the network.
-        reference: reference values on the grid (field → (M,)), for problems without ``exact``
-            (the finite-difference reference); taken over the exact solution when given.
+    The reference is, in order of preference: ``reference`` when given (values on the grid),
+    the exact solution (``exact:``), or the finite-difference solution of
+    ``reference: {finite_difference: {points: n}}`` interpolated onto the grid.
 
     Returns:
         None when there is nothing to compare with.
@@ -100,7 +99,7 @@ def build_evaluator(
     points = torch.as_tensor(grid, dtype=dtype, device=device)
     if reference is not None:
         values = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in reference.items()}
-        source = "finite-difference reference"
+        source = "given reference"
     elif problem.exact:
         exact_points = torch.as_tensor(grid, dtype=torch.float64)
         values = {
@@ -108,6 +107,19 @@ def build_evaluator(
             for name, expr in problem.exact.items()
         }
         source = "exact solution"
+    elif problem.reference is not None:
+        from .reference import solve_reference
+
+        try:
+            solution = solve_reference(problem)
+        except ValueError as err:
+            raise ProblemFileError(problem.path, "reference.finite_difference", str(err)) from None
+        values = {
+            k: torch.as_tensor(v, dtype=torch.float64)
+            for k, v in solution.interpolate(grid).items()
+        }
+        n = solution.grid.n
+        source = f"finite-difference reference ({'×'.join([str(n)] * problem.domain.dimension)})"
     else:
         return None
     return Evaluator(points, shape, values, source)

@@ -133,8 +133,13 @@ def write_run(
     *,
     reference: str | None,
     plots: bool = True,
+    reference_values: Mapping[str, np.ndarray] | None = None,
 ) -> list[Path]:
-    """Write every output of a finished run; returns the paths written."""
+    """Write every output of a finished run; returns the paths written.
+
+    ``reference_values`` (field → values on the validation grid) saves recomputing a
+    finite-difference reference for the plots.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
@@ -149,16 +154,76 @@ def write_run(
     write_text(source, yaml.safe_dump(_plain(problem_data), sort_keys=False, allow_unicode=True))
     written += [metrics, history, model, source]
     if plots:
-        from .plots import loss_figure, solution_figure
+        from .plots import _grid_values, extra_figures, field_panels, loss_figure
 
-        for name, figure in (
-            ("solution.png", solution_figure(problem, result.network)),
-            ("loss.png", loss_figure(result.history, [t for t in result.final_loss if t != "loss"])),
-        ):
+        grid, shape, predictions, references = _grid_values(problem, result.network, reference_values)
+        figures = {
+            "solution.png": field_panels(problem, grid, shape, predictions, references),
+            "loss.png": loss_figure(result.history, [t for t in result.final_loss if t != "loss"]),
+            **extra_figures(problem, shape, predictions, f"{problem.name} (PINN)"),
+        }
+        for name, figure in figures.items():
             path = directory / name
             atomic_write(path, lambda handle, f=figure: f.savefig(handle, format="png", dpi=110))
             written.append(path)
     return written
+
+
+def write_reference(directory: str | Path, problem: Problem, solution: Any) -> dict[str, Any]:
+    """Write a finite-difference solution: reference.json, reference.npz, reference.png.
+
+    Returns the summary written to reference.json (unknowns, solve time, and the relative L2
+    error of each field against the exact solution on the grid nodes, when there is one).
+    """
+    from .plots import extra_figures, field_panels
+    from .reference.grid import evaluate
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    nodes = solution.grid.points()
+    exact = {
+        name: evaluate(problem.exact[name], nodes)
+        for name in solution.fields
+        if name in problem.exact
+    }
+    errors = {
+        name: float(np.linalg.norm(solution.fields[name].ravel() - values)
+                    / max(np.linalg.norm(values), 1e-300))
+        for name, values in exact.items()
+    }
+    summary = {
+        "problem": problem.name,
+        "points": solution.grid.n,
+        "unknowns": solution.unknowns,
+        "solve_time_s": solution.solve_time_s,
+        "relative_l2_vs_exact": errors,
+    }
+    write_text(directory / "reference.json", json.dumps(_json_safe(summary), indent=2) + "\n")
+    arrays = {f"axis_{v}": a for v, a in zip(problem.domain.variables, solution.grid.axes)}
+    arrays.update(solution.fields)
+    atomic_write(directory / "reference.npz", lambda handle: np.savez_compressed(handle, **arrays))
+    figure = field_panels(
+        problem,
+        nodes,
+        solution.grid.shape,
+        {k: v.ravel() for k, v in solution.fields.items()},
+        exact,
+        labels=("finite differences", "exact"),
+    )
+    figures = {"reference.png": figure}
+    figures.update(
+        extra_figures(
+            problem,
+            solution.grid.shape,
+            {k: v.ravel() for k, v in solution.fields.items()},
+            f"{problem.name} (finite differences)",
+        )
+    )
+    for name, picture in figures.items():
+        atomic_write(
+            directory / name, lambda handle, f=picture: f.savefig(handle, format="png", dpi=110)
+        )
+    return summary
 
 
 class Solution:

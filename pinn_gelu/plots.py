@@ -147,3 +147,54 @@ def loss_figure(history: Sequence[Mapping[str, float | str]], terms: Sequence[st
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(True, which="both", alpha=0.25)
     return figure
+
+
+def deformation_figure(
+    problem: Problem,
+    shape: tuple[int, ...],
+    values: Mapping[str, np.ndarray],
+    title: str = "",
+    lines: int = 21,
+) -> Figure:
+    """The deformed body: grid lines moved by the scaled displacement, coloured by von Mises stress.
+
+    The scale makes the largest displacement 10% of the body's larger side (stated in the title).
+    The undeformed outline is drawn in grey. Plane von Mises stress:
+    σ_vm = √(σxx² − σxx σyy + σyy² + 3 σxy²).
+    """
+    (x0, x1), (y0, y1) = problem.domain.bounds
+    ux, uy = values["ux"].reshape(shape), values["uy"].reshape(shape)
+    largest = float(np.sqrt(ux**2 + uy**2).max())
+    size = max(x1 - x0, y1 - y0)
+    scale = 0.1 * size / largest if largest > 0 else 1.0
+    gx, gy = np.meshgrid(np.linspace(x0, x1, shape[0]), np.linspace(y0, y1, shape[1]), indexing="ij")
+    dx, dy = gx + scale * ux, gy + scale * uy
+    figure = Figure(figsize=(6.4, 5.4), layout="constrained")
+    ax = figure.subplots()
+    if all(k in values for k in ("sxx", "syy", "sxy")):
+        sxx, syy, sxy = (values[k].reshape(shape) for k in ("sxx", "syy", "sxy"))
+        von_mises = np.sqrt(sxx**2 - sxx * syy + syy**2 + 3 * sxy**2)
+        mesh = ax.pcolormesh(dx, dy, von_mises, shading="gouraud", cmap="plasma")
+        figure.colorbar(mesh, ax=ax, label="von Mises stress")
+    step_x = max(1, (shape[0] - 1) // (lines - 1))
+    step_y = max(1, (shape[1] - 1) // (lines - 1))
+    for i in range(0, shape[0], step_x):
+        ax.plot(dx[i, :], dy[i, :], color="black", lw=0.5)
+    for j in range(0, shape[1], step_y):
+        ax.plot(dx[:, j], dy[:, j], color="black", lw=0.5)
+    ax.plot([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], color="grey", ls="--", lw=1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(f"{title or problem.name}: deformed shape (displacement × {scale:.3g})",
+                 fontsize=10)
+    return figure
+
+
+def extra_figures(
+    problem: Problem, shape: tuple[int, ...], values: Mapping[str, np.ndarray], title: str = ""
+) -> dict[str, Figure]:
+    """Figures particular to a PDE kind: the deformed shape for elasticity; none otherwise."""
+    if {"ux", "uy"} <= set(values) and problem.domain.dimension == 2:
+        return {"deformation.png": deformation_figure(problem, shape, values, title)}
+    return {}

@@ -82,6 +82,8 @@ class PDE(Protocol):
     solution_fields: tuple[str, ...]
     #: Condition kinds a boundary entry may use, and the number of components of each.
     boundary_kinds: Mapping[str, int]
+    #: Names of the components a boundary condition sets (u; or ux, uy).
+    boundary_components: tuple[str, ...]
     #: Condition of a component that no entry sets, as (kind, value), or None: an error.
     default_condition: tuple[str, float] | None
     #: Names of all loss terms it can produce (keys allowed under ``training.weights``).

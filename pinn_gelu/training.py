@@ -25,9 +25,10 @@ import math
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
@@ -110,7 +111,7 @@ class Trainer:
         network: nn.Module | None = None,
         *,
         progress: bool = True,
-        reference: dict[str, object] | None = None,
+        reference: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.started = time.perf_counter()
         self.problem = problem
@@ -142,7 +143,7 @@ class Trainer:
             self.needs[term.on] = max(current, term.need, key=need_rank)
         self.weights = [float(cfg.weights.get(t.name, 1.0)) for t in self.terms]
         self.evaluator: Evaluator | None = build_evaluator(
-            problem, self.dtype, self.device, reference  # type: ignore[arg-type]
+            problem, self.dtype, self.device, reference
         )
         self.warnings: list[str] = []
         message = order_warning(activation, problem.pde.order, problem.pde.kind)
@@ -424,7 +425,7 @@ def train(
     network: nn.Module | None = None,
     *,
     progress: bool = True,
-    reference: dict[str, object] | None = None,
+    reference: Mapping[str, np.ndarray] | None = None,
 ) -> TrainResult:
     """Train a PINN for a problem and return the result.
 

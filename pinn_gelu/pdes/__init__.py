@@ -9,11 +9,12 @@ from collections.abc import Callable, Mapping
 
 from ..problem import PDE
 from ..schema import Section
-from . import poisson
+from . import elasticity, poisson
 
 __all__ = ["PDE_KINDS"]
 
 #: ``pde.kind`` → parser of the ``pde`` section (its ``kind`` key already read).
 PDE_KINDS: Mapping[str, Callable[[Section], PDE]] = {
     "poisson": poisson.parse,
+    "linear_elasticity": elasticity.parse,
 }

@@ -34,6 +34,7 @@ class Poisson:
     outputs: ClassVar[tuple[str, ...]] = ("u",)
     solution_fields: ClassVar[tuple[str, ...]] = ("u",)
     boundary_kinds: ClassVar[dict[str, int]] = {"dirichlet": 1, "neumann": 1}
+    boundary_components: ClassVar[tuple[str, ...]] = ("u",)
     default_condition: ClassVar[tuple[str, float] | None] = None
     term_names: ClassVar[tuple[str, ...]] = ("pde", "dirichlet", "neumann")
 
