@@ -7,14 +7,17 @@ The data path: problem file → :func:`load_problem` → :class:`Problem` → ne
 """
 
 from .activations import ACTIVATIONS, Activation, parse_activation
+from .compare import compare
 from .config import Limits, NetworkConfig, TrainingConfig
+from .diagnostics import term_gradient_norms
 from .errors import ProblemFileError, TrainingError
 from .expressions import parse_expression
 from .networks import MLP, build_network, fixed_point_gain
-from .outputs import load_run, write_run
+from .outputs import load_run, write_comparison, write_run
 from .operators import divergence, gradient, hessian, laplacian, partial
 from .problem import Problem
 from .problem_file import load_problem
+from .reference import solve_reference
 from .training import TrainResult, train
 
 __version__ = "0.1.0"
@@ -32,6 +35,7 @@ __all__ = [
     "TrainingError",
     "__version__",
     "build_network",
+    "compare",
     "divergence",
     "fixed_point_gain",
     "gradient",
@@ -42,6 +46,9 @@ __all__ = [
     "parse_activation",
     "parse_expression",
     "partial",
+    "solve_reference",
+    "term_gradient_norms",
     "train",
+    "write_comparison",
     "write_run",
 ]

@@ -72,6 +72,27 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a problem file and summarise it")
     problem_arguments(check)
 
+    compare = commands.add_parser(
+        "compare", help="train several activations and seeds on one problem and compare them"
+    )
+    problem_arguments(compare)
+    compare.add_argument(
+        "--activations",
+        default="gelu,tanh,sin,silu,softplus,relu",
+        help="comma-separated activation specs, e.g. 'gelu(alpha=0.5),gelu,gelu(alpha=4),relu'",
+    )
+    compare.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
+    compare.add_argument("--out", help="output directory (default: runs/<name>_compare)")
+    compare.add_argument("--jobs", type=int, default=1, help="parallel processes (default 1)")
+    compare.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads per run (default: cores // jobs); results are bit-identical for "
+        "the same --threads whatever --jobs is",
+    )
+    compare.add_argument("--force", action="store_true", help="overwrite a finished comparison")
+    compare.add_argument("--quiet", action="store_true", help="no progress display")
+
     reference = commands.add_parser(
         "reference", help="compute and plot the finite-difference reference solution"
     )
@@ -254,7 +275,66 @@ def cmd_reference(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"solve": cmd_solve, "check": cmd_check, "reference": cmd_reference}
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(item) for item in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--seeds {text!r}: expected whole numbers separated by commas") from None
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds {text!r}: expected distinct seeds ≥ 0")
+    return seeds
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``pinn-gelu compare FILE``: every (activation, seed), then a table and a figure."""
+    from .activations import order_warning, parse_activation
+    from .compare import compare, split_specs
+
+    try:
+        specs = split_specs(args.activations)
+        activations = [parse_activation(spec) for spec in specs]
+    except ValueError as err:
+        raise UsageError(f"--activations: {err}") from None
+    seeds = _seeds(args.seeds)
+    if args.jobs < 1 or (args.threads is not None and args.threads < 1):
+        raise UsageError("--jobs and --threads must be at least 1")
+    problem, _ = load(args)
+    if len({a.spec for a in activations}) != len(activations):
+        raise UsageError(f"--activations {args.activations!r}: an activation is listed twice")
+    directory = Path(args.out) if args.out else Path("runs") / f"{problem.name}_compare"
+    if (directory / "comparison.json").exists() and not args.force:
+        raise UsageError(
+            f"{directory} holds a finished comparison; use --force to overwrite it or --out"
+        )
+    for activation in activations:
+        message = order_warning(activation, problem.pde.order, problem.pde.kind)
+        if message:
+            print(f"warning: {message}", file=sys.stderr)
+    from .outputs import write_comparison
+
+    comparison = compare(
+        args.file,
+        [a.spec for a in activations],
+        seeds,
+        overrides=args.overrides,
+        jobs=args.jobs,
+        threads=args.threads,
+        limits=_limits(args.limits),
+        progress=not args.quiet,
+    )
+    written = write_comparison(directory, comparison)
+    print(comparison.markdown())
+    print(f"written     {directory}/ ({', '.join(p.name for p in written)})")
+    failed = sum(r["status"] != "completed" for r in comparison.runs)
+    return EXIT_OK if failed == 0 else EXIT_FAILED
+
+
+COMMANDS = {
+    "solve": cmd_solve,
+    "check": cmd_check,
+    "compare": cmd_compare,
+    "reference": cmd_reference,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

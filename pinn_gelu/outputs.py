@@ -226,6 +226,20 @@ def write_reference(directory: str | Path, problem: Problem, solution: Any) -> d
     return summary
 
 
+def write_comparison(directory: str | Path, comparison: Any) -> list[Path]:
+    """Write comparison.json, comparison.md and comparison.png; returns the paths."""
+    from .plots import comparison_figure
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / n for n in ("comparison.json", "comparison.md", "comparison.png")]
+    write_text(paths[0], json.dumps(_json_safe(comparison.to_json()), indent=2) + "\n")
+    write_text(paths[1], comparison.markdown())
+    figure = comparison_figure(comparison)
+    atomic_write(paths[2], lambda handle: figure.savefig(handle, format="png", dpi=110))
+    return paths
+
+
 class Solution:
     """A trained solution loaded from a run directory: call it on points.
 

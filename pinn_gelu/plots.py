@@ -198,3 +198,43 @@ def extra_figures(
     if {"ux", "uy"} <= set(values) and problem.domain.dimension == 2:
         return {"deformation.png": deformation_figure(problem, shape, values, title)}
     return {}
+
+
+def comparison_figure(comparison: object) -> Figure:
+    """Left: relative L2 error per activation (median, bars from min to max over seeds, log
+    scale), one marker per field. Right: every run's loss curve, coloured by activation."""
+    summary = comparison.summary()  # type: ignore[attr-defined]
+    activations = list(summary)
+    fields = next((list(s["relative_l2"]) for s in summary.values() if s["relative_l2"]), [])
+    figure = Figure(figsize=(12, 4.6), layout="constrained")
+    left, right = figure.subplots(1, 2, width_ratios=(1, 1.3))
+    colours = {a: f"C{i % 10}" for i, a in enumerate(activations)}
+    width = 0.7 / max(1, len(fields))
+    markers = "osD^v<>p*h"
+    for k, name in enumerate(fields):
+        for i, activation in enumerate(activations):
+            e = summary[activation]["relative_l2"][name]
+            x = i - 0.35 + width * (k + 0.5)
+            left.errorbar(x, e["median"], yerr=[[e["median"] - e["min"]], [e["max"] - e["median"]]],
+                          fmt=markers[k % len(markers)], color=colours[activation], capsize=3,
+                          label=name if i == 0 else None)
+    left.set_yscale("log")
+    left.set_xticks(range(len(activations)), activations, rotation=30, ha="right", fontsize=9)
+    left.set_ylabel("relative L2 error (median, min–max over seeds)")
+    left.grid(True, which="both", axis="y", alpha=0.3)
+    if len(fields) > 1:
+        left.legend(fontsize=8)
+    left.set_title(f"{comparison.problem}: error per activation", fontsize=10)  # type: ignore[attr-defined]
+    for run in comparison.runs:  # type: ignore[attr-defined]
+        curve = run.get("curve") or {}
+        if curve:
+            right.semilogy(curve["step"], curve["loss"], color=colours[run["activation"]], lw=0.9,
+                           alpha=0.8)
+    for activation in activations:
+        right.plot([], [], color=colours[activation], label=activation)
+    right.set_xlabel("step")
+    right.set_ylabel("loss")
+    right.set_title("loss curves (all seeds)", fontsize=10)
+    right.legend(fontsize=8, ncols=2)
+    right.grid(True, which="both", alpha=0.25)
+    return figure

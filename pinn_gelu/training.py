@@ -103,6 +103,7 @@ class Trainer:
         network: a network to train instead of building one from ``problem.network``.
         progress: show progress bars (tqdm, on stderr).
         reference: reference values on the evaluation grid when the problem has no ``exact``.
+        label: a prefix for the progress bars.
     """
 
     def __init__(
@@ -112,7 +113,9 @@ class Trainer:
         *,
         progress: bool = True,
         reference: Mapping[str, np.ndarray] | None = None,
+        label: str = "",
     ) -> None:
+        self.label = label
         self.started = time.perf_counter()
         self.problem = problem
         cfg = problem.training
@@ -206,7 +209,7 @@ class Trainer:
     def _bar(self, phase: str, total: int) -> tqdm:
         return tqdm(
             total=total,
-            desc=phase,
+            desc=f"{self.label} {phase}" if self.label else phase,
             disable=not self.progress,
             dynamic_ncols=True,
             mininterval=0.5,
@@ -426,6 +429,7 @@ def train(
     *,
     progress: bool = True,
     reference: Mapping[str, np.ndarray] | None = None,
+    label: str = "",
 ) -> TrainResult:
     """Train a PINN for a problem and return the result.
 
@@ -434,11 +438,12 @@ def train(
         network: train this network instead of building one from ``problem.network``.
         progress: show progress bars on stderr.
         reference: reference values on the evaluation grid for problems without ``exact``.
+        label: a prefix for the progress bars (the run's name in a comparison).
 
     Example::
 
         result = train(load_problem("problems/poisson_1d.yaml"))
         print(result.relative_l2["u"], result.message)
     """
-    return Trainer(problem, network, progress=progress, reference=reference).run()
+    return Trainer(problem, network, progress=progress, reference=reference, label=label).run()
 
