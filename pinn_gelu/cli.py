@@ -7,9 +7,12 @@ the key and what was expected; nothing written); 1 training failed (a non-finite
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -66,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--device", choices=("cpu", "cuda"), help="torch device")
     solve.add_argument("--dtype", choices=("float32", "float64"), help="floating-point precision")
     solve.add_argument("--force", action="store_true", help="overwrite a finished run directory")
+    solve.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the stopped run in DIR from its checkpoint (same problem file)",
+    )
     solve.add_argument("--quiet", action="store_true", help="no progress bars")
     solve.add_argument("--no-plots", action="store_true", help="skip solution.png and loss.png")
 
@@ -181,12 +189,92 @@ def _print_warning(message: Warning | str, category: type[Warning], *args: objec
 
 
 def _check_output(directory: Path, force: bool) -> None:
+    from .outputs import clean_run_directory, run_status
+
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"--out {directory}: exists and is not a directory")
-    if (directory / "metrics.json").exists() and not force:
+    status = run_status(directory)
+    if status is not None and not force:
+        if status == "completed":
+            raise UsageError(
+                f"{directory} holds a finished run; use --force to overwrite it or --out for "
+                "another directory"
+            )
         raise UsageError(
-            f"{directory} holds a finished run; use --force to overwrite it or --out for another"
+            f"{directory} holds a {status} run; continue it with --resume {directory}, or start "
+            "over with --force"
         )
+    clean_run_directory(directory, everything=force)
+
+
+#: Keys that may differ between a checkpoint's problem and the file it is resumed with.
+RESUMABLE_CHANGES = (
+    "training.adam.steps", "training.lbfgs.steps", "training.checkpoint_every",
+    "training.on_nonfinite", "training.max_rollbacks", "validation.every",
+)
+
+
+def _differences(a: Any, b: Any, key: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        found = []
+        for name in dict.fromkeys([*a, *b]):
+            child = f"{key}.{name}" if key else str(name)
+            found += _differences(a.get(name), b.get(name), child)
+        return found
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{key}[{i}]")]
+    return [] if a == b else [key]
+
+
+def _check_resumable(directory: Path, data: dict[str, Any]) -> Path:
+    from .outputs import clean_run_directory, plain_data, run_status
+    from .training import read_checkpoint
+
+    checkpoint = directory / "checkpoint.pt"
+    if not checkpoint.is_file():
+        raise UsageError(f"--resume {directory}: no checkpoint.pt there, nothing to resume")
+    if run_status(directory) == "completed":
+        raise UsageError(f"--resume {directory}: that run is already finished")
+    try:
+        stored = read_checkpoint(checkpoint)["problem"]
+    except Exception as err:  # any unreadable checkpoint is a usage error, not a traceback
+        raise UsageError(f"--resume {directory}: cannot read checkpoint.pt ({err})") from None
+    changed = [
+        key for key in _differences(plain_data(data), stored) if key not in RESUMABLE_CHANGES
+    ]
+    if changed:
+        raise UsageError(
+            f"--resume {directory}: the problem differs from the checkpoint's at {changed[0]} "
+            f"(only {', '.join(RESUMABLE_CHANGES)} may change)"
+        )
+    clean_run_directory(directory, everything=False)
+    return checkpoint
+
+
+@contextlib.contextmanager
+def _stop_on_signals(trainer: Any) -> Iterator[None]:
+    """SIGINT/SIGTERM: stop after the current step with a checkpoint; a second one exits now.
+
+    Exiting at once cannot corrupt the last checkpoint: checkpoints are replaced atomically.
+    """
+    names = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGTERM: "SIGTERM"}
+
+    def handler(number: int, frame: object) -> None:
+        if trainer.stop_signal is not None:
+            os._exit(128 + number)
+        trainer.request_stop(number)
+        print(
+            f"\n{names.get(number, number)}: stopping after this step and writing a checkpoint "
+            "(again to exit at once)",
+            file=sys.stderr,
+        )
+
+    previous = {number: signal.signal(number, handler) for number in names}
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -207,8 +295,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_solve(args: argparse.Namespace) -> int:
     """``pinn-gelu solve FILE``: train, validate, write the run directory."""
     problem, data = load(args, _solve_overrides(args))
-    directory = Path(args.out) if args.out else Path("runs") / problem.name
-    _check_output(directory, args.force)
+    if args.resume:
+        directory = Path(args.resume)
+        if args.out and Path(args.out) != directory:
+            raise UsageError("--out and --resume name different directories")
+        checkpoint = _check_resumable(directory, data)
+    else:
+        directory = Path(args.out) if args.out else Path("runs") / problem.name
+        _check_output(directory, args.force)
+        checkpoint = directory / "checkpoint.pt"
     import torch
 
     if problem.training.device == "cuda" and not torch.cuda.is_available():
@@ -219,9 +314,15 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from .training import Trainer
 
     print(describe_problem(problem), file=sys.stderr)
-    trainer = Trainer(problem, progress=not args.quiet)
+    options = {"progress": not args.quiet, "problem_data": data}
+    if args.resume:
+        trainer = Trainer.resume(problem, checkpoint, **options)
+        print(f"resuming   step {trainer.step} ({trainer.phase})", file=sys.stderr)
+    else:
+        trainer = Trainer(problem, checkpoint=checkpoint, **options)
     print(f"derivatives {trainer.engine_note}", file=sys.stderr)
-    result = trainer.run()
+    with _stop_on_signals(trainer):
+        result = trainer.run()
     reference = trainer.evaluator.source if trainer.evaluator is not None else None
     written = write_run(
         directory,
@@ -237,11 +338,24 @@ def cmd_solve(args: argparse.Namespace) -> int:
         ),
     )
     print(f"status      {result.status}: {result.message}")
+    for event in result.events:
+        print(f"event       {event}")
     for name, value in result.relative_l2.items():
         print(f"error       relative L2 of {name} = {value:.3e}  (against the {reference})")
     print(f"time        {result.wall_time_s:.1f} s, {result.steps} steps")
-    print(f"written     {directory}/ ({', '.join(p.name for p in written)})")
-    return EXIT_OK if result.status == "completed" else EXIT_FAILED
+    print(f"written     {directory}/ ({', '.join(p.name for p in written)}, checkpoint.pt)")
+    if result.status == "interrupted":
+        print(
+            f"resume with: pinn-gelu solve {args.file} --resume {directory}"
+            + "".join(f" --set {o}" for o in args.overrides),
+            file=sys.stderr,
+        )
+        return 128 + (result.signal or signal.SIGINT)
+    if result.status == "failed":
+        print(f"pinn-gelu: training failed: {result.message} (see {directory}/error.txt)",
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def cmd_reference(args: argparse.Namespace) -> int:

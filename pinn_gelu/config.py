@@ -170,6 +170,19 @@ class TrainingConfig:
         "how PDE derivatives are computed (auto: forward mode where the network supports it)",
         choices=("auto", "autograd", "forward"),
     )
+    checkpoint_every: int = option(
+        1000,
+        "steps between checkpoints of a run directory (0: only at the end of each phase)",
+        min=0,
+        max=10_000_000,
+    )
+    on_nonfinite: str = option(
+        "stop",
+        "what a non-finite loss or gradient does: stop (keep the last good state, exit 1) or "
+        "rollback (restore the last good state, halve the learning rate, go on)",
+        choices=("stop", "rollback"),
+    )
+    max_rollbacks: int = option(3, "rollbacks allowed before stopping", min=0, max=100)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -240,3 +253,7 @@ def key_reference() -> str:
 
 def _number_text(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+if __name__ == "__main__":  # python -m pinn_gelu.config: the table for problems/README.md
+    print(key_reference())

@@ -8,6 +8,9 @@ A run directory holds::
     problem.yaml   the problem as run (the file with every --set override applied)
     solution.png   prediction, reference and pointwise error
     loss.png       loss terms and error against step
+    deformation.png  the deformed body (elasticity)
+    checkpoint.pt  the resumable training state (pinn-gelu solve FILE --resume DIR)
+    error.txt      why a failed run failed
 
 Every file is written atomically (temporary file in the same directory, fsync, ``os.replace``),
 so a crash never leaves a half-written file. ``model.pt`` holds only tensors and plain data and
@@ -86,6 +89,7 @@ def metrics_dict(problem: Problem, result: TrainResult, reference: str | None) -
         "device": problem.training.device,
         "seed": problem.training.seed,
         "warnings": result.warnings,
+        "events": result.events,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
     }
@@ -115,12 +119,12 @@ def model_checkpoint(
         "network": network.config(),
         "dtype": problem.training.dtype,
         "state_dict": {k: v.detach().cpu() for k, v in network.state_dict().items()},
-        "problem": _plain(problem_data),
+        "problem": plain_data(problem_data),
         "limits": {k: getattr(problem.limits, k) for k in Limits.__dataclass_fields__},
     }
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
     """A deep copy as plain dicts, lists, strings and numbers (YAML round trip)."""
     return yaml.safe_load(yaml.safe_dump(value))
 
@@ -151,12 +155,18 @@ def write_run(
     checkpoint = model_checkpoint(problem_data, problem, result.network)
     atomic_write(model, lambda handle: torch.save(checkpoint, handle))
     source = directory / "problem.yaml"
-    write_text(source, yaml.safe_dump(_plain(problem_data), sort_keys=False, allow_unicode=True))
+    write_text(source, yaml.safe_dump(plain_data(problem_data), sort_keys=False, allow_unicode=True))
     written += [metrics, history, model, source]
-    if plots:
-        from .plots import _grid_values, extra_figures, field_panels, loss_figure
+    error = directory / "error.txt"
+    if result.status == "failed":
+        write_text(error, f"{result.message}\n")
+        written.append(error)
+    elif error.exists():
+        error.unlink()
+    if plots and result.status != "interrupted":
+        from .plots import extra_figures, grid_values, field_panels, loss_figure
 
-        grid, shape, predictions, references = _grid_values(problem, result.network, reference_values)
+        grid, shape, predictions, references = grid_values(problem, result.network, reference_values)
         figures = {
             "solution.png": field_panels(problem, grid, shape, predictions, references),
             "loss.png": loss_figure(result.history, [t for t in result.final_loss if t != "loss"]),
@@ -311,3 +321,40 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     return value
+
+
+#: Files a run writes into its directory (removed by ``--force`` before a new run).
+RUN_FILES = (
+    "metrics.json", "history.csv", "model.pt", "problem.yaml", "solution.png", "loss.png",
+    "deformation.png", "checkpoint.pt", "error.txt",
+)
+
+
+def run_status(directory: str | Path) -> str | None:
+    """Status of the run in a directory: completed, failed, interrupted; None if there is none.
+
+    A checkpoint without metrics (a run killed before it could write them) counts as
+    interrupted: it can be resumed.
+    """
+    directory = Path(directory)
+    metrics = directory / "metrics.json"
+    if metrics.is_file():
+        try:
+            return str(json.loads(metrics.read_text(encoding="utf-8")).get("status", "completed"))
+        except (OSError, ValueError):
+            return "interrupted"
+    if (directory / "checkpoint.pt").is_file():
+        return "interrupted"
+    return None
+
+
+def clean_run_directory(directory: str | Path, *, everything: bool) -> None:
+    """Remove leftover temporary files of interrupted writes, and (``everything``) old outputs."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return
+    for leftover in directory.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+    if everything:
+        for name in RUN_FILES:
+            (directory / name).unlink(missing_ok=True)

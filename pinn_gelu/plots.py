@@ -22,7 +22,7 @@ from .problem import Problem
 __all__ = ["field_panels", "loss_figure", "solution_figure"]
 
 
-def _grid_values(
+def grid_values(
     problem: Problem,
     network: nn.Module,
     reference: Mapping[str, np.ndarray] | None = None,
@@ -51,7 +51,7 @@ def solution_figure(
     fields: Sequence[str] | None = None,
 ) -> Figure:
     """Prediction, reference and |error| per field (rows), on the validation grid."""
-    grid, shape, preds, refs = _grid_values(problem, network, reference)
+    grid, shape, preds, refs = grid_values(problem, network, reference)
     names = list(fields) if fields is not None else list(preds)
     return field_panels(problem, grid, shape, {n: preds[n] for n in names}, refs)
 

@@ -14,8 +14,7 @@ def test_key_reference_in_problems_readme_is_current() -> None:
     begin = README.index("\n", begin) + 1
     end = README.index("<!-- keys:end -->")
     assert README[begin:end].strip() == key_reference().strip(), (
-        "problems/README.md is out of date; paste the output of "
-        "python -c 'from pinn_gelu.config import key_reference; print(key_reference())'"
+        "problems/README.md is out of date; paste the output of python -m pinn_gelu.config"
     )
 
 
