@@ -181,7 +181,8 @@ def test_validation_errors_name_the_key(write, valid, change, message) -> None:
         ("pde: !!python/name:os.system", "not valid YAML"),
         ("domain: {rectangle: [[0, 1]]}\npde: !!binary aGVsbG8=\n",
          "pde: expected a mapping, got b'hello' (bytes)"),
-        ("[" * 5000, "not valid YAML"),
+        ("[" * 1000, "nested deeper than 32 levels of brackets (1000)"),
+        ("a: [" + "1," * 5000 + "1]", "too many YAML items (5003 separators; at most 4000)"),
         ("1: 2\n", "keys must be strings"),
     ],
 )
@@ -222,8 +223,8 @@ def test_missing_and_oversized_files(tmp_path) -> None:
     with pytest.raises(ProblemFileError, match="cannot read the file"):
         load_problem(tmp_path / "nope.yaml")
     big = tmp_path / "big.yaml"
-    big.write_text("a: " + "x" * 300_000)
-    with pytest.raises(ProblemFileError, match="file larger than 256 KiB"):
+    big.write_text("a: " + "x" * 70_000)
+    with pytest.raises(ProblemFileError, match="file larger than 64 KiB"):
         load_problem(big)
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(b"\xff\xfe\x00")

@@ -1,0 +1,175 @@
+"""Fuzzing: malformed problem files and random expressions are accepted or refused cleanly.
+
+For every input the CLI either accepts a valid problem (exit 0) or exits 2 with one line naming
+the file; never a traceback, never another exit code, never more than a second of parsing.
+Hypothesis runs derandomised (a fixed example sequence) so CI is reproducible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from pinn_gelu.cli import main
+from pinn_gelu.errors import ExpressionError
+from pinn_gelu.expressions import parse_expression
+
+from .conftest import VALID
+
+FUZZ = settings(derandomize=True, deadline=None, max_examples=150,
+                suppress_health_check=[HealthCheck.too_slow])
+WORKDIR = Path(tempfile.mkdtemp(prefix="pinn_gelu_fuzz_"))
+
+
+def check_cleanly(text: str) -> int:
+    """Run `pinn-gelu check` on a file holding text; assert the clean-failure contract."""
+    path = WORKDIR / "fuzz.yaml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    err, out = io.StringIO(), io.StringIO()
+    started = time.perf_counter()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(["check", str(path)])
+    elapsed = time.perf_counter() - started
+    message = err.getvalue()
+    assert code in (0, 2), (code, message)
+    assert "Traceback" not in message
+    if code == 2:
+        lines = message.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"pinn-gelu: error: {path}"), message
+    assert elapsed < 1.0, f"{elapsed:.2f} s for {text[:200]!r}"
+    return code
+
+
+# --- expressions ------------------------------------------------------------------------------
+TOKENS = st.sampled_from([
+    "x", "y", "z", "pi", "e", "k", "1", "2.5", "1e3", "0", "-", "+", "*", "/", "**", "(", ")",
+    "sin(", "exp(", "log(", "sqrt(", "__import__", "os", ".", "[", "]", "'", '"', ",", "=",
+    "lambda", ":", "__class__", "9**9**9", "^", "%", "//", "not ", " and ", "if", "else", "@",
+    "{", "}", "eval(", "open(", "1j", "True", "None", "x.real", "…", "ß", "\x00", " ",
+])
+
+
+@FUZZ
+@given(st.lists(TOKENS, max_size=40).map("".join))
+@example("__import__('os').system('echo pwned')")
+@example("().__class__.__bases__[0].__subclasses__()")
+@example("9**9**9**9")
+@example("(" * 150 + "x" + ")" * 150)
+def test_random_expressions_compile_or_are_refused(text: str) -> None:
+    started = time.perf_counter()
+    try:
+        expression = parse_expression(text, ("x", "y", "z"), {"k": 2.0})
+    except ExpressionError as err:
+        assert str(err)
+    else:
+        values = expression(torch.rand(8, 3, dtype=torch.float64))
+        assert values.shape == (8, 1)
+    assert time.perf_counter() - started < 1.0
+
+
+@FUZZ
+@given(st.text(max_size=300))
+def test_arbitrary_text_as_an_expression(text: str) -> None:
+    try:
+        parse_expression(text, ("x", "y"))
+    except ExpressionError:
+        pass
+
+
+# --- problem files ----------------------------------------------------------------------------
+SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
+    st.sampled_from(["all", "x_min", "gelu", "poisson", "sin(pi*x)", "__import__('os')", "1e-3",
+                     "9**9**9**9", "float64", "sobol"]),
+)
+VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=12)
+PATHS = st.lists(st.sampled_from([
+    "name", "pde", "kind", "source", "domain", "rectangle", "boundary", 0, 1, "on", "dirichlet",
+    "neumann", "exact", "u", "network", "width", "depth", "activation", "init", "training",
+    "points", "interior", "boundary", "adam", "steps", "lr", "lbfgs", "seed", "dtype", "weights",
+    "parameters", "validation", "grid", "reference", "finite_difference", "unknown",
+]), min_size=1, max_size=4)
+
+
+def mutate(data, path, value, delete):
+    node = data
+    for key in path[:-1]:
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            return data
+    last = path[-1]
+    if isinstance(node, dict):
+        if delete:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
+        node[last] = value
+    return data
+
+
+@FUZZ
+@given(st.lists(st.tuples(PATHS, VALUES, st.booleans()), min_size=1, max_size=4))
+def test_mutated_problem_files_are_accepted_or_refused_cleanly(mutations) -> None:
+    data = copy.deepcopy(VALID)
+    for path, value, delete in mutations:
+        data = mutate(data, path, value, delete)
+    check_cleanly(yaml.safe_dump(data, allow_unicode=True))
+
+
+@FUZZ
+@given(st.text(max_size=400))
+def test_arbitrary_text_files_are_refused_cleanly(text: str) -> None:
+    check_cleanly(text)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from([
+    "pde:", " kind: poisson", " source: '1'", "domain: {rectangle: [[0, 1]]}", "boundary:",
+    "- on: all", "  dirichlet: 0", "&a [1, 2]", "*a", "!!python/object/apply:os.system [ls]",
+    "!!binary aGk=", "!!set {a, b}", "!!omap [a: 1]", "? complex key", "- - - -", "{{{{", "]]]",
+    "'unterminated", "\t", "%YAML 1.1", "---", "...", "!!float inf", "!!int 99999999999999999",
+    "&b {x: *b}", "<<: *a", "network: {width: 1e9}", "training: {adam: {lr: .nan}}",
+]), max_size=12).map("\n".join))
+def test_yaml_constructs_are_refused_cleanly(text: str) -> None:
+    check_cleanly(text)
+
+
+def test_known_attacks(tmp_path) -> None:
+    marker = tmp_path / "pwned"
+    attacks = [
+        f"!!python/object/apply:os.system ['touch {marker}']",
+        f"pde: !!python/object/apply:os.system ['touch {marker}']",
+        "pde: !!python/name:os.system",
+        "pde: !!python/module:os",
+        f"pde: {{kind: poisson, source: \"__import__('os').system('touch {marker}')\"}}",
+        "pde: {kind: poisson, source: \"().__class__.__bases__[0].__subclasses__()\"}",
+        "pde: {kind: poisson, source: \"sin.__globals__['os']\"}",
+        "pde: {kind: poisson, source: \"9**9**9**9\"}",
+        "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n"
+        + "\n".join(f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]"
+                    for i in range(8)) + "\npde: *i",
+        "[" * 10000 + "]" * 10000,
+        "{a: " * 5000 + "1" + "}" * 5000,
+        "- " * 3000 + "x",
+        "pde: {kind: poisson, source: '" + "(" * 199 + "x" + ")" * 199 + "'}",
+        "network: {width: 99999999999999999999999999999999}",
+    ]
+    for text in attacks:
+        assert check_cleanly(text) == 2, text
+    assert not marker.exists()
