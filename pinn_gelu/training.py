@@ -184,6 +184,15 @@ class Trainer:
         self.evaluator: Evaluator | None = build_evaluator(
             problem, self.dtype, self.device, reference
         )
+        self._compiled: Callable[[], tuple[Tensor, Tensor]] | None = None
+        self._compile_checked = False
+        self.compile_note = ""
+        if cfg.compile:
+            self.compile_note = "compiled with torch.compile"
+            try:
+                self._compiled = torch.compile(self.eager_loss, dynamic=False)
+            except Exception as err:  # torch.compile unavailable on this platform
+                self.compile_note = f"torch.compile unavailable ({type(err).__name__}); eager mode"
         self.warnings: list[str] = []
         message = order_warning(activation, problem.pde.order, problem.pde.kind)
         if message:
@@ -211,7 +220,27 @@ class Trainer:
 
     # --- the loss -----------------------------------------------------------------------------
     def loss(self) -> tuple[Tensor, Tensor]:
-        """(weighted total, unweighted mean squares per term as one tensor)."""
+        """(weighted total, unweighted mean squares per term as one tensor).
+
+        With ``training.compile`` the first call compiles :meth:`eager_loss`; if compilation
+        fails, the eager function is used from then on and :attr:`compile_note` says why.
+        """
+        if self._compiled is None:
+            return self.eager_loss()
+        if self._compile_checked:
+            return self._compiled()
+        try:
+            result = self._compiled()
+        except Exception as err:  # any compiler failure: fall back, and report it
+            reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
+            self.compile_note = f"torch.compile failed ({type(err).__name__}: {reason}); eager mode"
+            self._compiled = None
+            return self.eager_loss()
+        self._compile_checked = True
+        return result
+
+    def eager_loss(self) -> tuple[Tensor, Tensor]:
+        """The loss without compilation: see :meth:`loss`."""
         fields: dict[str, Fields] = {
             place: self.engine(self.network, self.points.on(place), need)
             for place, need in self.needs.items()
@@ -534,7 +563,7 @@ class Trainer:
             relative_l2=errors,
             final_loss=final,
             wall_time_s=self.elapsed(),
-            derivatives=self.engine_note,
+            derivatives=self.engine_note + (f"; {self.compile_note}" if self.compile_note else ""),
             warnings=list(self.warnings),
             activation=self.activation,
             events=list(self.events),

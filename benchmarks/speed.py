@@ -1,0 +1,262 @@
+"""Side-by-side speed of the derivative paths, and time to accuracy against DeepXDE.
+
+    python benchmarks/speed.py                  # (a) training-step table
+    python benchmarks/speed.py --deepxde        # (a) and (b): installs deepxde==1.15.0 into
+                                                #   benchmarks/.deepxde-venv (once) and races it
+
+(a) The time of one training step (residual + loss + backward) for nested autograd, torch.func,
+forward mode and forward mode compiled, on poisson_2d (2000 interior points, width 50, depth 4),
+a 3D Poisson problem and displacement-form elasticity: the median of many repeats after
+warm-up, all in this one process, with ratios to nested autograd. Peak memory of a step is the
+growth of the process's peak resident set during one step (Linux: /proc/self/clear_refs resets
+the peak), the median of several steps.
+
+(b) Wall time until the relative L2 error on poisson_2d falls to 1e-3: the library's default
+path with the shipped settings against DeepXDE 1.15 (PyTorch backend, its own virtual
+environment) with the same network, points, precision, loss weights and optimiser schedule.
+DeepXDE is a measurement peer only, not a dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import torch
+
+from pinn_gelu import load_problem
+from pinn_gelu.training import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / "benchmarks" / ".deepxde-venv"
+CASES = {
+    "poisson_2d": ("poisson_2d.yaml", []),
+    "poisson_3d": ("poisson_3d.yaml", ["training.points.boundary=400"]),
+    "elasticity (displacement)": ("elasticity_plate.yaml", []),
+}
+COMMON = ["training.points.interior=2000", "network.width=50", "network.depth=4"]
+PATHS = {
+    "nested autograd": ["training.derivatives=autograd"],
+    "torch.func": ["training.derivatives=func"],
+    "forward mode": ["training.derivatives=forward"],
+    "forward compiled": ["training.derivatives=forward", "training.compile=true"],
+}
+
+
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field):
+                return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def _reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _step(trainer: Trainer) -> None:
+    trainer.network.zero_grad(set_to_none=True)
+    total, _ = trainer.loss()
+    total.backward()
+
+
+def peak_growth_mib(trainer: Trainer, samples: int = 5) -> float | None:
+    """Median growth of the peak resident set during one step, in MiB (Linux only).
+
+    The benchmark runs with glibc's mmap threshold pinned at 64 KiB (MALLOC_MMAP_THRESHOLD_),
+    so every tensor larger than that is mapped on allocation and unmapped when freed: the
+    resident set follows live tensor memory and its peak during a step is the step's peak.
+    """
+    growth = []
+    for _ in range(samples):
+        if not _reset_peak():
+            return None
+        before = _rss_kib("VmRSS:")
+        _step(trainer)
+        growth.append((_rss_kib("VmHWM:") - before) / 1024)
+    return statistics.median(growth)
+
+
+def step_table(repeats: int, dtype: str) -> None:
+    memories = memory_table(dtype)
+    print(f"\n(a) one training step (residual + loss + backward), {dtype}: median of {repeats} "
+          "rounds after warm-up, the paths interleaved in each round (so that drift of a shared "
+          "machine hits all alike); speed-up = nested autograd time / path time")
+    header = (f"{'case':<27} {'path':<18} {'ms/step':>8} {'speed-up':>9} {'first call s':>13} "
+              f"{'peak MiB':>9} {'memory ratio':>13}")
+    print(header)
+    print("-" * len(header))
+    for case, (file, extra) in CASES.items():
+        trainers, first = {}, {}
+        for path, settings in PATHS.items():
+            overrides = [*COMMON, *extra, *settings, f"training.dtype={dtype}"]
+            trainer = Trainer(load_problem(ROOT / "problems" / file, overrides), progress=False)
+            started = time.perf_counter()
+            _step(trainer)  # compiles, for the compiled path
+            first[path] = time.perf_counter() - started
+            for _ in range(5):
+                _step(trainer)
+            trainers[path] = trainer
+        times: dict[str, list[float]] = {path: [] for path in trainers}
+        for _ in range(repeats):
+            for path, trainer in trainers.items():
+                started = time.perf_counter()
+                _step(trainer)
+                times[path].append(time.perf_counter() - started)
+        memory = memories.get(case, {})
+        base_time = statistics.median(times["nested autograd"])
+        base_memory = memory.get("nested autograd")
+        for path, trainer in trainers.items():
+            seconds = statistics.median(times[path])
+            mem = memory.get(path)
+            mem_text = f"{mem:9.1f}" if mem is not None else f"{'n/a':>9}"
+            ratio = f"{mem / base_memory:13.2f}" if mem and base_memory else f"{'n/a':>13}"
+            note = f"  ({trainer.compile_note})" if "failed" in trainer.compile_note else ""
+            print(f"{case:<27} {path:<18} {seconds * 1e3:8.2f} {base_time / seconds:8.2f}× "
+                  f"{first[path]:13.2f} {mem_text} {ratio}{note}")
+
+
+DEEPXDE_SCRIPT = textwrap.dedent('''
+    import json, os, sys, time
+    os.environ["DDEBACKEND"] = "pytorch"
+    import numpy as np, torch
+    import deepxde as dde
+    torch.set_num_threads(int(sys.argv[1]))
+    dde.config.set_default_float("float64")
+    dde.config.set_random_seed(0)
+    target, started, reached = 1e-3, time.perf_counter(), [None]
+
+    def pde(x, u):
+        lap = dde.grad.hessian(u, x, i=0, j=0) + dde.grad.hessian(u, x, i=1, j=1)
+        return -lap - 2 * np.pi**2 * torch.sin(np.pi * x[:, 0:1]) * torch.sin(np.pi * x[:, 1:2])
+
+    def exact(x):
+        return np.sin(np.pi * x[:, 0:1]) * np.sin(np.pi * x[:, 1:2])
+
+    geometry = dde.geometry.Rectangle([0, 0], [1, 1])
+    bc = dde.icbc.DirichletBC(geometry, lambda x: 0, lambda x, on: on)
+    grid = np.stack(np.meshgrid(np.linspace(0, 1, 101), np.linspace(0, 1, 101), indexing="ij"),
+                    -1).reshape(-1, 2)
+    data = dde.data.PDE(geometry, pde, [bc], num_domain=2000, num_boundary=400,
+                        train_distribution="Sobol", solution=exact, num_test=None)
+    data.test_x, data.test_y = grid, exact(grid)
+    net = dde.nn.FNN([2] + [50] * 4 + [1], "gelu", "Glorot normal")
+    model = dde.Model(data, net)
+
+    class Watch(dde.callbacks.Callback):
+        def on_epoch_end(self):
+            if reached[0] is None and self.model.train_state.epoch % 50 == 0:
+                u = self.model.predict(grid)
+                err = np.linalg.norm(u - exact(grid)) / np.linalg.norm(exact(grid))
+                if err <= target:
+                    reached[0] = time.perf_counter() - started
+
+    model.compile("adam", lr=2e-3, loss_weights=[1, 100])
+    model.train(iterations=1000, display_every=1000, callbacks=[Watch()])
+    dde.optimizers.set_LBFGS_options(maxiter=2500)
+    dde.optimizers.config.LBFGS_options["iter_per_step"] = 50
+    model.compile("L-BFGS", loss_weights=[1, 100])
+    model.train(display_every=50, callbacks=[Watch()])
+    u = model.predict(grid)
+    final = float(np.linalg.norm(u - exact(grid)) / np.linalg.norm(exact(grid)))
+    print(json.dumps({"seconds_to_1e-3": reached[0], "final_error": final,
+                      "total_s": time.perf_counter() - started}))
+''')
+
+
+def ensure_deepxde() -> Path:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        print(f"installing deepxde==1.15.0 into {VENV} (once) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0"], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "deepxde==1.15.0"], check=True)
+    return python
+
+
+def time_to_accuracy(threads: int) -> None:
+    print("\n(b) wall time until relative L2 ≤ 1e-3 on poisson_2d (same network 2-50×4-1, 2000 + "
+          "400 Sobol points, float64, weights 1:100, Adam 1000 steps at 2e-3 then L-BFGS 2500)")
+    python = ensure_deepxde()
+    script = VENV / "race_deepxde.py"
+    script.write_text(DEEPXDE_SCRIPT, encoding="utf-8")
+    problem = load_problem(ROOT / "problems" / "poisson_2d.yaml", ["validation.every=50"])
+    result = Trainer(problem, progress=False).run()
+    ours = next((r["time_s"] for r in result.history
+                 if isinstance(r.get("error_u"), float) and r["error_u"] <= 1e-3), None)
+    env = {**os.environ, "DDEBACKEND": "pytorch"}
+    run = subprocess.run([str(python), str(script), str(threads)], capture_output=True, text=True,
+                         env=env, check=False)
+    if run.returncode != 0:
+        print(run.stderr[-2000:])
+        raise SystemExit("the DeepXDE run failed")
+    theirs = json.loads(run.stdout.strip().splitlines()[-1])
+    print(f"{'':<10} {'seconds to 1e-3':>16} {'final error':>12} {'total s':>9}")
+    print(f"{'pinn_gelu':<10} {ours if ours is not None else float('nan'):16.1f} "
+          f"{result.relative_l2['u']:12.2e} {result.wall_time_s:9.1f}")
+    print(f"{'DeepXDE':<10} {theirs['seconds_to_1e-3'] or float('nan'):16.1f} "
+          f"{theirs['final_error']:12.2e} {theirs['total_s']:9.1f}")
+    if ours and theirs["seconds_to_1e-3"]:
+        print(f"ratio pinn_gelu / DeepXDE = {ours / theirs['seconds_to_1e-3']:.2f}")
+
+
+def memory_table(dtype: str) -> dict[str, dict[str, float | None]]:
+    """Peak growth per case and path, measured in a subprocess with the mmap threshold pinned
+    (which slows allocation-heavy paths, so timings are taken without it)."""
+    if not sys.platform.startswith("linux"):
+        return {}
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    run = subprocess.run([sys.executable, __file__, "--memory-only", "--dtype", dtype],
+                         capture_output=True, text=True, env=env, check=True)
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def measure_memory(dtype: str) -> None:
+    results: dict[str, dict[str, float | None]] = {}
+    for case, (file, extra) in CASES.items():
+        results[case] = {}
+        for path, settings in PATHS.items():
+            overrides = [*COMMON, *extra, *settings, f"training.dtype={dtype}"]
+            trainer = Trainer(load_problem(ROOT / "problems" / file, overrides), progress=False)
+            for _ in range(3):
+                _step(trainer)
+            results[case][path] = peak_growth_mib(trainer)
+    print(json.dumps(results))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--deepxde", action="store_true", help="also run (b) against DeepXDE")
+    parser.add_argument("--skip-steps", action="store_true", help="only (b)")
+    parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_only:
+        measure_memory(args.dtype)
+        return
+    threads = torch.get_num_threads()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__}, {threads} threads")
+    if not args.skip_steps:
+        step_table(args.repeats, args.dtype)
+    if args.deepxde:
+        time_to_accuracy(threads)
+
+
+if __name__ == "__main__":
+    main()
