@@ -12,7 +12,7 @@ from .config import Limits, NetworkConfig, TrainingConfig
 from .diagnostics import term_gradient_norms
 from .errors import ProblemFileError, TrainingError
 from .expressions import parse_expression
-from .networks import MLP, build_network, fixed_point_gain
+from .networks import MLP, build_network, fixed_point_gain, second_moment
 from .outputs import load_run, write_comparison, write_run
 from .operators import divergence, gradient, hessian, laplacian, partial
 from .problem import Problem
@@ -46,6 +46,7 @@ __all__ = [
     "parse_activation",
     "parse_expression",
     "partial",
+    "second_moment",
     "solve_reference",
     "term_gradient_norms",
     "train",

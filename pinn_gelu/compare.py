@@ -120,7 +120,7 @@ class Comparison:
         ]
         for activation, s in summary.items():
             cells = [
-                f"{e['median']:.2e} [{e['min']:.1e}, {e['max']:.1e}]"
+                f"{e['median']:.2e} [{e['min']:.2e}, {e['max']:.2e}]"
                 for e in s["relative_l2"].values()
             ]
             note = f" ({s['failed']} failed)" if s["failed"] else ""
@@ -192,7 +192,7 @@ def compare(
         progress: show which run is going and how far.
         on_run: called with each finished run's record (for progress lines).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from .metrics import build_evaluator
     from .problem_file import load_problem

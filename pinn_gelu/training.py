@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .activations import order_warning, parse_activation
 from .collocation import Collocation, sample_collocation

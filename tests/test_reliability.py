@@ -215,6 +215,11 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path) -> None:
         atomic_write(target, broken)
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
+    atomic_write(target, lambda handle: handle.write(b"new"))
+    assert target.read_text() == "new"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def start_solve(out, steps: int = 3000):

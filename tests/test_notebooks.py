@@ -1,0 +1,52 @@
+"""The teaching notebooks: they run top to bottom, and their stored outputs are not stale."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import nbformat
+import pytest
+
+from .conftest import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+_spec = importlib.util.spec_from_file_location("execute", ROOT / "notebooks" / "execute.py")
+execute = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(execute)  # type: ignore[union-attr]
+
+
+def test_the_five_notebooks_exist_and_the_readme_links_each() -> None:
+    names = [p.name for p in NOTEBOOKS]
+    assert names == [
+        "01_gelu_noisy_gate.ipynb",
+        "02_signal_propagation.ipynb",
+        "03_poisson_pinn.ipynb",
+        "04_why_relu_fails.ipynb",
+        "05_linear_elasticity.ipynb",
+    ]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in names:
+        assert f"(notebooks/{name})" in readme, name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_outputs_come_from_the_stored_code(path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code
+    for number, cell in enumerate(code, start=1):
+        stamp = cell.metadata.get("pinn_gelu", {}).get("source_sha256")
+        assert stamp == execute.source_hash(cell.source), (
+            f"{path.name}, code cell {number} was edited after its outputs were made; "
+            "run: python notebooks/execute.py " + f"notebooks/{path.name}"
+        )
+        assert cell.execution_count == number, f"{path.name}: not run top to bottom"
+        assert not [o for o in cell.outputs if o.get("output_type") == "error"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_top_to_bottom(path) -> None:
+    # every notebook asserts its own numbers against closed forms: running it is the test
+    executed = execute.execute(path, stamp=False)
+    assert all(cell.get("execution_count") for cell in executed.cells if cell.cell_type == "code")
