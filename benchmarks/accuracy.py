@@ -38,8 +38,10 @@ def main() -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     header = f"{'problem':<22} {'activation':<10} {'dtype':<8} {'steps':>6} {'time_s':>8}  errors"
     print(header)
     print("-" * len(header))
@@ -55,10 +57,14 @@ def main() -> int:
             met &= max_time is None or result.wall_time_s <= max_time
             all_met &= met
             within = f" in < {max_time:g} s" if max_time else ""
-            verdict = (f"  target {', '.join(fields)} ≤ {max_error:g}{within}: "
-                       f"{'met' if met else 'MISSED'}")
-        print(f"{name:<22} {result.activation:<10} {problem.training.dtype:<8} {result.steps:>6} "
-              f"{result.wall_time_s:>8.1f}  {errors}{verdict}")
+            verdict = (
+                f"  target {', '.join(fields)} ≤ {max_error:g}{within}: "
+                f"{'met' if met else 'MISSED'}"
+            )
+        print(
+            f"{name:<22} {result.activation:<10} {problem.training.dtype:<8} {result.steps:>6} "
+            f"{result.wall_time_s:>8.1f}  {errors}{verdict}"
+        )
         print(f"{'':<22} {result.message}")
     return 0 if all_met else 1
 

@@ -20,8 +20,15 @@ from pinn_gelu.reference import solve_reference
 from pinn_gelu.reference.grid import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = [("poisson_2d", 129), ("poisson_2d", 257), ("poisson_2d", 513), ("poisson_mixed", 513),
-         ("poisson_3d", 65), ("elasticity_traction", 129), ("elasticity_traction", 257)]
+CASES = [
+    ("poisson_2d", 129),
+    ("poisson_2d", 257),
+    ("poisson_2d", 513),
+    ("poisson_mixed", 513),
+    ("poisson_3d", 65),
+    ("elasticity_traction", 129),
+    ("elasticity_traction", 257),
+]
 
 
 def main() -> None:
@@ -34,10 +41,14 @@ def main() -> None:
         errors = []
         for field, values in solution.fields.items():
             exact = evaluate(problem.exact[field], nodes)
-            errors.append(f"{field} {np.linalg.norm(values.ravel() - exact) / np.linalg.norm(exact):.2e}")
+            errors.append(
+                f"{field} {np.linalg.norm(values.ravel() - exact) / np.linalg.norm(exact):.2e}"
+            )
         grid = "×".join([str(n)] * problem.domain.dimension)
-        print(f"{name:<22} {grid:>8} {solution.unknowns:>10} {solution.solve_time_s:>8.2f}  "
-              f"{', '.join(errors)}")
+        print(
+            f"{name:<22} {grid:>8} {solution.unknowns:>10} {solution.solve_time_s:>8.2f}  "
+            f"{', '.join(errors)}"
+        )
 
 
 if __name__ == "__main__":

@@ -93,11 +93,15 @@ def peak_growth_mib(trainer: Trainer, samples: int = 5) -> float | None:
 
 def step_table(repeats: int, dtype: str) -> None:
     memories = memory_table(dtype)
-    print(f"\n(a) one training step (residual + loss + backward), {dtype}: median of {repeats} "
-          "rounds after warm-up, the paths interleaved in each round (so that drift of a shared "
-          "machine hits all alike); speed-up = nested autograd time / path time")
-    header = (f"{'case':<27} {'path':<18} {'ms/step':>8} {'speed-up':>9} {'first call s':>13} "
-              f"{'peak MiB':>9} {'memory ratio':>13}")
+    print(
+        f"\n(a) one training step (residual + loss + backward), {dtype}: median of {repeats} "
+        "rounds after warm-up, the paths interleaved in each round (so that drift of a shared "
+        "machine hits all alike); speed-up = nested autograd time / path time"
+    )
+    header = (
+        f"{'case':<27} {'path':<18} {'ms/step':>8} {'speed-up':>9} {'first call s':>13} "
+        f"{'peak MiB':>9} {'memory ratio':>13}"
+    )
     print(header)
     print("-" * len(header))
     for case, (file, extra) in CASES.items():
@@ -126,11 +130,13 @@ def step_table(repeats: int, dtype: str) -> None:
             mem_text = f"{mem:9.1f}" if mem is not None else f"{'n/a':>9}"
             ratio = f"{mem / base_memory:13.2f}" if mem and base_memory else f"{'n/a':>13}"
             note = f"  ({trainer.compile_note})" if "failed" in trainer.compile_note else ""
-            print(f"{case:<27} {path:<18} {seconds * 1e3:8.2f} {base_time / seconds:8.2f}× "
-                  f"{first[path]:13.2f} {mem_text} {ratio}{note}")
+            print(
+                f"{case:<27} {path:<18} {seconds * 1e3:8.2f} {base_time / seconds:8.2f}× "
+                f"{first[path]:13.2f} {mem_text} {ratio}{note}"
+            )
 
 
-DEEPXDE_SCRIPT = textwrap.dedent('''
+DEEPXDE_SCRIPT = textwrap.dedent("""
     import json, os, sys, time
     os.environ["DDEBACKEND"] = "pytorch"
     import numpy as np, torch
@@ -175,7 +181,7 @@ DEEPXDE_SCRIPT = textwrap.dedent('''
     final = float(np.linalg.norm(u - exact(grid)) / np.linalg.norm(exact(grid)))
     print(json.dumps({"seconds_to_1e-3": reached[0], "final_error": final,
                       "total_s": time.perf_counter() - started}))
-''')
+""")
 
 
 def ensure_deepxde() -> Path:
@@ -189,27 +195,44 @@ def ensure_deepxde() -> Path:
 
 
 def time_to_accuracy(threads: int) -> None:
-    print("\n(b) wall time until relative L2 ≤ 1e-3 on poisson_2d (same network 2-50×4-1, 2000 + "
-          "400 Sobol points, float64, weights 1:100, Adam 1000 steps at 2e-3 then L-BFGS 2500)")
+    print(
+        "\n(b) wall time until relative L2 ≤ 1e-3 on poisson_2d (same network 2-50×4-1, 2000 + "
+        "400 Sobol points, float64, weights 1:100, Adam 1000 steps at 2e-3 then L-BFGS 2500)"
+    )
     python = ensure_deepxde()
     script = VENV / "race_deepxde.py"
     script.write_text(DEEPXDE_SCRIPT, encoding="utf-8")
     problem = load_problem(ROOT / "problems" / "poisson_2d.yaml", ["validation.every=50"])
     result = Trainer(problem, progress=False).run()
-    ours = next((r["time_s"] for r in result.history
-                 if isinstance(r.get("error_u"), float) and r["error_u"] <= 1e-3), None)
+    ours = next(
+        (
+            r["time_s"]
+            for r in result.history
+            if isinstance(r.get("error_u"), float) and r["error_u"] <= 1e-3
+        ),
+        None,
+    )
     env = {**os.environ, "DDEBACKEND": "pytorch"}
-    run = subprocess.run([str(python), str(script), str(threads)], capture_output=True, text=True,
-                         env=env, check=False)
+    run = subprocess.run(
+        [str(python), str(script), str(threads)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     if run.returncode != 0:
         print(run.stderr[-2000:])
         raise SystemExit("the DeepXDE run failed")
     theirs = json.loads(run.stdout.strip().splitlines()[-1])
     print(f"{'':<10} {'seconds to 1e-3':>16} {'final error':>12} {'total s':>9}")
-    print(f"{'pinn_gelu':<10} {ours if ours is not None else float('nan'):16.1f} "
-          f"{result.relative_l2['u']:12.2e} {result.wall_time_s:9.1f}")
-    print(f"{'DeepXDE':<10} {theirs['seconds_to_1e-3'] or float('nan'):16.1f} "
-          f"{theirs['final_error']:12.2e} {theirs['total_s']:9.1f}")
+    print(
+        f"{'pinn_gelu':<10} {ours if ours is not None else float('nan'):16.1f} "
+        f"{result.relative_l2['u']:12.2e} {result.wall_time_s:9.1f}"
+    )
+    print(
+        f"{'DeepXDE':<10} {theirs['seconds_to_1e-3'] or float('nan'):16.1f} "
+        f"{theirs['final_error']:12.2e} {theirs['total_s']:9.1f}"
+    )
     if ours and theirs["seconds_to_1e-3"]:
         print(f"ratio pinn_gelu / DeepXDE = {ours / theirs['seconds_to_1e-3']:.2f}")
 
@@ -220,8 +243,13 @@ def memory_table(dtype: str) -> dict[str, dict[str, float | None]]:
     if not sys.platform.startswith("linux"):
         return {}
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
-    run = subprocess.run([sys.executable, __file__, "--memory-only", "--dtype", dtype],
-                         capture_output=True, text=True, env=env, check=True)
+    run = subprocess.run(
+        [sys.executable, __file__, "--memory-only", "--dtype", dtype],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
@@ -250,8 +278,10 @@ def main() -> None:
         measure_memory(args.dtype)
         return
     threads = torch.get_num_threads()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, {threads} threads")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, {threads} threads"
+    )
     if not args.skip_steps:
         step_table(args.repeats, args.dtype)
     if args.deepxde:

@@ -32,7 +32,9 @@ def execute(path: Path, *, stamp: bool = True) -> nbformat.NotebookNode:
     """Run a notebook top to bottom in its own folder; stamp and save it when ``stamp``."""
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        notebook, timeout=TIMEOUT_S, kernel_name="python3",
+        notebook,
+        timeout=TIMEOUT_S,
+        kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
@@ -47,6 +49,7 @@ def execute(path: Path, *, stamp: bool = True) -> nbformat.NotebookNode:
 
 
 def main() -> None:
+    """Execute and stamp the notebooks named on the command line, or all of them."""
     paths = [Path(p) for p in sys.argv[1:]] or sorted(HERE.glob("[0-9][0-9]_*.ipynb"))
     for path in paths:
         started = time.perf_counter()

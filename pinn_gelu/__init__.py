@@ -13,8 +13,8 @@ from .diagnostics import term_gradient_norms
 from .errors import ProblemFileError, TrainingError
 from .expressions import parse_expression
 from .networks import MLP, build_network, fixed_point_gain, second_moment
-from .outputs import load_run, write_comparison, write_run
 from .operators import divergence, gradient, hessian, laplacian, partial
+from .outputs import load_run, write_comparison, write_run
 from .problem import Problem
 from .problem_file import load_problem
 from .reference import solve_reference

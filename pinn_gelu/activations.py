@@ -210,6 +210,7 @@ class Activation(nn.Module):
         return [v * self.alpha**k if k else v for k, v in enumerate(values)]
 
     def extra_repr(self) -> str:
+        """The spec, shown in the module's repr."""
         return self.spec
 
 
@@ -264,14 +265,19 @@ softplus, tanh)
 
 
 def _number(node: ast.AST) -> float | None:
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return float(node.value)
-    return None
+    if not isinstance(node, ast.Constant):
+        return None
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def order_warning(activation: Activation, pde_order: int, pde_name: str) -> str | None:
-    """A warning when a PDE of ``pde_order`` meets an activation whose derivative of that order
-    vanishes almost everywhere, or None when the pair is fine.
+    """The warning for a PDE whose order the activation cannot represent, or None.
+
+    A PDE of ``pde_order`` cannot train a network whose activation has a derivative of that
+    order that vanishes almost everywhere (ReLU and any second-order PDE).
 
     >>> order_warning(parse_activation("relu"), 2, "poisson") is not None
     True

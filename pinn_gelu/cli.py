@@ -118,7 +118,9 @@ def _limits(items: Sequence[str]) -> Limits:
     for item in items:
         name, _, text = item.partition("=")
         if name not in fields:
-            raise UsageError(f"--limit {item!r}: unknown limit (expected one of: {', '.join(fields)})")
+            raise UsageError(
+                f"--limit {item!r}: unknown limit (expected one of: {', '.join(fields)})"
+            )
         kind = float if fields[name].type in ("float", float) else int
         try:
             value = kind(text)
@@ -173,18 +175,23 @@ def describe_problem(problem: Problem) -> str:
         exact = "; ".join(f"{k} = {v.source}" for k, v in problem.exact.items())
         lines.append(f"exact       {exact}")
     if problem.reference is not None:
-        lines.append(f"reference   finite differences, {problem.reference.points} points per dimension")
+        lines.append(
+            f"reference   finite differences, {problem.reference.points} points per dimension"
+        )
     lines += [
         f"network     {n.activation}, width {n.width}, depth {n.depth}, init {n.init}, "
         f"outputs {', '.join(problem.pde.outputs)}",
-        f"points      {t.points.interior} interior, {t.points.boundary} boundary ({t.points.sampler})",
+        f"points      {t.points.interior} interior, {t.points.boundary} boundary "
+        f"({t.points.sampler})",
         f"training    adam {t.adam.steps} steps (lr {t.adam.lr:g}), lbfgs {t.lbfgs.steps} "
         f"iterations; {t.dtype} on {t.device}; seed {t.seed}",
     ]
     return "\n".join(lines)
 
 
-def _print_warning(message: Warning | str, category: type[Warning], *args: object, **kw: object) -> None:
+def _print_warning(
+    message: Warning | str, category: type[Warning], *args: object, **kw: object
+) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
@@ -209,8 +216,12 @@ def _check_output(directory: Path, force: bool) -> None:
 
 #: Keys that may differ between a checkpoint's problem and the file it is resumed with.
 RESUMABLE_CHANGES = (
-    "training.adam.steps", "training.lbfgs.steps", "training.checkpoint_every",
-    "training.on_nonfinite", "training.max_rollbacks", "validation.every",
+    "training.adam.steps",
+    "training.lbfgs.steps",
+    "training.checkpoint_every",
+    "training.on_nonfinite",
+    "training.max_rollbacks",
+    "validation.every",
 )
 
 
@@ -222,7 +233,11 @@ def _differences(a: Any, b: Any, key: str = "") -> list[str]:
             found += _differences(a.get(name), b.get(name), child)
         return found
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{key}[{i}]")]
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _differences(x, y, f"{key}[{i}]")
+        ]
     return [] if a == b else [key]
 
 
@@ -257,7 +272,7 @@ def _stop_on_signals(trainer: Any) -> Iterator[None]:
 
     Exiting at once cannot corrupt the last checkpoint: checkpoints are replaced atomically.
     """
-    names = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGTERM: "SIGTERM"}
+    names = {int(signal.SIGINT): "SIGINT (Ctrl-C)", int(signal.SIGTERM): "SIGTERM"}
 
     def handler(number: int, frame: object) -> None:
         if trainer.stop_signal is not None:
@@ -314,12 +329,13 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from .training import Trainer
 
     print(describe_problem(problem), file=sys.stderr)
-    options = {"progress": not args.quiet, "problem_data": data}
     if args.resume:
-        trainer = Trainer.resume(problem, checkpoint, **options)
+        trainer = Trainer.resume(problem, checkpoint, progress=not args.quiet, problem_data=data)
         print(f"resuming   step {trainer.step} ({trainer.phase})", file=sys.stderr)
     else:
-        trainer = Trainer(problem, checkpoint=checkpoint, **options)
+        trainer = Trainer(
+            problem, progress=not args.quiet, checkpoint=checkpoint, problem_data=data
+        )
     print(f"derivatives {trainer.engine_note}", file=sys.stderr)
     with _stop_on_signals(trainer):
         result = trainer.run()
@@ -352,8 +368,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
         )
         return 128 + (result.signal or signal.SIGINT)
     if result.status == "failed":
-        print(f"pinn-gelu: training failed: {result.message} (see {directory}/error.txt)",
-              file=sys.stderr)
+        print(
+            f"pinn-gelu: training failed: {result.message} (see {directory}/error.txt)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return EXIT_OK
 
@@ -380,11 +398,15 @@ def cmd_reference(args: argparse.Namespace) -> int:
         raise ProblemFileError(problem.path, "reference.finite_difference", str(err)) from None
     summary = write_reference(directory, problem, solution)
     grid = "×".join([str(points)] * problem.domain.dimension)
-    print(f"finite differences on {grid} nodes: {summary['unknowns']} unknowns, solved in "
-          f"{summary['solve_time_s']:.2f} s")
+    print(
+        f"finite differences on {grid} nodes: {summary['unknowns']} unknowns, solved in "
+        f"{summary['solve_time_s']:.2f} s"
+    )
     for name, value in summary["relative_l2_vs_exact"].items():
         print(f"error       relative L2 of {name} against the exact solution = {value:.3e}")
-    written = sorted(p.name for p in directory.iterdir() if p.name.startswith(("reference", "deform")))
+    written = sorted(
+        p.name for p in directory.iterdir() if p.name.startswith(("reference", "deform"))
+    )
     print(f"written     {directory}/ ({', '.join(written)})")
     return EXIT_OK
 
@@ -456,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with warnings.catch_warnings():
-            warnings.showwarning = _print_warning  # type: ignore[assignment]
+            warnings.showwarning = _print_warning
             return COMMANDS[args.command](args)
     except (ProblemFileError, UsageError) as err:
         print(f"pinn-gelu: error: {err}", file=sys.stderr)
@@ -464,4 +486,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PinnGeluError as err:
         print(f"pinn-gelu: error: {err}", file=sys.stderr)
         return EXIT_FAILED
-

@@ -41,7 +41,9 @@ def split_specs(text: str) -> list[str]:
     Raises:
         ValueError: on unbalanced parentheses or an empty item.
     """
-    items, depth, current = [], 0, []
+    items: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char == "(":
             depth += 1
@@ -125,7 +127,8 @@ class Comparison:
             ]
             note = f" ({s['failed']} failed)" if s["failed"] else ""
             lines.append(
-                f"| {activation}{note} | " + " | ".join(cells)
+                f"| {activation}{note} | "
+                + " | ".join(cells)
                 + f" | {s['median_wall_time_s']:.1f} |"
             )
         return "\n".join(lines) + "\n"
@@ -163,7 +166,9 @@ def _run(task: Mapping[str, Any]) -> dict[str, Any]:
         "steps": result.steps,
         "status": result.status,
         "message": result.message,
-        "curve": {"step": steps[keep].tolist(), "loss": losses[keep].tolist()} if len(steps) else {},
+        "curve": {"step": steps[keep].tolist(), "loss": losses[keep].tolist()}
+        if len(steps)
+        else {},
     }
 
 
@@ -223,8 +228,9 @@ def compare(
         for seed in seeds
     ]
     records: dict[tuple[str, int], dict[str, Any]] = {}
-    with tqdm(total=len(tasks), desc="runs", unit="run", disable=not progress,
-              dynamic_ncols=True) as bar:
+    with tqdm(
+        total=len(tasks), desc="runs", unit="run", disable=not progress, dynamic_ncols=True
+    ) as bar:
         if jobs <= 1:
             import torch
 

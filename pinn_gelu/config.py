@@ -96,7 +96,9 @@ class PointsConfig:
         limit="max_points",
     )
     sampler: str = option(
-        "sobol", "how points are drawn (sobol: scrambled Sobol sequence)", choices=("sobol", "uniform")
+        "sobol",
+        "how points are drawn (sobol: scrambled Sobol sequence)",
+        choices=("sobol", "uniform"),
     )
 
 
@@ -239,15 +241,19 @@ def key_reference() -> str:
             if dataclasses.is_dataclass(hint):
                 continue
             meta = f.metadata
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            factory = f.default_factory
+            default = factory() if callable(factory) else f.default
             if "choices" in meta:
                 bound = " \\| ".join(meta["choices"])
             elif "limit" in meta:
                 bound = f"≥ {meta.get('min', 0)}, ≤ limit {meta['limit']}"
             else:
                 low = (
-                    f"> {meta['min_exclusive']:g}" if "min_exclusive" in meta
-                    else f"≥ {_number_text(meta['min'])}" if "min" in meta else ""
+                    f"> {meta['min_exclusive']:g}"
+                    if "min_exclusive" in meta
+                    else f"≥ {_number_text(meta['min'])}"
+                    if "min" in meta
+                    else ""
                 )
                 high = f"≤ {_number_text(meta['max'])}" if "max" in meta else ""
                 bound = ", ".join(b for b in (low, high) if b)

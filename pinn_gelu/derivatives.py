@@ -131,7 +131,9 @@ def select_engine(network: nn.Module, choice: str) -> tuple[Engine, str]:
     if choice == "func":
         return func_fields, "torch.func (vmap of jacrev and hessian), as configured"
     if choice not in ("auto", "forward"):
-        raise ValueError(f"unknown derivatives choice {choice!r} (expected auto, autograd, forward)")
+        raise ValueError(
+            f"unknown derivatives choice {choice!r} (expected auto, autograd, forward)"
+        )
     if supports_forward(network):
         why = "as configured" if choice == "forward" else "chosen automatically"
         return forward_fields, f"forward mode (exact forward-propagated derivatives), {why}"

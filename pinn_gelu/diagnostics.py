@@ -38,12 +38,16 @@ def term_gradient_norms(
     dtype = {"float32": torch.float32, "float64": torch.float64}[problem.training.dtype]
     if network is None:
         network = build_network(
-            problem.network, problem.domain.bounds, len(problem.pde.outputs),
-            seed=problem.training.seed, dtype=dtype,
+            problem.network,
+            problem.domain.bounds,
+            len(problem.pde.outputs),
+            seed=problem.training.seed,
+            dtype=dtype,
         )
     engine, _ = select_engine(network, derivatives)
-    points = sample_collocation(problem.domain, problem.training.points, problem.training.seed,
-                                dtype=dtype)
+    points = sample_collocation(
+        problem.domain, problem.training.points, problem.training.seed, dtype=dtype
+    )
     terms = problem.pde.terms(problem, points)
     needs: dict[str, str] = {}
     for term in terms:

@@ -253,7 +253,9 @@ class _Compiler:
     def _constant(self, node: ast.Constant) -> float:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            kind = "strings" if isinstance(value, (str, bytes)) else f"{type(value).__name__} values"
+            kind = (
+                "strings" if isinstance(value, (str, bytes)) else f"{type(value).__name__} values"
+            )
             raise self.fail(f"{kind} are not allowed", node)
         try:
             number = float(value)
@@ -319,8 +321,8 @@ class _Compiler:
         if isinstance(lhs, float):
             return lambda cols: operation(lhs, rhs(cols))  # type: ignore[operator,return-value]
         if isinstance(rhs, float):
-            return lambda cols: operation(lhs(cols), rhs)  # type: ignore[operator,return-value]
-        return lambda cols: operation(lhs(cols), rhs(cols))  # type: ignore[operator,return-value]
+            return lambda cols: operation(lhs(cols), rhs)  # type: ignore[return-value]
+        return lambda cols: operation(lhs(cols), rhs(cols))  # type: ignore[return-value]
 
     def _call(self, node: ast.Call) -> _Node:
         if not isinstance(node.func, ast.Name):

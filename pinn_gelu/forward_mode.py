@@ -24,6 +24,8 @@ stacked product plus slicing is slower: the slices' backward passes fill zero bu
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -73,7 +75,7 @@ def forward_fields(network: nn.Module, x: Tensor, need: str) -> Fields:
         return Fields(network(x))
     x = x.detach()
     n, d = x.shape
-    first = network.hidden[0]
+    first = cast(nn.Linear, network.hidden[0])
     z = first(network.normalise(x))
     jac = (first.weight * network.input_scale).T.unsqueeze(1)  # (d, 1, w): constant in x
     lap: Tensor | None = None

@@ -23,7 +23,7 @@ SAMPLERS = ("sobol", "uniform")
 
 
 def unit_samples(n: int, dimension: int, sampler: str, rng: np.random.Generator) -> np.ndarray:
-    """n points in the unit cube [0, 1)^dimension, shape (n, dimension).
+    """N points in the unit cube [0, 1)^dimension, shape (n, dimension).
 
     ``sobol`` draws the first n points of a scrambled Sobol sequence (Owen scrambling, seeded by
     ``rng``) out of the next power of two, which keeps scipy from warning about unbalanced sizes;
@@ -97,11 +97,11 @@ class Box:
         return lo + unit * (hi - lo)
 
     def sample_interior(self, n: int, sampler: str, rng: np.random.Generator) -> np.ndarray:
-        """n points inside the box, shape (n, d)."""
+        """N points inside the box, shape (n, d)."""
         return self._scale(unit_samples(n, self.dimension, sampler, rng), range(self.dimension))
 
     def sample_side(self, side: str, n: int, sampler: str, rng: np.random.Generator) -> np.ndarray:
-        """n points on one side (its open interior), shape (n, d)."""
+        """N points on one side (its open interior), shape (n, d)."""
         axis, sign = self.side_axis(side)
         others = [i for i in range(self.dimension) if i != axis]
         points = np.empty((n, self.dimension))

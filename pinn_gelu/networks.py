@@ -25,6 +25,7 @@ initialisation χ = 1 exactly (marginal).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
@@ -110,6 +111,9 @@ class MLP(nn.Module):
     Shapes: ``forward`` maps (N, d) → (N, m).
     """
 
+    input_scale: Tensor
+    input_shift: Tensor
+
     def __init__(
         self,
         bounds: Sequence[tuple[float, float]],
@@ -130,7 +134,7 @@ class MLP(nn.Module):
         self.dimension = len(bounds)
         self.outputs = outputs
         sizes = [self.dimension] + [width] * depth
-        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
         self.output = nn.Linear(width, outputs)
         self.activation = activation
 

@@ -28,7 +28,7 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -38,21 +38,26 @@ from torch import nn
 from .activations import parse_activation
 from .config import Limits
 from .derivatives import select_engine
-from .metrics import predict
+from .metrics import predict, relative_l2
 from .networks import MLP
 from .problem import Problem
 from .problem_file import parse_problem
 from .training import DTYPES, TrainResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Solution", "atomic_write", "load_run", "write_run"]
 
 MODEL_FORMAT = "pinn_gelu.model/1"
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> None:
     """Write a file all at once: to a temporary file beside it, fsync, then ``os.replace``."""
     path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(descriptor, "wb") as handle:
             write(handle)
@@ -70,6 +75,11 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def save_figure(path: str | Path, figure: Figure) -> None:
+    """Atomically write a figure as PNG."""
+    atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=110))
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -155,14 +165,18 @@ def write_run(
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     metrics = directory / "metrics.json"
-    write_text(metrics, json.dumps(_json_safe(metrics_dict(problem, result, reference)), indent=2) + "\n")
+    write_text(
+        metrics, json.dumps(_json_safe(metrics_dict(problem, result, reference)), indent=2) + "\n"
+    )
     history = directory / "history.csv"
     write_text(history, history_csv(result.history))
     model = directory / "model.pt"
     checkpoint = model_checkpoint(problem_data, problem, result.network)
     atomic_write(model, lambda handle: torch.save(checkpoint, handle))
     source = directory / "problem.yaml"
-    write_text(source, yaml.safe_dump(plain_data(problem_data), sort_keys=False, allow_unicode=True))
+    write_text(
+        source, yaml.safe_dump(plain_data(problem_data), sort_keys=False, allow_unicode=True)
+    )
     written += [metrics, history, model, source]
     error = directory / "error.txt"
     if result.status == "failed":
@@ -171,9 +185,11 @@ def write_run(
     elif error.exists():
         error.unlink()
     if plots and result.status != "interrupted":
-        from .plots import extra_figures, grid_values, field_panels, loss_figure
+        from .plots import extra_figures, field_panels, grid_values, loss_figure
 
-        grid, shape, predictions, references = grid_values(problem, result.network, reference_values)
+        grid, shape, predictions, references = grid_values(
+            problem, result.network, reference_values
+        )
         figures = {
             "solution.png": field_panels(problem, grid, shape, predictions, references),
             "loss.png": loss_figure(result.history, [t for t in result.final_loss if t != "loss"]),
@@ -181,7 +197,7 @@ def write_run(
         }
         for name, figure in figures.items():
             path = directory / name
-            atomic_write(path, lambda handle, f=figure: f.savefig(handle, format="png", dpi=110))
+            save_figure(path, figure)
             written.append(path)
     return written
 
@@ -204,9 +220,7 @@ def write_reference(directory: str | Path, problem: Problem, solution: Any) -> d
         if name in problem.exact
     }
     errors = {
-        name: float(np.linalg.norm(solution.fields[name].ravel() - values)
-                    / max(np.linalg.norm(values), 1e-300))
-        for name, values in exact.items()
+        name: relative_l2(solution.fields[name].ravel(), values) for name, values in exact.items()
     }
     summary = {
         "problem": problem.name,
@@ -216,7 +230,9 @@ def write_reference(directory: str | Path, problem: Problem, solution: Any) -> d
         "relative_l2_vs_exact": errors,
     }
     write_text(directory / "reference.json", json.dumps(_json_safe(summary), indent=2) + "\n")
-    arrays = {f"axis_{v}": a for v, a in zip(problem.domain.variables, solution.grid.axes)}
+    arrays = {
+        f"axis_{v}": a for v, a in zip(problem.domain.variables, solution.grid.axes, strict=True)
+    }
     arrays.update(solution.fields)
     atomic_write(directory / "reference.npz", lambda handle: np.savez_compressed(handle, **arrays))
     figure = field_panels(
@@ -237,9 +253,7 @@ def write_reference(directory: str | Path, problem: Problem, solution: Any) -> d
         )
     )
     for name, picture in figures.items():
-        atomic_write(
-            directory / name, lambda handle, f=picture: f.savefig(handle, format="png", dpi=110)
-        )
+        save_figure(directory / name, picture)
     return summary
 
 
@@ -253,7 +267,7 @@ def write_comparison(directory: str | Path, comparison: Any) -> list[Path]:
     write_text(paths[0], json.dumps(_json_safe(comparison.to_json()), indent=2) + "\n")
     write_text(paths[1], comparison.markdown())
     figure = comparison_figure(comparison)
-    atomic_write(paths[2], lambda handle: figure.savefig(handle, format="png", dpi=110))
+    save_figure(paths[2], figure)
     return paths
 
 
@@ -279,8 +293,7 @@ class Solution:
             x = x[:, None]
         if x.ndim != 2 or x.shape[1] != self.problem.domain.dimension:
             raise ValueError(
-                f"points must have shape (N, {self.problem.domain.dimension}), "
-                f"got {tuple(x.shape)}"
+                f"points must have shape (N, {self.problem.domain.dimension}), got {tuple(x.shape)}"
             )
         engine, _ = select_engine(self.network, "auto")
         values = predict(self.problem, self.network, x, engine)
@@ -332,8 +345,15 @@ def _json_safe(value: Any) -> Any:
 
 #: Files a run writes into its directory (removed by ``--force`` before a new run).
 RUN_FILES = (
-    "metrics.json", "history.csv", "model.pt", "problem.yaml", "solution.png", "loss.png",
-    "deformation.png", "checkpoint.pt", "error.txt",
+    "metrics.json",
+    "history.csv",
+    "model.pt",
+    "problem.yaml",
+    "solution.png",
+    "loss.png",
+    "deformation.png",
+    "checkpoint.pt",
+    "error.txt",
 )
 
 

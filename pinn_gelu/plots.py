@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,6 +19,11 @@ from torch import nn
 from .derivatives import select_engine
 from .metrics import build_evaluator, predict
 from .problem import Problem
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from .compare import Comparison
 
 __all__ = ["field_panels", "loss_figure", "solution_figure"]
 
@@ -74,7 +80,10 @@ def field_panels(
         ref = references.get(name)
         panels = [(values[name], f"{name}: {labels[0]}")]
         if ref is not None:
-            panels += [(ref, f"{name}: {labels[1]}"), (np.abs(values[name] - ref), f"|error| of {name}")]
+            panels += [
+                (ref, f"{name}: {labels[1]}"),
+                (np.abs(values[name] - ref), f"|error| of {name}"),
+            ]
         for col, (data, title) in enumerate(panels):
             ax = axes[row, col]
             if dimension == 1:
@@ -99,18 +108,18 @@ def field_panels(
 
 
 def _colour_map(
-    figure: Figure, ax: object, problem: Problem, data: np.ndarray, shape: tuple[int, ...]
+    figure: Figure, ax: Axes, problem: Problem, data: np.ndarray, shape: tuple[int, ...]
 ) -> None:
     """A 2D colour map of grid values; for 3D the middle z slice."""
     array = data.reshape(shape)
     if len(shape) == 3:
         array = array[:, :, shape[2] // 2]
     (x0, x1), (y0, y1) = problem.domain.bounds[0], problem.domain.bounds[1]
-    image = ax.imshow(  # type: ignore[attr-defined]
+    image = ax.imshow(
         array.T, origin="lower", extent=(x0, x1, y0, y1), aspect="auto", cmap="viridis"
     )
-    ax.set_xlabel("x")  # type: ignore[attr-defined]
-    ax.set_ylabel("y")  # type: ignore[attr-defined]
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
     figure.colorbar(image, ax=ax, shrink=0.9)
 
 
@@ -131,8 +140,15 @@ def loss_figure(history: Sequence[Mapping[str, float | str]], terms: Sequence[st
     for k in range(1, len(phases)):
         if phases[k] != phases[k - 1]:
             ax.axvline(steps[k], color="grey", ls=":", lw=1)
-            ax.text(steps[k], 1.0, f" {phases[k]}", transform=ax.get_xaxis_transform(),
-                    va="top", fontsize=8, color="grey")
+            ax.text(
+                steps[k],
+                1.0,
+                f" {phases[k]}",
+                transform=ax.get_xaxis_transform(),
+                va="top",
+                fontsize=8,
+                color="grey",
+            )
     ax.set_xlabel("step")
     ax.set_ylabel("mean squared residual")
     errors = sorted({k for r in history for k in r if k.startswith("error_")})
@@ -167,7 +183,9 @@ def deformation_figure(
     largest = float(np.sqrt(ux**2 + uy**2).max())
     size = max(x1 - x0, y1 - y0)
     scale = 0.1 * size / largest if largest > 0 else 1.0
-    gx, gy = np.meshgrid(np.linspace(x0, x1, shape[0]), np.linspace(y0, y1, shape[1]), indexing="ij")
+    gx, gy = np.meshgrid(
+        np.linspace(x0, x1, shape[0]), np.linspace(y0, y1, shape[1]), indexing="ij"
+    )
     dx, dy = gx + scale * ux, gy + scale * uy
     figure = Figure(figsize=(6.4, 5.4), layout="constrained")
     ax = figure.subplots()
@@ -186,8 +204,9 @@ def deformation_figure(
     ax.set_aspect("equal")
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    ax.set_title(f"{title or problem.name}: deformed shape (displacement × {scale:.3g})",
-                 fontsize=10)
+    ax.set_title(
+        f"{title or problem.name}: deformed shape (displacement × {scale:.3g})", fontsize=10
+    )
     return figure
 
 
@@ -200,10 +219,13 @@ def extra_figures(
     return {}
 
 
-def comparison_figure(comparison: object) -> Figure:
-    """Left: relative L2 error per activation (median, bars from min to max over seeds, log
-    scale), one marker per field. Right: every run's loss curve, coloured by activation."""
-    summary = comparison.summary()  # type: ignore[attr-defined]
+def comparison_figure(comparison: Comparison) -> Figure:
+    """The figure of an activation comparison.
+
+    Left: relative L2 error per activation (median, bars from min to max over seeds, log scale),
+    one marker per field. Right: every run's loss curve, coloured by activation.
+    """
+    summary = comparison.summary()
     activations = list(summary)
     fields = next((list(s["relative_l2"]) for s in summary.values() if s["relative_l2"]), [])
     figure = Figure(figsize=(12, 4.6), layout="constrained")
@@ -215,21 +237,28 @@ def comparison_figure(comparison: object) -> Figure:
         for i, activation in enumerate(activations):
             e = summary[activation]["relative_l2"][name]
             x = i - 0.35 + width * (k + 0.5)
-            left.errorbar(x, e["median"], yerr=[[e["median"] - e["min"]], [e["max"] - e["median"]]],
-                          fmt=markers[k % len(markers)], color=colours[activation], capsize=3,
-                          label=name if i == 0 else None)
+            left.errorbar(
+                x,
+                e["median"],
+                yerr=[[e["median"] - e["min"]], [e["max"] - e["median"]]],
+                fmt=markers[k % len(markers)],
+                color=colours[activation],
+                capsize=3,
+                label=name if i == 0 else None,
+            )
     left.set_yscale("log")
     left.set_xticks(range(len(activations)), activations, rotation=30, ha="right", fontsize=9)
     left.set_ylabel("relative L2 error (median, min–max over seeds)")
     left.grid(True, which="both", axis="y", alpha=0.3)
     if len(fields) > 1:
         left.legend(fontsize=8)
-    left.set_title(f"{comparison.problem}: error per activation", fontsize=10)  # type: ignore[attr-defined]
-    for run in comparison.runs:  # type: ignore[attr-defined]
+    left.set_title(f"{comparison.problem}: error per activation", fontsize=10)
+    for run in comparison.runs:
         curve = run.get("curve") or {}
         if curve:
-            right.semilogy(curve["step"], curve["loss"], color=colours[run["activation"]], lw=0.9,
-                           alpha=0.8)
+            right.semilogy(
+                curve["step"], curve["loss"], color=colours[run["activation"]], lw=0.9, alpha=0.8
+            )
     for activation in activations:
         right.plot([], [], color=colours[activation], label=activation)
     right.set_xlabel("step")

@@ -71,23 +71,47 @@ class Term:
 
 
 class PDE(Protocol):
-    """What a PDE kind provides (see :mod:`pinn_gelu.pdes`)."""
+    """What a PDE kind provides (see :mod:`pinn_gelu.pdes`); class attributes satisfy it."""
 
-    kind: str
-    #: Highest derivative order in the residual.
-    order: int
-    #: Network outputs, in order.
-    outputs: tuple[str, ...]
-    #: Fields that can be validated (keys allowed under ``exact``).
-    solution_fields: tuple[str, ...]
-    #: Condition kinds a boundary entry may use, and the number of components of each.
-    boundary_kinds: Mapping[str, int]
-    #: Names of the components a boundary condition sets (u; or ux, uy).
-    boundary_components: tuple[str, ...]
-    #: Condition of a component that no entry sets, as (kind, value), or None: an error.
-    default_condition: tuple[str, float] | None
-    #: Names of all loss terms it can produce (keys allowed under ``training.weights``).
-    term_names: tuple[str, ...]
+    @property
+    def kind(self) -> str:
+        """The ``pde.kind`` name."""
+        ...
+
+    @property
+    def order(self) -> int:
+        """Highest derivative order in the residual."""
+        ...
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Network outputs, in order."""
+        ...
+
+    @property
+    def solution_fields(self) -> tuple[str, ...]:
+        """Fields that can be validated (keys allowed under ``exact``)."""
+        ...
+
+    @property
+    def boundary_kinds(self) -> Mapping[str, int]:
+        """Condition kinds a boundary entry may use, and the number of components of each."""
+        ...
+
+    @property
+    def boundary_components(self) -> tuple[str, ...]:
+        """Names of the components a boundary condition sets (u; or ux, uy)."""
+        ...
+
+    @property
+    def default_condition(self) -> tuple[str, float] | None:
+        """Condition of a component that no entry sets, as (kind, value), or None: an error."""
+        ...
+
+    @property
+    def term_names(self) -> tuple[str, ...]:
+        """Names of all loss terms it can produce (keys allowed under ``training.weights``)."""
+        ...
 
     def terms(self, problem: Problem, points: Collocation) -> list[Term]:
         """The loss terms on these collocation points (targets evaluated once, here)."""

@@ -162,7 +162,9 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
         key, sep, text = override.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UsageError(f"--set {override!r}: expected KEY=VALUE, e.g. training.adam.steps=500")
+            raise UsageError(
+                f"--set {override!r}: expected KEY=VALUE, e.g. training.adam.steps=500"
+            )
         segments = _split_key(key, override)
         try:
             value = yaml.safe_load(text) if text.strip() else ""
@@ -178,7 +180,7 @@ def _split_key(key: str, override: str) -> list[str | int]:
     segments: list[str | int] = []
     position = 0
     for match in _SEGMENT.finditer(key):
-        if match.start() != position and key[position:match.start()] != ".":
+        if match.start() != position and key[position : match.start()] != ".":
             raise UsageError(f"--set {override!r}: malformed key {key!r}")
         name, index = match.groups()
         segments.append(int(index) if index is not None else int(name) if name.isdigit() else name)
@@ -210,9 +212,7 @@ def _set(data: Any, segments: list[str | int], value: object, override: str) -> 
             node = node[segment]
 
 
-def parse_problem(
-    data: Mapping[str, Any], path: str, *, limits: Limits | None = None
-) -> Problem:
+def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None = None) -> Problem:
     """Validate a problem file's data (already loaded) into a :class:`Problem`."""
     limits = limits or Limits()
     context = Context(path=path, limits=limits)
@@ -344,8 +344,9 @@ def _sides(section: Section, domain: Box) -> tuple[str, ...]:
 def _boundary(top: Section, pde: PDE, domain: Box) -> tuple[BoundaryCondition, ...]:
     entries = top.raw("boundary")
     if not isinstance(entries, list) or not entries:
-        raise top.expected("boundary", "a non-empty list of conditions ({on: ..., <kind>: ...})",
-                           entries)
+        raise top.expected(
+            "boundary", "a non-empty list of conditions ({on: ..., <kind>: ...})", entries
+        )
     if len(entries) > MAX_BOUNDARY_ENTRIES:
         raise top.error("boundary", f"at most {MAX_BOUNDARY_ENTRIES} entries")
     conditions: list[BoundaryCondition] = []
@@ -357,15 +358,19 @@ def _boundary(top: Section, pde: PDE, domain: Box) -> tuple[BoundaryCondition, .
         section.finish()
         if not found:
             raise section.error(
-                None, f"expected a condition: one of {', '.join(kinds)} (for example "
-                f"{{on: all, {next(iter(kinds))}: \"0\"}})"
+                None,
+                f"expected a condition: one of {', '.join(kinds)} (for example "
+                f'{{on: all, {next(iter(kinds))}: "0"}})',
             )
         if len(found) > 1 and max(kinds.values()) == 1:
             raise section.error(found[1], f"one condition per entry (found {', '.join(found)})")
         for kind in found:
             conditions.append(
                 BoundaryCondition(
-                    sides, kind, _condition_values(section, kind, kinds[kind]), join(section.key, kind)
+                    sides,
+                    kind,
+                    _condition_values(section, kind, kinds[kind]),
+                    join(section.key, kind),
                 )
             )
     if pde.default_condition is None:
@@ -375,7 +380,7 @@ def _boundary(top: Section, pde: PDE, domain: Box) -> tuple[BoundaryCondition, .
             raise top.error(
                 "boundary",
                 f"side {missing[0]} has no condition (every side needs one; for an insulated "
-                f"side write {{on: {missing[0]}, neumann: \"0\"}})",
+                f'side write {{on: {missing[0]}, neumann: "0"}})',
             )
     return tuple(conditions)
 

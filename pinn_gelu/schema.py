@@ -39,7 +39,11 @@ class Context:
 
 
 def join(key: str, name: str | int) -> str:
-    """Key path of a child: ``join("boundary", 1) == "boundary[1]"``, ``join("a", "b") == "a.b"``."""
+    """Key path of a child.
+
+    >>> join("boundary", 1), join("a", "b")
+    ('boundary[1]', 'a.b')
+    """
     if isinstance(name, int):
         return f"{key}[{name}]"
     return f"{key}.{name}" if key else name
@@ -54,7 +58,9 @@ class Section:
 
     def __init__(self, data: object, key: str, context: Context, what: str = "a mapping") -> None:
         if not isinstance(data, Mapping):
-            raise ProblemFileError(context.path, key or "", f"expected {what}, got {describe(data)}")
+            raise ProblemFileError(
+                context.path, key or "", f"expected {what}, got {describe(data)}"
+            )
         for name in data:
             if not isinstance(name, str):
                 raise ProblemFileError(
@@ -126,7 +132,11 @@ class Section:
         )
 
     def integer(
-        self, name: str, default: Any = _MISSING, *, minimum: int | None = None,
+        self,
+        name: str,
+        default: Any = _MISSING,
+        *,
+        minimum: int | None = None,
         maximum: int | None = None,
     ) -> int:
         """An int (not a bool, not a float) within bounds."""
@@ -184,12 +194,8 @@ class Section:
         if typing.get_origin(hint) is dict:
             inner = Section(value, join(self.key, f.name), self.context)
             return {
-                name: checked_number(
-                    item, meta.get("min"), maximum, None, lambda w, n=name, v=item: inner.expected(
-                        n, w, v
-                    )
-                )
-                for name, item in inner.data.items()
+                name: inner.number(name, minimum=meta.get("min"), maximum=maximum)
+                for name in inner.data
             }
         raise TypeError(f"unsupported config field type {hint!r}")  # a bug, not bad input
 
@@ -276,7 +282,9 @@ def compile_expression(value: object, key: str, context: Context) -> Expression:
     """Parse an expression found at ``key``, turning its errors into problem-file errors."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ProblemFileError(
-            context.path, key, f"expected an expression (a string or a number), got {describe(value)}"
+            context.path,
+            key,
+            f"expected an expression (a string or a number), got {describe(value)}",
         )
     try:
         expression = parse_expression(

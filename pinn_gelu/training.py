@@ -54,7 +54,7 @@ from .collocation import Collocation, sample_collocation
 from .config import LBFGSConfig
 from .derivatives import Fields, need_rank, select_engine
 from .metrics import Evaluator, build_evaluator
-from .networks import build_network
+from .networks import MLP, build_network
 from .problem import Problem, Term
 
 __all__ = ["DTYPES", "SNAPSHOT_EVERY", "ActivationOrderWarning", "TrainResult", "Trainer", "train"]
@@ -366,9 +366,11 @@ class Trainer:
         content = {
             "format": CHECKPOINT_FORMAT,
             "problem": plain_data(self.problem_data),
-            "limits": {k: getattr(self.problem.limits, k) for k in type(self.problem.limits)
-                       .__dataclass_fields__},
-            "network": self.network.config() if hasattr(self.network, "config") else {},
+            "limits": {
+                k: getattr(self.problem.limits, k)
+                for k in type(self.problem.limits).__dataclass_fields__
+            },
+            "network": self.network.config() if isinstance(self.network, MLP) else {},
             "dtype": self.problem.training.dtype,
             **(dict(state) if state is not None else self.state()),
         }
@@ -416,7 +418,9 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 total, parts = self.loss()
                 total.backward()
-                values = torch.cat([total.detach()[None], parts.detach(), self._gradient_max()[None]])
+                values = torch.cat(
+                    [total.detach()[None], parts.detach(), self._gradient_max()[None]]
+                )
                 numbers = values.tolist()
                 self._check(numbers[0], numbers[1:-1], numbers[-1])
                 self._keep_good()
@@ -437,7 +441,9 @@ class Trainer:
         """The L-BFGS phase: one iteration per call, every iteration recorded."""
         cfg = self.problem.training.lbfgs
         if cfg.steps == 0 or self.phase_step >= cfg.steps:
-            self._next_phase("lbfgs", f"completed {cfg.steps} iterations" if cfg.steps else "skipped")
+            self._next_phase(
+                "lbfgs", f"completed {cfg.steps} iterations" if cfg.steps else "skipped"
+            )
             return
         params = list(self.network.parameters())
         optimizer = self._optimizer(
@@ -459,7 +465,8 @@ class Trainer:
         reason = f"completed {cfg.steps} iterations"
         with self._bar("lbfgs", cfg.steps) as bar:
             for k in range(self.phase_step + 1, cfg.steps + 1):
-                optimizer.step(cache.closure)
+                # torch's LBFGS takes a closure returning the loss tensor (typed as float)
+                optimizer.step(cache.closure)  # type: ignore[arg-type]
                 total, parts, grad_max = cache.current()
                 self._check(total, parts, grad_max)
                 self._keep_good()
@@ -467,7 +474,9 @@ class Trainer:
                 self.phase_step = k
                 self.phase_steps["lbfgs"] = k
                 progress["losses"] = [*progress["losses"][-cfg.patience :], total]
-                progress["since_best"] = 0 if total < progress["best"] else progress["since_best"] + 1
+                progress["since_best"] = (
+                    0 if total < progress["best"] else progress["since_best"] + 1
+                )
                 progress["best"] = min(progress["best"], total)
                 stop = _lbfgs_stop(cfg, k, progress, grad_max)
                 self._record(
@@ -575,7 +584,10 @@ class Trainer:
         with torch.enable_grad():
             total, parts = self.loss()
         values = [total.item(), *parts.detach().tolist()]
-        return {"loss": values[0], **{t.name: v for t, v in zip(self.terms, values[1:], strict=True)}}
+        return {
+            "loss": values[0],
+            **{t.name: v for t, v in zip(self.terms, values[1:], strict=True)},
+        }
 
     @classmethod
     def resume(
@@ -603,7 +615,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return content
 
 
-def _lbfgs_stop(cfg: LBFGSConfig, k: int, progress: Mapping[str, Any], grad_max: float) -> str | None:
+def _lbfgs_stop(
+    cfg: LBFGSConfig, k: int, progress: Mapping[str, Any], grad_max: float
+) -> str | None:
     """Why L-BFGS should stop after iteration k, or None to go on."""
     losses = progress["losses"]
     if grad_max <= cfg.tolerance_grad:

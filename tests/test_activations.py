@@ -88,8 +88,14 @@ def test_order_warning_explains_the_consequence() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "canonical"),
-    [("gelu", "gelu"), (" tanh ", "tanh"), ("gelu(alpha=4)", "gelu(alpha=4)"),
-     ("gelu(alpha=1)", "gelu"), ("gelu(alpha=0.5)", "gelu(alpha=0.5)"), ("relu", "relu")],
+    [
+        ("gelu", "gelu"),
+        (" tanh ", "tanh"),
+        ("gelu(alpha=4)", "gelu(alpha=4)"),
+        ("gelu(alpha=1)", "gelu"),
+        ("gelu(alpha=0.5)", "gelu(alpha=0.5)"),
+        ("relu", "relu"),
+    ],
 )
 def test_activation_specs(spec: str, canonical: str) -> None:
     assert parse_activation(spec).spec == canonical
@@ -98,8 +104,11 @@ def test_activation_specs(spec: str, canonical: str) -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("gelu2", "unknown activation 'gelu2' (expected one of: gelu, gelu_tanh, relu, silu, sin, "
-         "softplus, tanh)"),
+        (
+            "gelu2",
+            "unknown activation 'gelu2' (expected one of: gelu, gelu_tanh, relu, silu, sin, "
+            "softplus, tanh)",
+        ),
         ("gelu(beta=2)", "unknown parameter 'beta'"),
         ("gelu(4)", "parameters are named"),
         ("gelu(alpha=0)", "alpha must be a number in"),

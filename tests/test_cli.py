@@ -21,8 +21,14 @@ def test_solve_writes_every_output_and_the_model_loads_back(tmp_path, capsys) ->
     out = tmp_path / "run"
     code = main(["solve", str(PROBLEMS / "poisson_1d.yaml"), "--out", str(out), *FAST])
     assert code == 0
-    for name in ("metrics.json", "history.csv", "model.pt", "problem.yaml", "solution.png",
-                 "loss.png"):
+    for name in (
+        "metrics.json",
+        "history.csv",
+        "model.pt",
+        "problem.yaml",
+        "solution.png",
+        "loss.png",
+    ):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= {"relative_l2", "wall_time_s", "activation", "steps", "status"}
@@ -40,8 +46,22 @@ def test_solve_writes_every_output_and_the_model_loads_back(tmp_path, capsys) ->
 
 def test_solve_flags_override_the_file(tmp_path) -> None:
     out = tmp_path / "run"
-    code = main(["solve", str(PROBLEMS / "poisson_1d.yaml"), "--out", str(out), *FAST,
-                 "--activation", "tanh", "--seed", "3", "--dtype", "float32", "--no-plots"])
+    code = main(
+        [
+            "solve",
+            str(PROBLEMS / "poisson_1d.yaml"),
+            "--out",
+            str(out),
+            *FAST,
+            "--activation",
+            "tanh",
+            "--seed",
+            "3",
+            "--dtype",
+            "float32",
+            "--no-plots",
+        ]
+    )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["activation"], metrics["seed"], metrics["dtype"]) == ("tanh", 3, "float32")
@@ -96,7 +116,9 @@ def test_check_summarises(capsys) -> None:
 
 
 def test_check_warns_for_relu(capsys) -> None:
-    assert main(["check", str(PROBLEMS / "poisson_2d.yaml"), "--set", "network.activation=relu"]) == 0
+    assert (
+        main(["check", str(PROBLEMS / "poisson_2d.yaml"), "--set", "network.activation=relu"]) == 0
+    )
     assert "warning: activation 'relu' has a zero derivative of order 2" in capsys.readouterr().err
 
 
@@ -108,9 +130,15 @@ def test_unknown_command_and_missing_file_exit_2(tmp_path) -> None:
 
 
 def test_python_dash_m_and_console_script_work(tmp_path) -> None:
-    result = subprocess.run([sys.executable, "-m", "pinn_gelu", "check",
-                             str(PROBLEMS / "poisson_2d.yaml")], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pinn_gelu", "check", str(PROBLEMS / "poisson_2d.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0 and "ok: the problem file is valid" in result.stdout
-    result = subprocess.run([sys.executable, "-m", "pinn_gelu", "check", str(tmp_path / "x.yaml")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pinn_gelu", "check", str(tmp_path / "x.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr

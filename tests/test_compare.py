@@ -8,24 +8,41 @@ import statistics
 import pytest
 import torch
 
-from pinn_gelu import NetworkConfig, build_network, compare, laplacian, load_problem
-from pinn_gelu import term_gradient_norms
+from pinn_gelu import (
+    NetworkConfig,
+    build_network,
+    compare,
+    laplacian,
+    load_problem,
+    term_gradient_norms,
+)
 from pinn_gelu.cli import main
 from pinn_gelu.compare import split_specs
 from pinn_gelu.forward_mode import forward_fields
 
 from .conftest import PROBLEMS
 
-REDUCED = ["training.adam.steps=200", "training.lbfgs.steps=200", "training.points.interior=400",
-           "training.points.boundary=100", "network.width=24", "network.depth=3"]
+REDUCED = [
+    "training.adam.steps=200",
+    "training.lbfgs.steps=200",
+    "training.points.interior=400",
+    "training.points.boundary=100",
+    "network.width=24",
+    "network.depth=3",
+]
 
 
 def test_relu_laplacian_is_exactly_zero_and_gelu_is_not() -> None:
     g = torch.Generator().manual_seed(0)
     x = torch.rand(500, 2, generator=g, dtype=torch.float64, requires_grad=True)
     for activation, zero in (("relu", True), ("gelu", False), ("gelu(alpha=16)", False)):
-        net = build_network(NetworkConfig(activation=activation, width=32, depth=3),
-                            [(0, 1), (0, 1)], 1, seed=1, dtype=torch.float64)
+        net = build_network(
+            NetworkConfig(activation=activation, width=32, depth=3),
+            [(0, 1), (0, 1)],
+            1,
+            seed=1,
+            dtype=torch.float64,
+        )
         nested = laplacian(net(x), x)
         forward = forward_fields(net, x.detach(), "laplacian").laplacian
         assert torch.equal(nested == 0, forward == 0)
@@ -37,8 +54,10 @@ def test_relu_laplacian_is_exactly_zero_and_gelu_is_not() -> None:
 
 @pytest.mark.parametrize("derivatives", ["forward", "autograd"])
 def test_the_pde_term_gives_relu_no_gradient(derivatives) -> None:
-    relu = term_gradient_norms(load_problem(PROBLEMS / "poisson_2d.yaml",
-                                            ["network.activation=relu"]), derivatives=derivatives)
+    relu = term_gradient_norms(
+        load_problem(PROBLEMS / "poisson_2d.yaml", ["network.activation=relu"]),
+        derivatives=derivatives,
+    )
     gelu = term_gradient_norms(load_problem(PROBLEMS / "poisson_2d.yaml"), derivatives=derivatives)
     assert relu["pde"] == 0.0  # exactly: the residual −Δu − f = −f does not depend on θ
     assert relu["dirichlet"] > 0  # the boundary term still trains
@@ -46,10 +65,12 @@ def test_the_pde_term_gives_relu_no_gradient(derivatives) -> None:
 
 
 def test_second_order_elasticity_blocks_relu_but_the_mixed_form_does_not() -> None:
-    displacement = term_gradient_norms(load_problem(PROBLEMS / "elasticity_plate.yaml",
-                                                    ["network.activation=relu"]))
-    mixed = term_gradient_norms(load_problem(PROBLEMS / "elasticity_plate_mixed.yaml",
-                                             ["network.activation=relu"]))
+    displacement = term_gradient_norms(
+        load_problem(PROBLEMS / "elasticity_plate.yaml", ["network.activation=relu"])
+    )
+    mixed = term_gradient_norms(
+        load_problem(PROBLEMS / "elasticity_plate_mixed.yaml", ["network.activation=relu"])
+    )
     assert displacement["pde"] == 0.0
     assert mixed["equilibrium"] > 1.0 and mixed["constitutive"] > 0.1
     assert all(value > 0 for value in mixed.values())
@@ -57,9 +78,14 @@ def test_second_order_elasticity_blocks_relu_but_the_mixed_form_does_not() -> No
 
 @pytest.mark.parametrize(
     ("text", "specs"),
-    [("gelu", ["gelu"]), ("gelu,tanh , relu", ["gelu", "tanh", "relu"]),
-     ("gelu(alpha=0.5),gelu,gelu(alpha=4),gelu(alpha=16),relu",
-      ["gelu(alpha=0.5)", "gelu", "gelu(alpha=4)", "gelu(alpha=16)", "relu"])],
+    [
+        ("gelu", ["gelu"]),
+        ("gelu,tanh , relu", ["gelu", "tanh", "relu"]),
+        (
+            "gelu(alpha=0.5),gelu,gelu(alpha=4),gelu(alpha=16),relu",
+            ["gelu(alpha=0.5)", "gelu", "gelu(alpha=4)", "gelu(alpha=16)", "relu"],
+        ),
+    ],
 )
 def test_activation_lists(text, specs) -> None:
     assert split_specs(text) == specs
@@ -101,8 +127,21 @@ def test_sequential_and_parallel_runs_give_identical_metrics() -> None:
 
 def test_compare_on_poisson_2d_shows_relu_failing(tmp_path, capsys) -> None:
     out = tmp_path / "cmp"
-    args = ["compare", str(PROBLEMS / "poisson_2d.yaml"), "--activations", "gelu,tanh,relu",
-            "--seeds", "0,1", "--out", str(out), "--jobs", "2", "--threads", "1", "--quiet"]
+    args = [
+        "compare",
+        str(PROBLEMS / "poisson_2d.yaml"),
+        "--activations",
+        "gelu,tanh,relu",
+        "--seeds",
+        "0,1",
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--threads",
+        "1",
+        "--quiet",
+    ]
     for override in REDUCED:
         args += ["--set", override]
     assert main(args) == 0
@@ -111,7 +150,13 @@ def test_compare_on_poisson_2d_shows_relu_failing(tmp_path, capsys) -> None:
     assert "warning: activation 'relu'" in captured.err
     data = json.loads((out / "comparison.json").read_text())
     assert [(r["activation"], r["seed"]) for r in data["runs"]] == [
-        ("gelu", 0), ("gelu", 1), ("tanh", 0), ("tanh", 1), ("relu", 0), ("relu", 1)]
+        ("gelu", 0),
+        ("gelu", 1),
+        ("tanh", 0),
+        ("tanh", 1),
+        ("relu", 0),
+        ("relu", 1),
+    ]
     summary = data["summary"]
     assert set(summary["gelu"]) >= {"relative_l2", "median_wall_time_s"}
     gelu = summary["gelu"]["relative_l2"]["u"]["median"]

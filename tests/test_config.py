@@ -21,7 +21,11 @@ def test_key_reference_in_problems_readme_is_current() -> None:
 def test_every_config_field_is_documented() -> None:
     for prefix, cls in SECTIONS.items():
         for field in dataclasses.fields(cls):
-            if not dataclasses.is_dataclass(field.type) and field.name not in ("points", "adam", "lbfgs"):
+            if not dataclasses.is_dataclass(field.type) and field.name not in (
+                "points",
+                "adam",
+                "lbfgs",
+            ):
                 assert f"`{prefix}.{field.name}`" in README, f"{prefix}.{field.name}"
     for field in dataclasses.fields(Limits):
         assert f"`{field.name}`" in README, field.name

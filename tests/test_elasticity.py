@@ -30,15 +30,17 @@ def test_every_elasticity_problem_is_covered() -> None:
 @pytest.mark.parametrize(("name", "formulation"), CASES)
 def test_exact_solution_satisfies_every_term(name, formulation) -> None:
     problem = load_problem(PROBLEMS / name, [f"pde.formulation={formulation}"])
-    points = sample_collocation(problem.domain, PointsConfig(interior=400, boundary=200), 0,
-                                dtype=torch.float64)
+    points = sample_collocation(
+        problem.domain, PointsConfig(interior=400, boundary=200), 0, dtype=torch.float64
+    )
     terms = problem.pde.terms(problem, points)
     names = [t.name for t in terms]
     interior = ["pde"] if formulation == "displacement" else ["equilibrium", "constitutive"]
     assert names == [*interior, "displacement", "traction"]
     for term in terms:
-        residual = term.residual(autograd_fields(ExactNetwork(problem), points.on(term.on),
-                                                 term.need))
+        residual = term.residual(
+            autograd_fields(ExactNetwork(problem), points.on(term.on), term.need)
+        )
         # float64; body forces of order 100 from second derivatives of trig terms: 1e-10
         assert residual.abs().max().item() < 1e-10, term.name
 
@@ -65,8 +67,9 @@ def test_stress_from_gradient() -> None:
     # pure shear ∂ux/∂y = 1: σxy = μ, σxx = σyy = 0; uniaxial ∂ux/∂x = 1: σxx = λ + 2μ, σyy = λ
     g = torch.tensor([[[0.0, 1.0], [0.0, 0.0]], [[1.0, 0.0], [0.0, 0.0]]], dtype=torch.float64)
     s = stress_from_gradient(g, 2.0, 3.0)
-    torch.testing.assert_close(s, torch.tensor([[0.0, 0.0, 3.0], [8.0, 2.0, 0.0]],
-                                               dtype=torch.float64))
+    torch.testing.assert_close(
+        s, torch.tensor([[0.0, 0.0, 3.0], [8.0, 2.0, 0.0]], dtype=torch.float64)
+    )
 
 
 def test_orders_outputs_and_components() -> None:
@@ -106,33 +109,64 @@ BASE = {
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d["pde"]["lame"].update(mu=-1), "pde.lame.mu: the shear modulus μ must be positive"),
-        (lambda d: d["pde"]["lame"].update(**{"lambda": -2}), "pde.lame.lambda: λ + μ must be positive"),
-        (lambda d: d["pde"].update(youngs_modulus=1, poisson_ratio=0.3), "pde: give the material either"),
+        (
+            lambda d: d["pde"]["lame"].update(mu=-1),
+            "pde.lame.mu: the shear modulus μ must be positive",
+        ),
+        (
+            lambda d: d["pde"]["lame"].update(**{"lambda": -2}),
+            "pde.lame.lambda: λ + μ must be positive",
+        ),
+        (
+            lambda d: d["pde"].update(youngs_modulus=1, poisson_ratio=0.3),
+            "pde: give the material either",
+        ),
         (lambda d: d["pde"].pop("lame"), "pde: give the material either"),
-        (lambda d: (d["pde"].pop("lame"), d["pde"].update(youngs_modulus=1, poisson_ratio=0.5)),
-         "pde.poisson_ratio: must lie in (-1, 0.5) (0.5 is incompressible), got 0.5"),
-        (lambda d: (d["pde"].pop("lame"), d["pde"].update(youngs_modulus=-1, poisson_ratio=0.3)),
-         "pde.youngs_modulus: must be positive"),
-        (lambda d: d["pde"].update(formulation="weak"), "pde.formulation: expected one of: "
-         "displacement, mixed"),
+        (
+            lambda d: (d["pde"].pop("lame"), d["pde"].update(youngs_modulus=1, poisson_ratio=0.5)),
+            "pde.poisson_ratio: must lie in (-1, 0.5) (0.5 is incompressible), got 0.5",
+        ),
+        (
+            lambda d: (d["pde"].pop("lame"), d["pde"].update(youngs_modulus=-1, poisson_ratio=0.3)),
+            "pde.youngs_modulus: must be positive",
+        ),
+        (
+            lambda d: d["pde"].update(formulation="weak"),
+            "pde.formulation: expected one of: displacement, mixed",
+        ),
         (lambda d: d["pde"].update(plane="both"), "pde.plane: expected one of: strain, stress"),
         (lambda d: d["pde"].update(body_force=["1"]), "pde.body_force: expected a list of 2"),
         (lambda d: d["pde"].update(body_force=["1", "z"]), "pde.body_force[1]: variable 'z'"),
-        (lambda d: d["pde"]["lame"].update(mu="x"), "pde.lame.mu: a material constant must not depend"),
-        (lambda d: d["boundary"][0].update(displacement=["0"]), "boundary[0].displacement: expected "
-         "a list of 2 expressions"),
+        (
+            lambda d: d["pde"]["lame"].update(mu="x"),
+            "pde.lame.mu: a material constant must not depend",
+        ),
+        (
+            lambda d: d["boundary"][0].update(displacement=["0"]),
+            "boundary[0].displacement: expected a list of 2 expressions",
+        ),
         (lambda d: d["boundary"][0].update(displacement=["0", "0", "0"]), "expected a list of 2"),
-        (lambda d: d["boundary"][0].update(displacement=[None, None]), "boundary[0].displacement: "
-         "at least one component"),
-        (lambda d: d["boundary"][0].update(traction=["0", "y**"]), "boundary[0].traction[1]: "
-         "invalid syntax"),
-        (lambda d: d["domain"].update(rectangle=[[0, 1]]), "pde.kind: linear elasticity is "
-         "two-dimensional, but the domain has 1 dimension(s)"),
-        (lambda d: d.update(exact={"u": "0"}), "exact.u: unknown field (expected one of: ux, uy, "
-         "sxx, syy, sxy)"),
-        (lambda d: d.update(training={"weights": {"pde": 1, "neumann": 2}}),
-         "training.weights.neumann: unknown loss term (expected one of: pde, displacement, traction)"),
+        (
+            lambda d: d["boundary"][0].update(displacement=[None, None]),
+            "boundary[0].displacement: at least one component",
+        ),
+        (
+            lambda d: d["boundary"][0].update(traction=["0", "y**"]),
+            "boundary[0].traction[1]: invalid syntax",
+        ),
+        (
+            lambda d: d["domain"].update(rectangle=[[0, 1]]),
+            "pde.kind: linear elasticity is two-dimensional, but the domain has 1 dimension(s)",
+        ),
+        (
+            lambda d: d.update(exact={"u": "0"}),
+            "exact.u: unknown field (expected one of: ux, uy, sxx, syy, sxy)",
+        ),
+        (
+            lambda d: d.update(training={"weights": {"pde": 1, "neumann": 2}}),
+            "training.weights.neumann: unknown loss term "
+            "(expected one of: pde, displacement, traction)",
+        ),
     ],
 )
 def test_bad_elasticity_input(write, change, message) -> None:

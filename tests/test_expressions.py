@@ -23,15 +23,24 @@ BALANCED = balanced(7)  # 128 leaves: over 500 syntax-tree nodes, but shallow an
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2*pi**2*sin(pi*x)*sin(pi*y)", lambda x, y, z: 2 * math.pi**2 * math.sin(math.pi * x) * math.sin(math.pi * y)),
+        (
+            "2*pi**2*sin(pi*x)*sin(pi*y)",
+            lambda x, y, z: 2 * math.pi**2 * math.sin(math.pi * x) * math.sin(math.pi * y),
+        ),
         ("-x**2", lambda x, y, z: -(x**2)),  # unary minus binds looser than **
         ("2**-1 + e", lambda x, y, z: 0.5 + math.e),
         ("x/y - z", lambda x, y, z: x / y - z),
         ("+x", lambda x, y, z: x),
         ("exp(-(x**2 + y**2)/2)", lambda x, y, z: math.exp(-(x**2 + y**2) / 2)),
         ("abs(y)*sqrt(abs(z))", lambda x, y, z: abs(y) * math.sqrt(abs(z))),
-        ("log(cosh(x)) + tanh(y) - sinh(z)", lambda x, y, z: math.log(math.cosh(x)) + math.tanh(y) - math.sinh(z)),
-        ("arctan(x) + arcsin(y/2) + arccos(y/2)", lambda x, y, z: math.atan(x) + math.asin(y / 2) + math.acos(y / 2)),
+        (
+            "log(cosh(x)) + tanh(y) - sinh(z)",
+            lambda x, y, z: math.log(math.cosh(x)) + math.tanh(y) - math.sinh(z),
+        ),
+        (
+            "arctan(x) + arcsin(y/2) + arccos(y/2)",
+            lambda x, y, z: math.atan(x) + math.asin(y / 2) + math.acos(y / 2),
+        ),
         ("erf(x) + tan(y) + cos(z)", lambda x, y, z: math.erf(x) + math.tan(y) + math.cos(z)),
         ("1_000 * 1e-3 * x", lambda x, y, z: x),
         ("3", lambda x, y, z: 3.0),
@@ -55,8 +64,22 @@ def test_numbers_and_parameters() -> None:
 
 def test_every_listed_function_is_available() -> None:
     assert sorted(FUNCTIONS) == sorted(
-        ["sin", "cos", "tan", "exp", "log", "sqrt", "abs", "tanh", "sinh", "cosh", "arcsin",
-         "arccos", "arctan", "erf"]
+        [
+            "sin",
+            "cos",
+            "tan",
+            "exp",
+            "log",
+            "sqrt",
+            "abs",
+            "tanh",
+            "sinh",
+            "cosh",
+            "arcsin",
+            "arccos",
+            "arctan",
+            "erf",
+        ]
     )
 
 

@@ -29,23 +29,31 @@ def test_forward_mode_equals_nested_autograd(activation: str, dimension: int, ou
     grad = forward_fields(net, x, "gradient")
     scale = reference.hessian.abs().max().item() + 1.0
     # float64 through 3 layers of width 24: agreement to ~1e-13 relative; the issue asks ≤ 1e-10
-    for a, b in [(hess.value, reference.value), (grad.gradient, reference.gradient),
-                 (transformed.hessian, reference.hessian), (transformed.gradient, grad.gradient),
-                 (hess.hessian, reference.hessian), (lap.laplacian, reference.laplacian),
-                 (hess.laplacian, reference.laplacian)]:
+    for a, b in [
+        (hess.value, reference.value),
+        (grad.gradient, reference.gradient),
+        (transformed.hessian, reference.hessian),
+        (transformed.gradient, grad.gradient),
+        (hess.hessian, reference.hessian),
+        (lap.laplacian, reference.laplacian),
+        (hess.laplacian, reference.laplacian),
+    ]:
         assert a.shape == b.shape
         assert (a - b).abs().max().item() <= 1e-10 * scale
 
 
 def test_forward_mode_keeps_the_graph_to_the_parameters() -> None:
-    net = build_network(NetworkConfig(width=16, depth=2), [(0.0, 1.0)] * 2, 1, seed=0,
-                        dtype=torch.float64)
+    net = build_network(
+        NetworkConfig(width=16, depth=2), [(0.0, 1.0)] * 2, 1, seed=0, dtype=torch.float64
+    )
     x = torch.rand(30, 2, dtype=torch.float64)
     params = list(net.parameters())
-    forward = torch.autograd.grad(forward_fields(net, x, "laplacian").laplacian.square().mean(),
-                                  params, allow_unused=True)
-    nested = torch.autograd.grad(autograd_fields(net, x, "laplacian").laplacian.square().mean(),
-                                 params, allow_unused=True)
+    forward = torch.autograd.grad(
+        forward_fields(net, x, "laplacian").laplacian.square().mean(), params, allow_unused=True
+    )
+    nested = torch.autograd.grad(
+        autograd_fields(net, x, "laplacian").laplacian.square().mean(), params, allow_unused=True
+    )
     # the output bias does not enter the Laplacian: unused in both
     assert forward[-1] is None and nested[-1] is None
     for a, b in zip(forward[:-1], nested[:-1], strict=True):
@@ -65,8 +73,9 @@ def test_engine_selection_and_fallback() -> None:
         select_engine(custom, "forward")
 
 
-@pytest.mark.parametrize("name", ["elasticity_plate.yaml", "elasticity_plate_mixed.yaml",
-                                  "poisson_3d.yaml"])
+@pytest.mark.parametrize(
+    "name", ["elasticity_plate.yaml", "elasticity_plate_mixed.yaml", "poisson_3d.yaml"]
+)
 def test_every_residual_term_agrees_between_engines(name) -> None:
     from pinn_gelu import load_problem
     from pinn_gelu.collocation import sample_collocation
@@ -75,14 +84,22 @@ def test_every_residual_term_agrees_between_engines(name) -> None:
     from .conftest import PROBLEMS
 
     problem = load_problem(PROBLEMS / name, ["training.dtype=float64"])
-    points = sample_collocation(problem.domain, PointsConfig(interior=64, boundary=64), 0,
-                                dtype=torch.float64)
-    net = build_network(problem.network, problem.domain.bounds, len(problem.pde.outputs), seed=3,
-                        dtype=torch.float64)
+    points = sample_collocation(
+        problem.domain, PointsConfig(interior=64, boundary=64), 0, dtype=torch.float64
+    )
+    net = build_network(
+        problem.network,
+        problem.domain.bounds,
+        len(problem.pde.outputs),
+        seed=3,
+        dtype=torch.float64,
+    )
     for term in problem.pde.terms(problem, points):
         x = points.on(term.on)
-        values = [term.residual(engine(net, x, term.need))
-                  for engine in (autograd_fields, func_fields, forward_fields)]
+        values = [
+            term.residual(engine(net, x, term.need))
+            for engine in (autograd_fields, func_fields, forward_fields)
+        ]
         scale = values[0].abs().max().item() + 1.0
         # float64: the Navier–Cauchy terms of forward mode match nested autograd to ~1e-14
         assert (values[1] - values[0]).abs().max().item() <= 1e-10 * scale, term.name
@@ -102,5 +119,7 @@ def test_compile_falls_back_cleanly(write, valid, monkeypatch) -> None:
     problem = load_problem(write(valid), ["training.compile=true", "training.lbfgs.steps=0"])
     result = train(problem, progress=False)
     assert result.status == "completed"
-    assert "torch.compile failed (RuntimeError: no C++ compiler found); eager mode" in \
-        result.derivatives
+    assert (
+        "torch.compile failed (RuntimeError: no C++ compiler found); eager mode"
+        in result.derivatives
+    )

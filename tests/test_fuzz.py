@@ -25,8 +25,9 @@ from pinn_gelu.expressions import parse_expression
 
 from .conftest import VALID
 
-FUZZ = settings(derandomize=True, deadline=None, max_examples=150,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    derandomize=True, deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow]
+)
 WORKDIR = Path(tempfile.mkdtemp(prefix="pinn_gelu_fuzz_"))
 
 
@@ -50,12 +51,64 @@ def check_cleanly(text: str) -> int:
 
 
 # --- expressions ------------------------------------------------------------------------------
-TOKENS = st.sampled_from([
-    "x", "y", "z", "pi", "e", "k", "1", "2.5", "1e3", "0", "-", "+", "*", "/", "**", "(", ")",
-    "sin(", "exp(", "log(", "sqrt(", "__import__", "os", ".", "[", "]", "'", '"', ",", "=",
-    "lambda", ":", "__class__", "9**9**9", "^", "%", "//", "not ", " and ", "if", "else", "@",
-    "{", "}", "eval(", "open(", "1j", "True", "None", "x.real", "…", "ß", "\x00", " ",
-])
+TOKENS = st.sampled_from(
+    [
+        "x",
+        "y",
+        "z",
+        "pi",
+        "e",
+        "k",
+        "1",
+        "2.5",
+        "1e3",
+        "0",
+        "-",
+        "+",
+        "*",
+        "/",
+        "**",
+        "(",
+        ")",
+        "sin(",
+        "exp(",
+        "log(",
+        "sqrt(",
+        "__import__",
+        "os",
+        ".",
+        "[",
+        "]",
+        "'",
+        '"',
+        ",",
+        "=",
+        "lambda",
+        ":",
+        "__class__",
+        "9**9**9",
+        "^",
+        "%",
+        "//",
+        "not ",
+        " and ",
+        "if",
+        "else",
+        "@",
+        "{",
+        "}",
+        "eval(",
+        "open(",
+        "1j",
+        "True",
+        "None",
+        "x.real",
+        "…",
+        "ß",
+        "\x00",
+        " ",
+    ]
+)
 
 
 @FUZZ
@@ -87,20 +140,77 @@ def test_arbitrary_text_as_an_expression(text: str) -> None:
 
 # --- problem files ----------------------------------------------------------------------------
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
-    st.sampled_from(["all", "x_min", "gelu", "poisson", "sin(pi*x)", "__import__('os')", "1e-3",
-                     "9**9**9**9", "float64", "sobol"]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "all",
+            "x_min",
+            "gelu",
+            "poisson",
+            "sin(pi*x)",
+            "__import__('os')",
+            "1e-3",
+            "9**9**9**9",
+            "float64",
+            "sobol",
+        ]
+    ),
 )
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-    max_leaves=12)
-PATHS = st.lists(st.sampled_from([
-    "name", "pde", "kind", "source", "domain", "rectangle", "boundary", 0, 1, "on", "dirichlet",
-    "neumann", "exact", "u", "network", "width", "depth", "activation", "init", "training",
-    "points", "interior", "boundary", "adam", "steps", "lr", "lbfgs", "seed", "dtype", "weights",
-    "parameters", "validation", "grid", "reference", "finite_difference", "unknown",
-]), min_size=1, max_size=4)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+PATHS = st.lists(
+    st.sampled_from(
+        [
+            "name",
+            "pde",
+            "kind",
+            "source",
+            "domain",
+            "rectangle",
+            "boundary",
+            0,
+            1,
+            "on",
+            "dirichlet",
+            "neumann",
+            "exact",
+            "u",
+            "network",
+            "width",
+            "depth",
+            "activation",
+            "init",
+            "training",
+            "points",
+            "interior",
+            "boundary",
+            "adam",
+            "steps",
+            "lr",
+            "lbfgs",
+            "seed",
+            "dtype",
+            "weights",
+            "parameters",
+            "validation",
+            "grid",
+            "reference",
+            "finite_difference",
+            "unknown",
+        ]
+    ),
+    min_size=1,
+    max_size=4,
+)
 
 
 def mutate(data, path, value, delete):
@@ -139,13 +249,43 @@ def test_arbitrary_text_files_are_refused_cleanly(text: str) -> None:
 
 
 @FUZZ
-@given(st.lists(st.sampled_from([
-    "pde:", " kind: poisson", " source: '1'", "domain: {rectangle: [[0, 1]]}", "boundary:",
-    "- on: all", "  dirichlet: 0", "&a [1, 2]", "*a", "!!python/object/apply:os.system [ls]",
-    "!!binary aGk=", "!!set {a, b}", "!!omap [a: 1]", "? complex key", "- - - -", "{{{{", "]]]",
-    "'unterminated", "\t", "%YAML 1.1", "---", "...", "!!float inf", "!!int 99999999999999999",
-    "&b {x: *b}", "<<: *a", "network: {width: 1e9}", "training: {adam: {lr: .nan}}",
-]), max_size=12).map("\n".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "pde:",
+                " kind: poisson",
+                " source: '1'",
+                "domain: {rectangle: [[0, 1]]}",
+                "boundary:",
+                "- on: all",
+                "  dirichlet: 0",
+                "&a [1, 2]",
+                "*a",
+                "!!python/object/apply:os.system [ls]",
+                "!!binary aGk=",
+                "!!set {a, b}",
+                "!!omap [a: 1]",
+                "? complex key",
+                "- - - -",
+                "{{{{",
+                "]]]",
+                "'unterminated",
+                "\t",
+                "%YAML 1.1",
+                "---",
+                "...",
+                "!!float inf",
+                "!!int 99999999999999999",
+                "&b {x: *b}",
+                "<<: *a",
+                "network: {width: 1e9}",
+                "training: {adam: {lr: .nan}}",
+            ]
+        ),
+        max_size=12,
+    ).map("\n".join)
+)
 def test_yaml_constructs_are_refused_cleanly(text: str) -> None:
     check_cleanly(text)
 
@@ -158,12 +298,15 @@ def test_known_attacks(tmp_path) -> None:
         "pde: !!python/name:os.system",
         "pde: !!python/module:os",
         f"pde: {{kind: poisson, source: \"__import__('os').system('touch {marker}')\"}}",
-        "pde: {kind: poisson, source: \"().__class__.__bases__[0].__subclasses__()\"}",
+        'pde: {kind: poisson, source: "().__class__.__bases__[0].__subclasses__()"}',
         "pde: {kind: poisson, source: \"sin.__globals__['os']\"}",
-        "pde: {kind: poisson, source: \"9**9**9**9\"}",
+        'pde: {kind: poisson, source: "9**9**9**9"}',
         "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n"
-        + "\n".join(f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]"
-                    for i in range(8)) + "\npde: *i",
+        + "\n".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]"
+            for i in range(8)
+        )
+        + "\npde: *i",
         "[" * 10000 + "]" * 10000,
         "{a: " * 5000 + "1" + "}" * 5000,
         "- " * 3000 + "x",

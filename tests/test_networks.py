@@ -28,7 +28,9 @@ def test_fixed_point_gain_of_relu_is_he() -> None:
 
 def test_second_moment_of_tanh_and_sin() -> None:
     # E[sin(z)²] = (1 − e^{-2})/2 exactly
-    assert second_moment(parse_activation("sin")) == pytest.approx((1 - math.exp(-2)) / 2, rel=1e-10)
+    assert second_moment(parse_activation("sin")) == pytest.approx(
+        (1 - math.exp(-2)) / 2, rel=1e-10
+    )
 
 
 def test_fixed_point_initialisation_maps_unit_variance_to_unit_variance() -> None:
@@ -39,8 +41,13 @@ def test_fixed_point_initialisation_maps_unit_variance_to_unit_variance() -> Non
     moments = {"fixed_point": [], "glorot": []}
     for init, values in moments.items():
         for seed in range(40):
-            net = build_network(NetworkConfig(width=256, depth=2, init=init), [(-1, 1)] * 4, 1,
-                                seed=seed, dtype=torch.float64)
+            net = build_network(
+                NetworkConfig(width=256, depth=2, init=init),
+                [(-1, 1)] * 4,
+                1,
+                seed=seed,
+                dtype=torch.float64,
+            )
             g = torch.Generator().manual_seed(1000 + seed)
             h = torch.randn(1024, 256, dtype=torch.float64, generator=g)
             values.append(net.hidden[1](net.activation(h)).square().mean().item())
@@ -61,8 +68,9 @@ def test_initialisation_is_seeded(init: str) -> None:
 
 
 def test_glorot_weight_scale() -> None:
-    net = build_network(NetworkConfig(width=400, depth=2), [(0, 1)] * 2, 1, seed=0,
-                        dtype=torch.float64)
+    net = build_network(
+        NetworkConfig(width=400, depth=2), [(0, 1)] * 2, 1, seed=0, dtype=torch.float64
+    )
     w = net.hidden[1].weight
     # std √(2/800) = 0.05; 160000 samples: standard error of the std ≈ 0.05/√320000 ≈ 1e-4
     assert w.std().item() == pytest.approx(0.05, abs=5e-4)
@@ -78,10 +86,15 @@ def test_input_map_sends_the_box_to_the_unit_cube() -> None:
 
 
 def test_shapes_and_config_round_trip() -> None:
-    net = build_network(NetworkConfig(activation="gelu(alpha=2)", width=16, depth=3), [(0, 1)] * 3, 5)
+    net = build_network(
+        NetworkConfig(activation="gelu(alpha=2)", width=16, depth=3), [(0, 1)] * 3, 5
+    )
     assert net(torch.rand(7, 3)).shape == (7, 5)
     assert net.config() == {
-        "bounds": [[0.0, 1.0]] * 3, "outputs": 5, "width": 16, "depth": 3,
+        "bounds": [[0.0, 1.0]] * 3,
+        "outputs": 5,
+        "width": 16,
+        "depth": 3,
         "activation": "gelu(alpha=2)",
     }
     assert sum(p.numel() for p in net.parameters()) == 4 * 16 + 2 * 17 * 16 + 17 * 5

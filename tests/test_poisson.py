@@ -24,7 +24,8 @@ class ExactNetwork(nn.Module):
 
 
 POISSON = [
-    p for p in sorted(PROBLEMS.glob("*.yaml"))
+    p
+    for p in sorted(PROBLEMS.glob("*.yaml"))
     if "kind: poisson" in p.read_text() and "\nexact:" in p.read_text()
 ]
 
@@ -32,8 +33,9 @@ POISSON = [
 @pytest.mark.parametrize("path", POISSON, ids=lambda p: p.name)
 def test_exact_solution_has_zero_residuals(path) -> None:
     problem = load_problem(path)
-    points = sample_collocation(problem.domain, PointsConfig(interior=500, boundary=200), 0,
-                                dtype=torch.float64)
+    points = sample_collocation(
+        problem.domain, PointsConfig(interior=500, boundary=200), 0, dtype=torch.float64
+    )
     network = ExactNetwork(problem)
     for term in problem.pde.terms(problem, points):
         residual = term.residual(autograd_fields(network, points.on(term.on), term.need))
@@ -52,9 +54,12 @@ def test_a_wrong_exact_solution_is_detected(write, valid) -> None:
 
 def test_neumann_term_uses_the_outward_normal(write) -> None:
     # u = x on [0, 1]: ∂u/∂n = −1 on x_min, +1 on x_max
-    data = {"pde": {"kind": "poisson", "source": "0"}, "domain": {"rectangle": [[0, 1]]},
-            "boundary": [{"on": "x_min", "neumann": "-1"}, {"on": "x_max", "neumann": "1"}],
-            "exact": {"u": "x"}}
+    data = {
+        "pde": {"kind": "poisson", "source": "0"},
+        "domain": {"rectangle": [[0, 1]]},
+        "boundary": [{"on": "x_min", "neumann": "-1"}, {"on": "x_max", "neumann": "1"}],
+        "exact": {"u": "x"},
+    }
     problem = load_problem(write(data))
     points = sample_collocation(problem.domain, PointsConfig(interior=10), 0, dtype=torch.float64)
     (neumann,) = [t for t in problem.pde.terms(problem, points) if t.name == "neumann"]

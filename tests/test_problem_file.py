@@ -54,15 +54,24 @@ boundary:
     problem = load_problem(write(text))
     kinds = {side: [k for k, _ in v] for side, v in problem.resolved_boundary().items()}
     # later entries override earlier ones where they overlap
-    assert kinds == {"x_min": ["dirichlet"], "x_max": ["neumann"], "y_min": ["neumann"],
-                     "y_max": ["dirichlet"]}
+    assert kinds == {
+        "x_min": ["dirichlet"],
+        "x_max": ["neumann"],
+        "y_min": ["neumann"],
+        "y_max": ["dirichlet"],
+    }
 
 
 def test_overrides(write, valid) -> None:
     problem = load_problem(
         write(valid),
-        ["training.adam.steps=500", "network.activation=gelu(alpha=4)", "boundary[0].dirichlet=1",
-         "training.adam.lr=1e-2", "pde.source=sin(x)"],
+        [
+            "training.adam.steps=500",
+            "network.activation=gelu(alpha=4)",
+            "boundary[0].dirichlet=1",
+            "training.adam.lr=1e-2",
+            "pde.source=sin(x)",
+        ],
     )
     assert problem.training.adam.steps == 500
     assert problem.training.adam.lr == 0.01
@@ -95,73 +104,140 @@ def test_bad_overrides(override, message) -> None:
         (lambda d: d.pop("domain"), "domain: this key is required"),
         (lambda d: d.pop("boundary"), "boundary: this key is required"),
         (lambda d: d["pde"].pop("kind"), "pde.kind: this key is required"),
-        (lambda d: d.update(extra=1), "extra: unknown key (expected one of: name, domain, "
-         "parameters, pde, boundary, exact, reference, network, training, validation)"),
+        (
+            lambda d: d.update(extra=1),
+            "extra: unknown key (expected one of: name, domain, "
+            "parameters, pde, boundary, exact, reference, network, training, validation)",
+        ),
         (lambda d: d["pde"].update(kind="heat"), "pde.kind: expected one of: poisson"),
         (lambda d: d["pde"].update(source="sin(x"), "pde.source: invalid syntax"),
         (lambda d: d["pde"].update(source="z"), "pde.source: variable 'z' is not available"),
         (lambda d: d["pde"].update(source=["1"]), "pde.source: expected an expression"),
-        (lambda d: d["pde"].update(sauce="1"), "pde.sauce: unknown key (expected one of: kind, "
-         "source)"),
-        (lambda d: d["domain"].update(rectangle=[[1, 0]]), "domain.rectangle[0]: expected min < max"),
-        (lambda d: d["domain"].update(rectangle=[[0, 1]] * 4), "domain.rectangle: expected a list of 1 to 3"),
-        (lambda d: d["domain"].update(rectangle=[[0, "a"]]), "domain.rectangle[0][1]: expected a number"),
-        (lambda d: d["domain"].update(rectangle=[[0, 1e9]]), "domain.rectangle[0]: coordinates must lie"),
+        (
+            lambda d: d["pde"].update(sauce="1"),
+            "pde.sauce: unknown key (expected one of: kind, source)",
+        ),
+        (
+            lambda d: d["domain"].update(rectangle=[[1, 0]]),
+            "domain.rectangle[0]: expected min < max",
+        ),
+        (
+            lambda d: d["domain"].update(rectangle=[[0, 1]] * 4),
+            "domain.rectangle: expected a list of 1 to 3",
+        ),
+        (
+            lambda d: d["domain"].update(rectangle=[[0, "a"]]),
+            "domain.rectangle[0][1]: expected a number",
+        ),
+        (
+            lambda d: d["domain"].update(rectangle=[[0, 1e9]]),
+            "domain.rectangle[0]: coordinates must lie",
+        ),
         (lambda d: d["domain"].update(rectangle=[[0, float("inf")]]), "expected a finite number"),
         (lambda d: d.update(boundary=[]), "boundary: expected a non-empty list"),
         (lambda d: d.update(boundary={"on": "all"}), "boundary: expected a non-empty list"),
-        (lambda d: d["boundary"][0].update(on="x_middle"), "boundary[0].on: unknown side 'x_middle' "
-         "(expected one of: all, x_min, x_max)"),
-        (lambda d: d["boundary"][0].update(on=["x_min", "y_max"]), "boundary[0].on[1]: unknown side 'y_max'"),
-        (lambda d: d["boundary"][0].pop("dirichlet"), "boundary[0]: expected a condition: one of "
-         "dirichlet, neumann"),
-        (lambda d: d["boundary"][0].update(neumann="0"), "boundary[0].neumann: one condition per entry"),
+        (
+            lambda d: d["boundary"][0].update(on="x_middle"),
+            "boundary[0].on: unknown side 'x_middle' (expected one of: all, x_min, x_max)",
+        ),
+        (
+            lambda d: d["boundary"][0].update(on=["x_min", "y_max"]),
+            "boundary[0].on[1]: unknown side 'y_max'",
+        ),
+        (
+            lambda d: d["boundary"][0].pop("dirichlet"),
+            "boundary[0]: expected a condition: one of dirichlet, neumann",
+        ),
+        (
+            lambda d: d["boundary"][0].update(neumann="0"),
+            "boundary[0].neumann: one condition per entry",
+        ),
         (lambda d: d["boundary"][0].update(robin="0"), "boundary[0].robin: unknown key"),
-        (lambda d: d["boundary"][0].update(dirichlet="foo(x)"), "boundary[0].dirichlet: unknown function 'foo'"),
+        (
+            lambda d: d["boundary"][0].update(dirichlet="foo(x)"),
+            "boundary[0].dirichlet: unknown function 'foo'",
+        ),
         (lambda d: d["boundary"][0].update(on="x_min"), "boundary: side x_max has no condition"),
         (lambda d: d["exact"].update(v="x"), "exact.v: unknown field (expected one of: u)"),
-        (lambda d: d["network"].update(width=-3), "network.width: expected a whole number in [1, 4096], "
-         "got -3 (int)"),
+        (
+            lambda d: d["network"].update(width=-3),
+            "network.width: expected a whole number in [1, 4096], got -3 (int)",
+        ),
         (lambda d: d["network"].update(width=2.5), "network.width: expected a whole number"),
         (lambda d: d["network"].update(width=True), "network.width: expected a whole number"),
         (lambda d: d["network"].update(width="50"), "network.width: expected a whole number"),
-        (lambda d: d["network"].update(width=100000), "network.width: 100000 exceeds the limit of "
-         "4096 (max_width"),
-        (lambda d: d["network"].update(activation="gelu2"), "network.activation: unknown activation "
-         "'gelu2'"),
-        (lambda d: d["network"].update(init="lecun"), "network.init: expected one of: glorot, he, "
-         "fixed_point"),
-        (lambda d: d["network"].update(activation=3), "network.activation: expected a non-empty string"),
-        (lambda d: d["network"].update(width=4096, depth=64), "network: width 4096 and depth 64 give"),
-        (lambda d: d["training"]["points"].update(interior=0), "training.points.interior: expected a "
-         "whole number in [1, 1000000]"),
-        (lambda d: d["training"]["points"].update(interior=10**9), "exceeds the limit of 1000000 "
-         "(max_points"),
-        (lambda d: d["training"]["points"].update(sampler="halton"), "training.points.sampler: "
-         "expected one of: sobol, uniform"),
-        (lambda d: d["training"]["adam"].update(lr=0), "training.adam.lr: expected a number in (0, 10]"),
+        (
+            lambda d: d["network"].update(width=100000),
+            "network.width: 100000 exceeds the limit of 4096 (max_width",
+        ),
+        (
+            lambda d: d["network"].update(activation="gelu2"),
+            "network.activation: unknown activation 'gelu2'",
+        ),
+        (
+            lambda d: d["network"].update(init="lecun"),
+            "network.init: expected one of: glorot, he, fixed_point",
+        ),
+        (
+            lambda d: d["network"].update(activation=3),
+            "network.activation: expected a non-empty string",
+        ),
+        (
+            lambda d: d["network"].update(width=4096, depth=64),
+            "network: width 4096 and depth 64 give",
+        ),
+        (
+            lambda d: d["training"]["points"].update(interior=0),
+            "training.points.interior: expected a whole number in [1, 1000000]",
+        ),
+        (
+            lambda d: d["training"]["points"].update(interior=10**9),
+            "exceeds the limit of 1000000 (max_points",
+        ),
+        (
+            lambda d: d["training"]["points"].update(sampler="halton"),
+            "training.points.sampler: expected one of: sobol, uniform",
+        ),
+        (
+            lambda d: d["training"]["adam"].update(lr=0),
+            "training.adam.lr: expected a number in (0, 10]",
+        ),
         (lambda d: d["training"]["adam"].update(lr="fast"), "training.adam.lr: expected a number"),
-        (lambda d: d["training"]["adam"].update(steps=-1), "training.adam.steps: expected a whole "
-         "number in [0, 10000000]"),
-        (lambda d: d["training"].update(dtype="float16"), "training.dtype: expected one of: float32, "
-         "float64"),
-        (lambda d: d["training"].update(weights={"pde": -1}), "training.weights.pde: expected a number "
-         "in [0, 1e+12]"),
-        (lambda d: d["training"].update(weights={"bc": 1}), "training.weights.bc: unknown loss term "
-         "(expected one of: pde, dirichlet, neumann)"),
+        (
+            lambda d: d["training"]["adam"].update(steps=-1),
+            "training.adam.steps: expected a whole number in [0, 10000000]",
+        ),
+        (
+            lambda d: d["training"].update(dtype="float16"),
+            "training.dtype: expected one of: float32, float64",
+        ),
+        (
+            lambda d: d["training"].update(weights={"pde": -1}),
+            "training.weights.pde: expected a number in [0, 1e+12]",
+        ),
+        (
+            lambda d: d["training"].update(weights={"bc": 1}),
+            "training.weights.bc: unknown loss term (expected one of: pde, dirichlet, neumann)",
+        ),
         (lambda d: d["training"].update(seed=-1), "training.seed: expected a whole number"),
         (lambda d: d["training"].update(adam=5), "training.adam: expected a mapping, got 5 (int)"),
-        (lambda d: d.update(validation={"grid": 10**7}), "validation.grid: 10000000 points per "
-         "dimension"),
+        (
+            lambda d: d.update(validation={"grid": 10**7}),
+            "validation.grid: 10000000 points per dimension",
+        ),
         (lambda d: d.update(parameters={"x": 1}), "parameters.x: 'x' is reserved"),
         (lambda d: d.update(parameters={"sin": 1}), "parameters.sin: 'sin' is reserved"),
-        (lambda d: d.update(parameters={"a b": 1}), "parameters.a b: a parameter name must be an "
-         "identifier"),
+        (
+            lambda d: d.update(parameters={"a b": 1}),
+            "parameters.a b: a parameter name must be an identifier",
+        ),
         (lambda d: d.update(parameters={"k": "x"}), "parameters.k: variable 'x' is not available"),
         (lambda d: d.update(parameters={"k": [1]}), "parameters.k: expected an expression"),
         (lambda d: d.update(name="../../etc"), "name: expected letters, digits"),
-        (lambda d: d.update(reference={"finite_difference": {"points": 2}}),
-         "reference.finite_difference.points: expected a whole number in [3, 100000]"),
+        (
+            lambda d: d.update(reference={"finite_difference": {"points": 2}}),
+            "reference.finite_difference.points: expected a whole number in [3, 100000]",
+        ),
     ],
 )
 def test_validation_errors_name_the_key(write, valid, change, message) -> None:
@@ -176,11 +252,16 @@ def test_validation_errors_name_the_key(write, valid, change, message) -> None:
         ("[1, 2]", "expected a mapping at the top, got [1, 2] (list)"),
         ("pde: [", "not valid YAML"),
         ("a: 1\n\tb: 2", "not valid YAML"),
-        ("!!python/object/apply:os.system ['echo pwned']", "not valid YAML: could not determine a "
-         "constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.system'"),
+        (
+            "!!python/object/apply:os.system ['echo pwned']",
+            "not valid YAML: could not determine a "
+            "constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.system'",
+        ),
         ("pde: !!python/name:os.system", "not valid YAML"),
-        ("domain: {rectangle: [[0, 1]]}\npde: !!binary aGVsbG8=\n",
-         "pde: expected a mapping, got b'hello' (bytes)"),
+        (
+            "domain: {rectangle: [[0, 1]]}\npde: !!binary aGVsbG8=\n",
+            "pde: expected a mapping, got b'hello' (bytes)",
+        ),
         ("[" * 1000, "nested deeper than 32 levels of brackets (1000)"),
         ("a: [" + "1," * 5000 + "1]", "too many YAML items (5003 separators; at most 4000)"),
         ("1: 2\n", "keys must be strings"),
@@ -235,7 +316,7 @@ def test_missing_and_oversized_files(tmp_path) -> None:
 def test_billion_laughs_is_cheap(write) -> None:
     # aliases are shared references in safe_load, and no message walks the whole structure
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
-    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i-1}"] * 9) + "]" for i in range(1, 9)]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
     lines += ["pde: *a8"]
     message = error_of(write, "\n".join(lines))
     assert len(message) < 300

@@ -36,7 +36,7 @@ def dirichlet_problem(write, dimension: int):
         1: "-exp(x/2)/4",
         2: "-exp(x/2)/4*sin(pi*y + 0.3) + pi**2*exp(x/2)*sin(pi*y + 0.3)",
         3: "(-exp(x/2)/4*sin(pi*y + 0.3) + pi**2*exp(x/2)*sin(pi*y + 0.3))*(z + 1)**2"
-           " - 2*exp(x/2)*sin(pi*y + 0.3)",
+        " - 2*exp(x/2)*sin(pi*y + 0.3)",
     }
     data = {
         "pde": {"kind": "poisson", "source": laplacians[dimension]},
@@ -48,8 +48,9 @@ def dirichlet_problem(write, dimension: int):
     return load_problem(write(data))
 
 
-@pytest.mark.parametrize(("dimension", "grids"), [(1, [17, 33, 65, 129]), (2, [17, 33, 65, 129]),
-                                                  (3, [9, 17, 33])])
+@pytest.mark.parametrize(
+    ("dimension", "grids"), [(1, [17, 33, 65, 129]), (2, [17, 33, 65, 129]), (3, [9, 17, 33])]
+)
 def test_poisson_dirichlet_is_second_order(write, dimension, grids) -> None:
     slope, errors = observed_order(dirichlet_problem(write, dimension), grids, "u")
     assert 1.8 <= slope <= 2.2, errors
@@ -58,8 +59,9 @@ def test_poisson_dirichlet_is_second_order(write, dimension, grids) -> None:
 
 
 def test_poisson_with_a_neumann_side_is_second_order() -> None:
-    slope, errors = observed_order(load_problem(PROBLEMS / "poisson_mixed.yaml"),
-                                   [17, 33, 65, 129], "u")
+    slope, errors = observed_order(
+        load_problem(PROBLEMS / "poisson_mixed.yaml"), [17, 33, 65, 129], "u"
+    )
     assert 1.8 <= slope <= 2.2, errors
 
 
@@ -84,21 +86,37 @@ def test_interpolation_onto_the_validation_grid_keeps_the_accuracy() -> None:
 
 
 def test_unsolvable_references_are_refused(write) -> None:
-    neumann_only = {"pde": {"kind": "poisson", "source": "0"}, "domain": {"rectangle": [[0, 1]]},
-                    "boundary": [{"on": "all", "neumann": "0"}]}
+    neumann_only = {
+        "pde": {"kind": "poisson", "source": "0"},
+        "domain": {"rectangle": [[0, 1]]},
+        "boundary": [{"on": "all", "neumann": "0"}],
+    }
     with pytest.raises(ValueError, match="at least one Dirichlet side"):
         solve_reference(load_problem(write(neumann_only)), 17)
-    traction_only = {"pde": {"kind": "linear_elasticity", "lame": {"lambda": 1, "mu": 1}},
-                     "domain": {"rectangle": [[0, 1], [0, 1]]},
-                     "boundary": [{"on": "all", "traction": ["0", "0"]}]}
+    traction_only = {
+        "pde": {"kind": "linear_elasticity", "lame": {"lambda": 1, "mu": 1}},
+        "domain": {"rectangle": [[0, 1], [0, 1]]},
+        "boundary": [{"on": "all", "traction": ["0", "0"]}],
+    }
     with pytest.raises(ValueError, match="rigid motions"):
         solve_reference(load_problem(write(traction_only)), 17)
 
 
 def test_reference_command_writes_and_reports(tmp_path, capsys) -> None:
     out = tmp_path / "ref"
-    assert main(["reference", str(PROBLEMS / "elasticity_plate.yaml"), "--points", "33",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "reference",
+                str(PROBLEMS / "elasticity_plate.yaml"),
+                "--points",
+                "33",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     summary = json.loads((out / "reference.json").read_text())
     assert summary["unknowns"] == 2 * 33 * 33
     assert set(summary["relative_l2_vs_exact"]) == {"ux", "uy", "sxx", "syy", "sxy"}
@@ -111,21 +129,50 @@ def test_reference_command_writes_and_reports(tmp_path, capsys) -> None:
 
 
 def test_reference_command_refuses_bad_input(tmp_path, write, capsys) -> None:
-    neumann_only = {"pde": {"kind": "poisson", "source": "0"}, "domain": {"rectangle": [[0, 1]]},
-                    "boundary": [{"on": "all", "neumann": "0"}]}
+    neumann_only = {
+        "pde": {"kind": "poisson", "source": "0"},
+        "domain": {"rectangle": [[0, 1]]},
+        "boundary": [{"on": "all", "neumann": "0"}],
+    }
     assert main(["reference", str(write(neumann_only)), "--out", str(tmp_path / "r")]) == 2
-    assert "reference.finite_difference: the finite-difference reference needs" in capsys.readouterr().err
-    assert main(["reference", str(PROBLEMS / "poisson_3d.yaml"), "--points", "1000",
-                 "--out", str(tmp_path / "r")]) == 2
+    assert (
+        "reference.finite_difference: the finite-difference reference needs"
+        in capsys.readouterr().err
+    )
+    assert (
+        main(
+            [
+                "reference",
+                str(PROBLEMS / "poisson_3d.yaml"),
+                "--points",
+                "1000",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     assert "over the limit" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 
 def test_training_without_exact_is_validated_against_finite_differences(tmp_path) -> None:
     out = tmp_path / "run"
-    code = main(["solve", str(PROBLEMS / "poisson_gaussian_source.yaml"), "--out", str(out),
-                 "--set", "training.adam.steps=150", "--set", "training.lbfgs.steps=100",
-                 "--set", "reference.finite_difference.points=65", "--quiet"])
+    code = main(
+        [
+            "solve",
+            str(PROBLEMS / "poisson_gaussian_source.yaml"),
+            "--out",
+            str(out),
+            "--set",
+            "training.adam.steps=150",
+            "--set",
+            "training.lbfgs.steps=100",
+            "--set",
+            "reference.finite_difference.points=65",
+            "--quiet",
+        ]
+    )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["reference"] == "finite-difference reference (65×65)"

@@ -107,8 +107,10 @@ def test_rollback_restores_the_last_snapshot_halves_the_rate_and_goes_on(write, 
     result = trainer.run()
     assert result.status == "completed"
     assert len(result.events) == 1
-    assert "non-finite values at step 58 (loss term pde is nan): rolled back to step 50" in \
-        result.events[0]
+    assert (
+        "non-finite values at step 58 (loss term pde is nan): rolled back to step 50"
+        in result.events[0]
+    )
     assert "learning rate halved" in result.events[0]
     assert [r["step"] for r in result.history] == list(range(1, 101))
     assert trainer.lr_scale == 0.5
@@ -137,9 +139,20 @@ def test_failed_run_leaves_error_txt_beside_the_last_good_checkpoint(tmp_path, m
 
     monkeypatch.setattr(Trainer, "loss", poisoned)
     out = tmp_path / "run"
-    code = main(["solve", str(PROBLEMS / "poisson_1d.yaml"), "--out", str(out), "--quiet",
-                 "--set", "training.adam.steps=200", "--set", "training.lbfgs.steps=10",
-                 "--no-plots"])
+    code = main(
+        [
+            "solve",
+            str(PROBLEMS / "poisson_1d.yaml"),
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "training.adam.steps=200",
+            "--set",
+            "training.lbfgs.steps=10",
+            "--no-plots",
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert "training failed: non-finite values at step 130 (adam): loss term pde, dirichlet" in err
@@ -161,11 +174,18 @@ def test_unfinished_runs_are_not_overwritten_and_resume_checks_the_problem(tmp_p
     assert "no checkpoint.pt there, nothing to resume" in capsys.readouterr().err
 
 
-def test_resume_refuses_a_different_problem_but_allows_a_longer_budget(tmp_path, capsys,
-                                                                       monkeypatch):
+def test_resume_refuses_a_different_problem_but_allows_a_longer_budget(
+    tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "run"
-    base = ["solve", str(PROBLEMS / "poisson_1d.yaml"), "--quiet", "--no-plots",
-            "--set", "training.lbfgs.steps=0"]
+    base = [
+        "solve",
+        str(PROBLEMS / "poisson_1d.yaml"),
+        "--quiet",
+        "--no-plots",
+        "--set",
+        "training.lbfgs.steps=0",
+    ]
     original = Trainer._after_step
 
     def stop_at_ten(self, phase_step):
@@ -178,8 +198,20 @@ def test_resume_refuses_a_different_problem_but_allows_a_longer_budget(tmp_path,
     monkeypatch.setattr(Trainer, "_after_step", original)
     assert json.loads((out / "metrics.json").read_text())["status"] == "interrupted"
     capsys.readouterr()
-    assert main([*base, "--set", "training.adam.steps=30", "--set", "pde.source=1",
-                 "--resume", str(out)]) == 2
+    assert (
+        main(
+            [
+                *base,
+                "--set",
+                "training.adam.steps=30",
+                "--set",
+                "pde.source=1",
+                "--resume",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "differs from the checkpoint's at pde.source" in capsys.readouterr().err
     assert main([*base, "--set", "training.adam.steps=40", "--resume", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -196,9 +228,24 @@ def test_force_starts_over_and_clears_old_outputs(tmp_path) -> None:
     (out / ".checkpoint.pt.abc.tmp").write_text("leftover")
     (out / "notes.txt").write_text("mine")
     (out / "metrics.json").write_text(json.dumps({"status": "failed"}))
-    assert main(["solve", str(PROBLEMS / "poisson_1d.yaml"), "--out", str(out), "--quiet",
-                 "--force", "--no-plots", "--set", "training.adam.steps=5",
-                 "--set", "training.lbfgs.steps=0"]) == 0
+    assert (
+        main(
+            [
+                "solve",
+                str(PROBLEMS / "poisson_1d.yaml"),
+                "--out",
+                str(out),
+                "--quiet",
+                "--force",
+                "--no-plots",
+                "--set",
+                "training.adam.steps=5",
+                "--set",
+                "training.lbfgs.steps=0",
+            ]
+        )
+        == 0
+    )
     assert not (out / "error.txt").exists() and not (out / ".checkpoint.pt.abc.tmp").exists()
     assert (out / "notes.txt").read_text() == "mine"
 
@@ -225,10 +272,27 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path) -> None:
 def start_solve(out, steps: int = 3000):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "pinn_gelu", "solve", str(PROBLEMS / "poisson_1d.yaml"),
-         "--out", str(out), "--quiet", "--no-plots", "--set", f"training.adam.steps={steps}",
-         "--set", "training.lbfgs.steps=0", "--set", "training.checkpoint_every=50"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "pinn_gelu",
+            "solve",
+            str(PROBLEMS / "poisson_1d.yaml"),
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-plots",
+            "--set",
+            f"training.adam.steps={steps}",
+            "--set",
+            "training.lbfgs.steps=0",
+            "--set",
+            "training.checkpoint_every=50",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
 
 
@@ -241,13 +305,14 @@ def wait_for(path, process, timeout=60.0) -> None:
 
 
 @pytest.mark.parametrize(("signal_number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_writes_a_checkpoint_and_metrics_and_says_how_to_resume(tmp_path, signal_number,
-                                                                          code):
+def test_a_signal_writes_a_checkpoint_and_metrics_and_says_how_to_resume(
+    tmp_path, signal_number, code
+):
     out = tmp_path / "run"
     process = start_solve(out)
     wait_for(out / "checkpoint.pt", process)
     process.send_signal(signal_number)
-    stdout, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stderr
     assert f"resume with: pinn-gelu solve {PROBLEMS / 'poisson_1d.yaml'} --resume {out}" in stderr
     assert "Traceback" not in stderr
@@ -257,10 +322,26 @@ def test_a_signal_writes_a_checkpoint_and_metrics_and_says_how_to_resume(tmp_pat
     assert state["step"] == metrics["steps"] and 0 < state["step"] < 3000
     if signal_number == signal.SIGINT:
         resumed = subprocess.run(
-            [sys.executable, "-m", "pinn_gelu", "solve", str(PROBLEMS / "poisson_1d.yaml"),
-             "--resume", str(out), "--quiet", "--no-plots", "--set", "training.adam.steps=3000",
-             "--set", "training.lbfgs.steps=0", "--set", "training.checkpoint_every=50"],
-            capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "pinn_gelu",
+                "solve",
+                str(PROBLEMS / "poisson_1d.yaml"),
+                "--resume",
+                str(out),
+                "--quiet",
+                "--no-plots",
+                "--set",
+                "training.adam.steps=3000",
+                "--set",
+                "training.lbfgs.steps=0",
+                "--set",
+                "training.checkpoint_every=50",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert resumed.returncode == 0, resumed.stderr
         assert json.loads((out / "metrics.json").read_text())["steps"] == 3000

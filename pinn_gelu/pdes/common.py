@@ -28,7 +28,9 @@ def evaluate_checked(value: Expression | float, points: Tensor, path: str) -> Te
     bad = ~torch.isfinite(values)
     if bool(bad.any()):
         where = points[bad][0].tolist()
-        at = ", ".join(f"{name}={coord:.6g}" for name, coord in zip(value.variables, where))
+        at = ", ".join(
+            f"{name}={coord:.6g}" for name, coord in zip(value.variables, where, strict=True)
+        )
         raise ProblemFileError(
             path,
             value.key or "expression",
@@ -40,8 +42,10 @@ def evaluate_checked(value: Expression | float, points: Tensor, path: str) -> Te
 
 @dataclass(frozen=True)
 class BoundaryTargets:
-    """Target values of one condition kind: entry k sets component ``components[k]`` of
-    boundary point ``rows[k]`` to ``values[k]``."""
+    """Target values of one condition kind.
+
+    Entry k sets component ``components[k]`` of boundary point ``rows[k]`` to ``values[k]``.
+    """
 
     rows: Tensor
     components: Tensor

@@ -22,6 +22,7 @@ normal, per component; a component no condition fixes is traction-free (t_i = 0)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -50,7 +51,10 @@ def lame_from_young(youngs_modulus: float, poisson_ratio: float) -> tuple[float,
 
 
 def stress_from_gradient(gradient: Tensor, lam: float, mu: float) -> Tensor:
-    """σ = λ tr(ε) I + 2μ ε from ∇u: (N, 2, 2) with [n, k, j] = ∂u_k/∂x_j → (N, 3) (σxx, σyy, σxy)."""
+    """σ = λ tr(ε) I + 2μ ε from ∇u.
+
+    Shapes: (N, 2, 2) with [n, k, j] = ∂u_k/∂x_j → (N, 3) as (σxx, σyy, σxy).
+    """
     exx, eyy = gradient[:, 0, 0], gradient[:, 1, 1]
     exy = 0.5 * (gradient[:, 0, 1] + gradient[:, 1, 0])
     trace = exx + eyy
@@ -58,7 +62,7 @@ def stress_from_gradient(gradient: Tensor, lam: float, mu: float) -> Tensor:
 
 
 def traction(stress: Tensor, normals: Tensor) -> Tensor:
-    """t = σ·n: stress (N, 3) as (σxx, σyy, σxy), normals (N, 2) → (N, 2)."""
+    """T = σ·n: stress (N, 3) as (σxx, σyy, σxy), normals (N, 2) → (N, 2)."""
     sxx, syy, sxy = stress[:, 0], stress[:, 1], stress[:, 2]
     nx, ny = normals[:, 0], normals[:, 1]
     return torch.stack([sxx * nx + sxy * ny, sxy * nx + syy * ny], 1)
@@ -88,19 +92,21 @@ class LinearElasticity:
     default_condition = ("traction", 0.0)
 
     @property
-    def order(self) -> int:  # type: ignore[override]
+    def order(self) -> int:
         """2 for the displacement (Navier–Cauchy) form, 1 for the mixed form."""
         return 2 if self.formulation == "displacement" else 1
 
     @property
-    def outputs(self) -> tuple[str, ...]:  # type: ignore[override]
+    def outputs(self) -> tuple[str, ...]:
         """Network outputs: u, or u and σ."""
         return ("ux", "uy") if self.formulation == "displacement" else self.solution_fields
 
     @property
-    def term_names(self) -> tuple[str, ...]:  # type: ignore[override]
+    def term_names(self) -> tuple[str, ...]:
         """Loss terms of the formulation."""
-        interior = ("pde",) if self.formulation == "displacement" else ("equilibrium", "constitutive")
+        interior = (
+            ("pde",) if self.formulation == "displacement" else ("equilibrium", "constitutive")
+        )
         return (*interior, "displacement", "traction")
 
     def _forces(self, points: Tensor, path: str) -> Tensor:
@@ -181,7 +187,7 @@ class LinearElasticity:
         )
 
 
-def _displacement(targets: BoundaryTargets):  # type: ignore[no-untyped-def]
+def _displacement(targets: BoundaryTargets) -> Callable[[Fields], Tensor]:
     rows, components, values = targets.rows, targets.components, targets.values
 
     def residual(fields: Fields) -> Tensor:
@@ -211,8 +217,9 @@ def parse(section: Section) -> LinearElasticity:
     section.has("poisson_ratio")
     if has_lame == has_young:
         raise section.error(
-            None, "give the material either as lame: {lambda: …, mu: …} or as youngs_modulus "
-            "and poisson_ratio (exactly one of the two)"
+            None,
+            "give the material either as lame: {lambda: …, mu: …} or as youngs_modulus "
+            "and poisson_ratio (exactly one of the two)",
         )
     if has_lame:
         lame = section.section("lame")

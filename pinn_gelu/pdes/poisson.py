@@ -65,7 +65,7 @@ class Poisson:
         return terms
 
     def solution(self, network: nn.Module, x: Tensor, engine: Engine) -> dict[str, Tensor]:
-        """u at points x (N, d) → {"u": (N,)}."""
+        """U at points x (N, d) → {"u": (N,)}."""
         return {"u": network(x)[:, 0]}
 
     def describe(self) -> str:

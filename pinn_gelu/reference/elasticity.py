@@ -46,8 +46,13 @@ class _Rows:
 
 
 def _first_derivative(
-    grid: Grid, rows: np.ndarray, nodes: np.ndarray, axis: int, component: int,
-    weight: float | np.ndarray, out: _Rows,
+    grid: Grid,
+    rows: np.ndarray,
+    nodes: np.ndarray,
+    axis: int,
+    component: int,
+    weight: float | np.ndarray,
+    out: _Rows,
 ) -> None:
     """Add weight·∂u_component/∂x_axis at ``nodes`` to ``rows``: central, one-sided at the ends."""
     h = grid.spacing[axis]

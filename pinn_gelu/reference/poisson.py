@@ -53,7 +53,11 @@ def solve_poisson(problem: Problem, points: int) -> FDSolution:
     rhs = np.where(dirichlet, values, evaluate(problem.pde.source, coordinates))  # type: ignore[attr-defined]
     free = np.flatnonzero(~dirichlet)
     index = grid.index()
-    rows, cols, data = [dirichlet.nonzero()[0]], [dirichlet.nonzero()[0]], [np.ones(dirichlet.sum())]
+    rows, cols, data = (
+        [dirichlet.nonzero()[0]],
+        [dirichlet.nonzero()[0]],
+        [np.ones(dirichlet.sum())],
+    )
     diagonal = np.zeros(size)
     for axis, h in enumerate(grid.spacing):
         at = index[free, axis]
