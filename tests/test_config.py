@@ -35,3 +35,15 @@ def test_every_field_has_a_doc_line() -> None:
     for cls in [*SECTIONS.values(), Limits]:
         for field in dataclasses.fields(cls):
             assert field.metadata.get("doc"), f"{cls.__name__}.{field.name}"
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    from .conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [line for line in readme.splitlines() if line.startswith("python3 -m venv")]
+    assert len(commands) == 2, commands  # the main job, then the tests
+    assert commands[0].endswith("pinn-gelu solve problems/poisson_2d.yaml")
+    assert commands[1].endswith("python -m pytest")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert commands[1] in ci
