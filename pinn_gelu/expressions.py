@@ -56,10 +56,6 @@ VARIABLES: tuple[str, ...] = ("x", "y", "z")
 CONSTANTS: Mapping[str, float] = {"pi": math.pi, "e": math.e}
 
 
-def _math_erf(v: float) -> float:
-    return math.erf(v)
-
-
 #: One-argument functions: name -> (torch function for tensors, math function for constants).
 FUNCTIONS: Mapping[str, tuple[Callable[[Tensor], Tensor], Callable[[float], float]]] = {
     "abs": (torch.abs, abs),
@@ -68,7 +64,7 @@ FUNCTIONS: Mapping[str, tuple[Callable[[Tensor], Tensor], Callable[[float], floa
     "arctan": (torch.arctan, math.atan),
     "cos": (torch.cos, math.cos),
     "cosh": (torch.cosh, math.cosh),
-    "erf": (torch.special.erf, _math_erf),
+    "erf": (torch.special.erf, math.erf),
     "exp": (torch.exp, math.exp),
     "log": (torch.log, math.log),
     "sin": (torch.sin, math.sin),
