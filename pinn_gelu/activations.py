@@ -134,7 +134,6 @@ class ActivationKind:
 
     Attributes:
         name: the spec name.
-        formula: σ(z) in words, for summaries and docs.
         smoothness: how many times σ is continuously differentiable (math.inf for C∞).
         vanishing_order: the lowest derivative order that is zero almost everywhere (None if
             none is): a PDE of that order or higher cannot train the network's residual.
@@ -143,7 +142,6 @@ class ActivationKind:
     """
 
     name: str
-    formula: str
     smoothness: float
     vanishing_order: int | None
     derivatives: _Derivatives
@@ -154,20 +152,19 @@ class ActivationKind:
 ACTIVATIONS: Mapping[str, ActivationKind] = {
     kind.name: kind
     for kind in (
-        ActivationKind("gelu", "z·Φ(z) (exact, erf form)", math.inf, None, _gelu, F.gelu),
-        ActivationKind(
+        ActivationKind("gelu", math.inf, None, _gelu, F.gelu),  # z·Φ(z), exact erf form
+        ActivationKind(  # ½z(1 + tanh(√(2/π)(z + 0.044715z³)))
             "gelu_tanh",
-            "½z(1 + tanh(√(2/π)(z + 0.044715z³)))",
             math.inf,
             None,
             _gelu_tanh,
             lambda z: F.gelu(z, approximate="tanh"),
         ),
-        ActivationKind("tanh", "tanh(z)", math.inf, None, _tanh, torch.tanh),
-        ActivationKind("sin", "sin(z)", math.inf, None, _sin, torch.sin),
-        ActivationKind("silu", "z·sigmoid(z)", math.inf, None, _silu, F.silu),
-        ActivationKind("softplus", "log(1 + eᶻ)", math.inf, None, _softplus, _softplus_forward),
-        ActivationKind("relu", "max(0, z)", 0, 2, _relu, torch.relu),
+        ActivationKind("tanh", math.inf, None, _tanh, torch.tanh),
+        ActivationKind("sin", math.inf, None, _sin, torch.sin),
+        ActivationKind("silu", math.inf, None, _silu, F.silu),  # z·sigmoid(z)
+        ActivationKind("softplus", math.inf, None, _softplus, _softplus_forward),  # log(1 + eᶻ)
+        ActivationKind("relu", 0, 2, _relu, torch.relu),  # max(0, z)
     )
 }
 

@@ -168,8 +168,3 @@ class Problem:
                     entry = self.pde.default_condition
                 resolved[side].append(entry)
         return resolved
-
-    @property
-    def has_reference(self) -> bool:
-        """Whether errors can be measured: an exact solution or a finite-difference reference."""
-        return bool(self.exact) or self.reference is not None
