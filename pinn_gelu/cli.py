@@ -214,36 +214,9 @@ def _check_output(directory: Path, force: bool) -> None:
     clean_run_directory(directory, everything=force)
 
 
-#: Keys that may differ between a checkpoint's problem and the file it is resumed with.
-RESUMABLE_CHANGES = (
-    "training.adam.steps",
-    "training.lbfgs.steps",
-    "training.checkpoint_every",
-    "training.on_nonfinite",
-    "training.max_rollbacks",
-    "validation.every",
-)
-
-
-def _differences(a: Any, b: Any, key: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        found = []
-        for name in dict.fromkeys([*a, *b]):
-            child = f"{key}.{name}" if key else str(name)
-            found += _differences(a.get(name), b.get(name), child)
-        return found
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [
-            d
-            for i, (x, y) in enumerate(zip(a, b, strict=True))
-            for d in _differences(x, y, f"{key}[{i}]")
-        ]
-    return [] if a == b else [key]
-
-
 def _check_resumable(directory: Path, data: dict[str, Any]) -> Path:
-    from .outputs import clean_run_directory, plain_data, run_status
-    from .training import read_checkpoint
+    from .checkpoints import RESUMABLE_CHANGES, read_checkpoint, resume_conflicts
+    from .outputs import clean_run_directory, run_status
 
     checkpoint = directory / "checkpoint.pt"
     if not checkpoint.is_file():
@@ -254,9 +227,7 @@ def _check_resumable(directory: Path, data: dict[str, Any]) -> Path:
         stored = read_checkpoint(checkpoint)["problem"]
     except Exception as err:  # any unreadable checkpoint is a usage error, not a traceback
         raise UsageError(f"--resume {directory}: cannot read checkpoint.pt ({err})") from None
-    changed = [
-        key for key in _differences(plain_data(data), stored) if key not in RESUMABLE_CHANGES
-    ]
+    changed = resume_conflicts(stored, data)
     if changed:
         raise UsageError(
             f"--resume {directory}: the problem differs from the checkpoint's at {changed[0]} "

@@ -199,9 +199,9 @@ def compare(
     """
     from tqdm import tqdm
 
+    from .config import DTYPES
     from .metrics import build_evaluator
     from .problem_file import load_problem
-    from .training import DTYPES
 
     specs = [parse_activation(a).spec for a in activations]
     threads = threads or max(1, (os.cpu_count() or 1) // max(1, jobs))

@@ -12,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from .expressions import ExpressionLimits
 
 __all__ = [
+    "DTYPES",
     "AdamConfig",
     "LBFGSConfig",
     "Limits",
@@ -23,6 +26,10 @@ __all__ = [
     "TrainingConfig",
     "ValidationConfig",
 ]
+
+
+#: Floating-point precisions by ``training.dtype`` name.
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def option(default: Any, doc: str, **meta: Any) -> Any:
@@ -157,9 +164,7 @@ class TrainingConfig:
     adam: AdamConfig = option(AdamConfig(), "Adam phase (section)")
     lbfgs: LBFGSConfig = option(LBFGSConfig(), "L-BFGS phase (section)")
     seed: int = option(0, "fixes initial weights and every sampled point", min=0, max=2**32 - 1)
-    dtype: str = option(
-        "float32", "floating-point precision of everything", choices=("float32", "float64")
-    )
+    dtype: str = option("float32", "floating-point precision of everything", choices=tuple(DTYPES))
     device: str = option("cpu", "torch device", choices=("cpu", "cuda"))
     weights: dict[str, float] = option(
         {},

@@ -1,70 +1,23 @@
-"""Network outputs and their input derivatives at points: what PDE residuals are built from.
+"""Derivative engines: how a network's Fields (:mod:`pinn_gelu.fields`) are computed.
 
-A PDE term states what it needs, one of :data:`NEEDS` in increasing cost:
-
-- ``value``: u (N, m)
-- ``gradient``: u and its Jacobian ∂u_k/∂x_i, (N, m, d)
-- ``laplacian``: u, the Jacobian and Δu_k, (N, m)
-- ``hessian``: u, the Jacobian, the Hessians ∂²u_k/∂x_i∂x_j, (N, m, d, d), and their traces
-
-and a derivative engine computes it: :func:`autograd_fields` by nested reverse mode (the
-reference, for any network), :func:`func_fields` by torch.func transforms (an independent
-cross-check), or :func:`pinn_gelu.forward_mode.forward_fields` by propagating derivatives
-forward through an :class:`~pinn_gelu.networks.MLP` (exact, and about twice as fast as nested
-autograd eagerly, three times compiled). :func:`select_engine` picks one.
+:data:`ENGINES` lists them: ``autograd`` by nested reverse mode (:func:`autograd_fields`, the
+reference, for any network), ``func`` by torch.func transforms (:func:`func_fields`, an
+independent cross-check), ``forward`` by propagating derivatives forward through an
+:class:`~pinn_gelu.networks.MLP` (:func:`pinn_gelu.forward_mode.forward_fields`: exact, and about
+twice as fast as nested autograd eagerly, three times compiled). ``auto`` (the default) takes
+forward mode where the network supports it. :func:`select_engine` picks one.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from . import operators
+from .fields import Engine, Fields, need_rank
+from .forward_mode import forward_fields, supports_forward
 
-__all__ = ["NEEDS", "Engine", "Fields", "autograd_fields", "func_fields", "select_engine"]
-
-#: What a term can need, cheapest first.
-NEEDS = ("value", "gradient", "laplacian", "hessian")
-
-
-def need_rank(need: str) -> int:
-    """Position of a need in :data:`NEEDS` (a hessian includes a laplacian, and so on)."""
-    return NEEDS.index(need)
-
-
-@dataclass
-class Fields:
-    """Network outputs and derivatives at N points in d dimensions, m output fields."""
-
-    value: Tensor
-    gradient: Tensor | None = None
-    laplacian: Tensor | None = None
-    hessian: Tensor | None = None
-
-    def require_gradient(self) -> Tensor:
-        """The Jacobian (N, m, d); an error if it was not computed."""
-        if self.gradient is None:
-            raise RuntimeError("gradient was not computed: the term must declare need='gradient'")
-        return self.gradient
-
-    def require_laplacian(self) -> Tensor:
-        """Δu per output (N, m); an error if it was not computed."""
-        if self.laplacian is None:
-            raise RuntimeError("laplacian was not computed: the term must need 'laplacian'")
-        return self.laplacian
-
-    def require_hessian(self) -> Tensor:
-        """Hessians (N, m, d, d); an error if they were not computed."""
-        if self.hessian is None:
-            raise RuntimeError("hessian was not computed: the term must declare need='hessian'")
-        return self.hessian
-
-
-#: An engine computes Fields: (network, points (N, d), need) → Fields.
-Engine = Callable[[nn.Module, Tensor, str], Fields]
+__all__ = ["CHOICES", "ENGINES", "autograd_fields", "func_fields", "select_engine"]
 
 
 def autograd_fields(network: nn.Module, x: Tensor, need: str) -> Fields:
@@ -115,33 +68,43 @@ def func_fields(network: nn.Module, x: Tensor, need: str) -> Fields:
     return fields
 
 
+#: The engines by ``training.derivatives`` name (``auto`` is a choice, not an engine).
+ENGINES: dict[str, Engine] = {
+    "forward": forward_fields,
+    "autograd": autograd_fields,
+    "func": func_fields,
+}
+_DESCRIPTIONS = {
+    "forward": "forward mode (exact forward-propagated derivatives)",
+    "autograd": "autograd (nested reverse mode)",
+    "func": "torch.func (vmap of jacrev and hessian)",
+}
+#: The values ``training.derivatives`` accepts.
+CHOICES = ("auto", *ENGINES)
+
+
 def select_engine(network: nn.Module, choice: str) -> tuple[Engine, str]:
-    """The engine for ``choice`` (auto | autograd | forward) and a line saying which and why.
+    """The engine for ``choice`` (one of :data:`CHOICES`) and a line saying which and why.
 
     ``auto`` takes forward mode when the network is a library MLP (whose layers and activation
     derivatives are known) and falls back to autograd otherwise.
 
     Raises:
-        ValueError: if forward mode is asked for a network that does not support it.
+        ValueError: for an unknown choice, or forward mode for a network that lacks it.
     """
-    from .forward_mode import forward_fields, supports_forward
-
-    if choice == "autograd":
-        return autograd_fields, "autograd (nested reverse mode), as configured"
-    if choice == "func":
-        return func_fields, "torch.func (vmap of jacrev and hessian), as configured"
-    if choice not in ("auto", "forward"):
+    if choice not in CHOICES:
         raise ValueError(
-            f"unknown derivatives choice {choice!r} (expected auto, autograd, forward)"
+            f"unknown derivatives choice {choice!r} (expected one of: {', '.join(CHOICES)})"
         )
-    if supports_forward(network):
-        why = "as configured" if choice == "forward" else "chosen automatically"
-        return forward_fields, f"forward mode (exact forward-propagated derivatives), {why}"
-    if choice == "forward":
+    if choice == "auto":
+        if supports_forward(network):
+            return forward_fields, f"{_DESCRIPTIONS['forward']}, chosen automatically"
+        return (
+            autograd_fields,
+            f"{_DESCRIPTIONS['autograd']}: {type(network).__name__} does not support forward mode",
+        )
+    if choice == "forward" and not supports_forward(network):
         raise ValueError(
             f"forward-mode derivatives need a pinn_gelu MLP, got {type(network).__name__}"
         )
-    return (
-        autograd_fields,
-        f"autograd (nested reverse mode): {type(network).__name__} does not support forward mode",
-    )
+    return ENGINES[choice], f"{_DESCRIPTIONS[choice]}, as configured"

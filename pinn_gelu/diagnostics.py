@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from .collocation import sample_collocation
-from .derivatives import need_rank, select_engine
+from .derivatives import select_engine
+from .fields import need_rank
 from .networks import build_network
 from .problem import Problem
 

@@ -29,7 +29,7 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
-from .derivatives import Fields, need_rank
+from .fields import Fields, need_rank
 from .networks import MLP
 
 __all__ = ["forward_fields", "supports_forward"]

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .derivatives import Engine
 from .errors import ProblemFileError
+from .fields import Engine
 from .pdes.common import evaluate_checked
 from .problem import Problem
 

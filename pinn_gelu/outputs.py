@@ -19,16 +19,13 @@ is read with ``torch.load(..., weights_only=True)``: a checkpoint is data, never
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
-import os
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -36,45 +33,19 @@ import yaml
 from torch import nn
 
 from .activations import parse_activation
-from .config import Limits
+from .checkpoints import MODEL_FORMAT, atomic_write, plain_data
+from .config import DTYPES, Limits
 from .derivatives import select_engine
 from .metrics import predict, relative_l2
 from .networks import MLP
 from .problem import Problem
 from .problem_file import parse_problem
-from .training import DTYPES, TrainResult
+from .training import TrainResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["Solution", "atomic_write", "load_run", "write_run"]
-
-MODEL_FORMAT = "pinn_gelu.model/1"
-
-
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Write a file all at once: to a temporary file beside it, fsync, then ``os.replace``."""
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save_figure(path: str | Path, figure: Figure) -> None:
@@ -139,11 +110,6 @@ def model_checkpoint(
         "problem": plain_data(problem_data),
         "limits": {k: getattr(problem.limits, k) for k in Limits.__dataclass_fields__},
     }
-
-
-def plain_data(value: Any) -> Any:
-    """A deep copy as plain dicts, lists, strings and numbers (YAML round trip)."""
-    return yaml.safe_load(yaml.safe_dump(value))
 
 
 def write_run(

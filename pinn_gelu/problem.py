@@ -24,7 +24,7 @@ from .geometry import Box
 
 if TYPE_CHECKING:
     from .collocation import Collocation
-    from .derivatives import Engine, Fields
+    from .fields import Engine, Fields
 
 __all__ = ["PDE", "BoundaryCondition", "Problem", "ReferenceConfig", "Term"]
 

@@ -50,17 +50,17 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from .activations import order_warning, parse_activation
+from .checkpoints import plain_data, read_checkpoint, write_checkpoint
 from .collocation import Collocation, sample_collocation
-from .config import LBFGSConfig
-from .derivatives import Fields, need_rank, select_engine
+from .config import DTYPES, LBFGSConfig
+from .derivatives import select_engine
+from .fields import Fields, need_rank
 from .metrics import Evaluator, build_evaluator
 from .networks import MLP, build_network
 from .problem import Problem, Term
 
-__all__ = ["DTYPES", "SNAPSHOT_EVERY", "ActivationOrderWarning", "TrainResult", "Trainer", "train"]
+__all__ = ["SNAPSHOT_EVERY", "ActivationOrderWarning", "TrainResult", "Trainer", "train"]
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
-CHECKPOINT_FORMAT = "pinn_gelu.checkpoint/1"
 #: Steps between the in-memory snapshots that a rollback returns to.
 SNAPSHOT_EVERY = 50
 PHASES = ("adam", "lbfgs", "done")
@@ -361,10 +361,7 @@ class Trainer:
         """Write the checkpoint file atomically (the current state unless one is given)."""
         if self.checkpoint is None:
             return
-        from .outputs import atomic_write, plain_data
-
         content = {
-            "format": CHECKPOINT_FORMAT,
             "problem": plain_data(self.problem_data),
             "limits": {
                 k: getattr(self.problem.limits, k)
@@ -374,8 +371,7 @@ class Trainer:
             "dtype": self.problem.training.dtype,
             **(dict(state) if state is not None else self.state()),
         }
-        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.checkpoint, lambda handle: torch.save(content, handle))
+        write_checkpoint(self.checkpoint, content)
 
     def _after_step(self, phase_step: int) -> None:
         """Snapshots, periodic checkpoints and the stop request, at the end of every step."""
@@ -605,14 +601,6 @@ class Trainer:
         trainer.events.append(f"resumed at step {trainer.step} ({trainer.phase})")
         trainer._take_snapshot()
         return trainer
-
-
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a training checkpoint safely (``weights_only=True``) and check its format."""
-    content = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(content, dict) or content.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a pinn_gelu training checkpoint ({CHECKPOINT_FORMAT})")
-    return content
 
 
 def _lbfgs_stop(

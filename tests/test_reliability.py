@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from pinn_gelu import load_problem
+from pinn_gelu.checkpoints import atomic_write, read_checkpoint
 from pinn_gelu.cli import main
-from pinn_gelu.outputs import atomic_write
-from pinn_gelu.training import Trainer, read_checkpoint
+from pinn_gelu.training import Trainer
 
 from .conftest import PROBLEMS
 

@@ -29,8 +29,8 @@ import torch
 from torch import Tensor, nn
 
 from ..collocation import Collocation
-from ..derivatives import Engine, Fields
 from ..expressions import Expression
+from ..fields import Engine, Fields
 from ..problem import Problem, Term
 from ..schema import Section, compile_expression, join
 from .common import BoundaryTargets, boundary_targets, evaluate_checked

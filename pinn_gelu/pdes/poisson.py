@@ -15,8 +15,8 @@ from typing import ClassVar
 from torch import Tensor, nn
 
 from ..collocation import Collocation
-from ..derivatives import Engine, Fields
 from ..expressions import Expression
+from ..fields import Engine, Fields
 from ..problem import Problem, Term
 from ..schema import Section
 from .common import boundary_targets, evaluate_checked

@@ -1,0 +1,127 @@
+"""Checkpoints and atomic files: the resumable training state, the saved model, and their checks.
+
+Two formats, both plain data and tensors, read with ``torch.load(..., weights_only=True)`` (a
+checkpoint is data, never code):
+
+- ``checkpoint.pt`` (:data:`CHECKPOINT_FORMAT`): the whole training state — parameters, the
+  current phase and its optimiser's state, step counters, history, RNG state, elapsed time — and
+  the problem data it was run with, so that a run resumes from it alone;
+- ``model.pt`` (:data:`MODEL_FORMAT`): the trained network (weights and configuration) and the
+  problem data, from which :func:`pinn_gelu.load_run` rebuilds the solution.
+
+Every file is written by :func:`atomic_write` (temporary file in the same directory, fsync,
+``os.replace``): a crash never leaves a half-written file, and the previous version stays intact
+until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+import yaml
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "MODEL_FORMAT",
+    "RESUMABLE_CHANGES",
+    "atomic_write",
+    "plain_data",
+    "read_checkpoint",
+    "resume_conflicts",
+    "write_checkpoint",
+]
+
+CHECKPOINT_FORMAT = "pinn_gelu.checkpoint/2"
+MODEL_FORMAT = "pinn_gelu.model/1"
+
+#: Keys that may differ between a checkpoint's problem and the file it is resumed with: budgets
+#: and cadences, which do not change what has been computed so far.
+RESUMABLE_CHANGES = (
+    "training.adam.steps",
+    "training.lbfgs.steps",
+    "training.gauss_newton.steps",
+    "training.checkpoint_every",
+    "training.on_nonfinite",
+    "training.max_rollbacks",
+    "validation.every",
+)
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write a file all at once: to a temporary file beside it, fsync, then ``os.replace``."""
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def plain_data(value: Any) -> Any:
+    """A deep copy as plain dicts, lists, strings and numbers (YAML round trip)."""
+    return yaml.safe_load(yaml.safe_dump(value))
+
+
+def write_checkpoint(path: str | Path, content: Mapping[str, Any]) -> None:
+    """Write a training checkpoint atomically (``content`` from the trainer's state)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"format": CHECKPOINT_FORMAT, **content}
+    atomic_write(path, lambda handle: torch.save(data, handle))
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a training checkpoint safely (``weights_only=True``) and check its format."""
+    content = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(content, dict) or content.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a pinn_gelu training checkpoint ({CHECKPOINT_FORMAT})")
+    return content
+
+
+def resume_conflicts(stored: Any, current: Any) -> list[str]:
+    """Key paths where a problem's data differs from a checkpoint's, beyond the resumable ones.
+
+    Empty: the run can be resumed with ``current`` (see :data:`RESUMABLE_CHANGES`).
+    """
+    return [
+        key
+        for key in _differences(plain_data(current), plain_data(stored))
+        if key not in RESUMABLE_CHANGES
+    ]
+
+
+def _differences(a: Any, b: Any, key: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        found = []
+        for name in dict.fromkeys([*a, *b]):
+            child = f"{key}.{name}" if key else str(name)
+            found += _differences(a.get(name), b.get(name), child)
+        return found
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _differences(x, y, f"{key}[{i}]")
+        ]
+    return [] if a == b else [key]
