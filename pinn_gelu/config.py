@@ -18,7 +18,9 @@ from .expressions import ExpressionLimits
 
 __all__ = [
     "DTYPES",
+    "PHASES",
     "AdamConfig",
+    "GaussNewtonConfig",
     "LBFGSConfig",
     "Limits",
     "NetworkConfig",
@@ -58,6 +60,10 @@ class Limits:
     max_expression_length: int = option(1000, "characters in one expression")
     max_expression_nodes: int = option(500, "syntax-tree nodes in one expression")
     max_expression_depth: int = option(50, "nesting depth of one expression")
+    max_gauss_newton_bytes: int = option(
+        4 * 2**30,
+        "bytes of the Gauss–Newton Jacobian (residual rows × parameters × 8) and its Gram matrix",
+    )
     max_exponent: float = option(64.0, "magnitude of a constant exponent in a**b")
     max_constant: float = option(1e100, "magnitude of any constant (folded sub-expression)")
 
@@ -157,12 +163,55 @@ class LBFGSConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GaussNewtonConfig:
+    """Gauss–Newton phase: ``training.gauss_newton:`` section (Levenberg–Marquardt damping).
+
+    Each step solves (JᵀJ + λI) δ = −Jᵀr for the weighted residual vector r and its Jacobian J
+    (in parameter space when there are fewer parameters than residual rows, else in sample
+    space), then takes the best of the step lengths η = 1, ½, ¼, … (``line_search`` of them).
+    """
+
+    steps: int = option(200, "Gauss–Newton steps", min=0, limit="max_steps")
+    damping: float = option(
+        1e-8,
+        "initial damping λ, relative to the mean squared column norm of J (adapted: divided by "
+        "3 after a full step, multiplied by 10 when no step length lowers the loss)",
+        min_exclusive=0.0,
+        max=1.0,
+    )
+    line_search: int = option(
+        12, "step lengths tried per step: η = 2⁻ᵏ, k = 0 … line_search − 1", min=1, max=60
+    )
+    solve: str = option(
+        "auto",
+        "where the linear system is solved: auto (the smaller of parameter and sample space), "
+        "parameter (P×P), sample (N×N)",
+        choices=("auto", "parameter", "sample"),
+    )
+
+
+#: The optimiser phases by name: each has its own section of ``training``, and
+#: :data:`pinn_gelu.optimisers.OPTIMISERS` has an entry for each.
+PHASES: dict[str, type] = {
+    "adam": AdamConfig,
+    "lbfgs": LBFGSConfig,
+    "gauss_newton": GaussNewtonConfig,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
     """Training: ``training:`` section."""
 
     points: PointsConfig = option(PointsConfig(), "collocation points (section)")
     adam: AdamConfig = option(AdamConfig(), "Adam phase (section)")
     lbfgs: LBFGSConfig = option(LBFGSConfig(), "L-BFGS phase (section)")
+    gauss_newton: GaussNewtonConfig = option(GaussNewtonConfig(), "Gauss–Newton phase (section)")
+    schedule: tuple[str, ...] = option(
+        ("adam", "lbfgs"),
+        "the optimiser phases in order, each at most once (a phase with steps: 0 is skipped)",
+        choices=tuple(PHASES),
+    )
     seed: int = option(0, "fixes initial weights and every sampled point", min=0, max=2**32 - 1)
     dtype: str = option("float32", "floating-point precision of everything", choices=tuple(DTYPES))
     device: str = option("cpu", "torch device", choices=("cpu", "cuda"))
@@ -226,6 +275,7 @@ SECTIONS: dict[str, type] = {
     "training.points": PointsConfig,
     "training.adam": AdamConfig,
     "training.lbfgs": LBFGSConfig,
+    "training.gauss_newton": GaussNewtonConfig,
     "validation": ValidationConfig,
 }
 
@@ -249,6 +299,8 @@ def key_reference() -> str:
             meta = f.metadata
             factory = f.default_factory
             default = factory() if callable(factory) else f.default
+            if isinstance(default, tuple):
+                default = list(default)
             if "choices" in meta:
                 bound = " \\| ".join(meta["choices"])
             elif "limit" in meta:
@@ -264,6 +316,7 @@ def key_reference() -> str:
                 high = f"≤ {_number_text(meta['max'])}" if "max" in meta else ""
                 bound = ", ".join(b for b in (low, high) if b)
             type_name = getattr(hint, "__name__", str(hint)).replace("dict", "mapping")
+            type_name = "list" if typing.get_origin(hint) is tuple else type_name
             doc = meta["doc"].replace("|", "\\|")
             rows.append(f"| `{prefix}.{f.name}` | {type_name} | `{default!r}` | {bound} | {doc} |")
     return "\n".join(rows)

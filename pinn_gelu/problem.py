@@ -57,17 +57,23 @@ class ReferenceConfig:
 class Term:
     """One loss term: the mean square of ``residual(fields)`` over its points.
 
+    A residual is *pointwise*: its entry ``[k, ...]`` depends only on the fields at one point,
+    ``rows[k]`` of the point set (the k-th point itself when ``rows`` is None). The loss does not
+    need this; the Gauss–Newton Jacobian (:meth:`pinn_gelu.loss.Loss.jacobian`) is built from it.
+
     Attributes:
         name: the term's name in the loss history and in ``training.weights``.
         on: which points it is evaluated on: ``interior`` or ``boundary``.
-        need: what it needs of the network (one of :data:`pinn_gelu.derivatives.NEEDS`).
-        residual: Fields at those points → residual tensor (any shape).
+        need: what it needs of the network (one of :data:`pinn_gelu.fields.NEEDS`).
+        residual: Fields at those points → residual tensor (n, ...) (any trailing shape).
+        rows: (n,) the point of each leading residual index; None: row k is point k.
     """
 
     name: str
     on: str
     need: str
     residual: Callable[[Fields], Tensor]
+    rows: Tensor | None = None
 
 
 class PDE(Protocol):

@@ -191,6 +191,8 @@ class Section:
             return checked_number(value, meta.get("min"), maximum, meta.get("min_exclusive"), fail)
         if hint is str:
             return checked_string(value, meta.get("choices", ()), fail)
+        if typing.get_origin(hint) is tuple:
+            return self._name_list(f.name, value, meta.get("choices", ()))
         if typing.get_origin(hint) is dict:
             inner = Section(value, join(self.key, f.name), self.context)
             return {
@@ -198,6 +200,22 @@ class Section:
                 for name in inner.data
             }
         raise TypeError(f"unsupported config field type {hint!r}")  # a bug, not bad input
+
+    def _name_list(self, name: str, value: object, choices: Sequence[str]) -> tuple[str, ...]:
+        """A list of distinct names from ``choices`` (or one string of comma-separated names)."""
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",")]
+        if not isinstance(value, list) or not value:
+            raise self.expected(name, f"a list of names from: {', '.join(choices)}", value)
+        names: list[str] = []
+        for k, item in enumerate(value):
+            key = f"{name}[{k}]"
+            if not isinstance(item, str) or item not in choices:
+                raise self.expected(key, f"one of: {', '.join(choices)}", item)
+            if item in names:
+                raise self.error(key, f"{item!r} is listed twice (each phase runs at most once)")
+            names.append(item)
+        return tuple(names)
 
 
 def checked_string(

@@ -1,28 +1,18 @@
-"""Training: the loss, Adam then L-BFGS, progress, checkpoints, faults, and the result.
+"""Training: the driver loop over the phases of ``training.schedule``, and the result.
 
-The loss is a weighted sum of mean squared residuals (Raissi et al. 2019),
-
-    L(θ) = Σ_t w_t · mean_i r_t(x_i; θ)²,
-
-one term t per PDE residual and per boundary-condition kind (``pde``, ``dirichlet``, …), with
-weights from ``training.weights`` (default 1). The history records every term unweighted.
-
-Optimisation runs Adam (``training.adam``), then L-BFGS (``training.lbfgs``,
-:class:`torch.optim.LBFGS` with the strong Wolfe line search). L-BFGS runs one iteration per
-call, so every iteration is recorded, and runs the requested number of iterations unless a stated
-condition ends it, which the result names: the gradient tolerance, the loss-change tolerance, or
-``patience`` iterations without any decrease of the loss (the line search can no longer find a
-lower loss: the precision limit, for which ``dtype: float64`` is the remedy). Evaluations are
-cached by parameter value, so this costs no extra forward passes.
+The loss (:mod:`pinn_gelu.loss`) is minimised by the optimisers of ``training.schedule`` in order
+(default ``[adam, lbfgs]``; see :data:`pinn_gelu.optimisers.OPTIMISERS`); a phase with
+``steps: 0`` is skipped. The driver owns everything that is the same whatever the optimiser:
+the history (one record per step, every term unweighted), the validation cadence, progress, the
+non-finite guard and rollback, snapshots and checkpoints. Each optimiser only steps.
 
 Reliability:
 
-- **Checkpoints.** With a checkpoint path, the whole state (parameters, optimiser state, phase,
-  step, L-BFGS stopping counters, history, RNG state, elapsed time) is written atomically every
+- **Checkpoints.** With a checkpoint path, the whole state (parameters, phase, the phase's
+  optimiser state, step counters, history, RNG state, elapsed time) is written atomically every
   ``training.checkpoint_every`` steps and at the end of each phase; :meth:`Trainer.resume`
   continues from it. On CPU with the same threads, a resumed run ends with exactly the parameters
-  of an uninterrupted one (the learning rate is a function of the step, the cache is only a
-  cache).
+  of an uninterrupted one (the learning rate is a function of the step, caches are only caches).
 - **Interruption.** :meth:`Trainer.request_stop` (called by the CLI's SIGINT/SIGTERM handlers)
   stops at the end of the current step with a checkpoint; status ``interrupted``.
 - **Non-finite values.** A non-finite loss or gradient is detected at the step it appears.
@@ -36,10 +26,10 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 import time
 import warnings
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,19 +41,21 @@ from tqdm import tqdm
 
 from .activations import order_warning, parse_activation
 from .checkpoints import plain_data, read_checkpoint, write_checkpoint
-from .collocation import Collocation, sample_collocation
-from .config import DTYPES, LBFGSConfig
+from .collocation import sample_collocation
+from .config import DTYPES
 from .derivatives import select_engine
-from .fields import Fields, need_rank
+from .errors import ProblemFileError
+from .loss import Loss
 from .metrics import Evaluator, build_evaluator
 from .networks import MLP, build_network
-from .problem import Problem, Term
+from .optimisers import OPTIMISERS, Context, Optimiser, Step
+from .problem import Problem
 
 __all__ = ["SNAPSHOT_EVERY", "ActivationOrderWarning", "TrainResult", "Trainer", "train"]
 
 #: Steps between the in-memory snapshots that a rollback returns to.
 SNAPSHOT_EVERY = 50
-PHASES = ("adam", "lbfgs", "done")
+DONE = "done"
 
 
 class ActivationOrderWarning(UserWarning):
@@ -129,9 +121,9 @@ class Trainer:
     Args:
         problem: the validated problem.
         network: a network to train instead of building one from ``problem.network``.
-        progress: show progress bars (tqdm, on stderr).
+        progress: show progress (a tqdm bar on a terminal, plain lines every 5 % otherwise).
         reference: reference values on the evaluation grid when the problem has no ``exact``.
-        label: a prefix for the progress bars.
+        label: a prefix for the progress display.
         checkpoint: path of the checkpoint file to write (none written when None).
         problem_data: the problem file's data as run, stored in checkpoints so that they
             describe themselves.
@@ -172,109 +164,105 @@ class Trainer:
         self.network = network.to(device=self.device, dtype=self.dtype)
         self.activation = activation.spec
         self.engine, self.engine_note = select_engine(self.network, cfg.derivatives)
-        self.points: Collocation = sample_collocation(
+        self.points = sample_collocation(
             problem.domain, cfg.points, cfg.seed, dtype=self.dtype, device=self.device
         )
-        self.terms: list[Term] = problem.pde.terms(problem, self.points)
-        self.needs: dict[str, str] = {}
-        for term in self.terms:
-            current = self.needs.get(term.on, "value")
-            self.needs[term.on] = max(current, term.need, key=need_rank)
-        self.weights = [float(cfg.weights.get(t.name, 1.0)) for t in self.terms]
+        terms = problem.pde.terms(problem, self.points)
+        self.objective = Loss(
+            self.network,
+            terms,
+            self.points,
+            self.engine,
+            [float(cfg.weights.get(t.name, 1.0)) for t in terms],
+            compile=cfg.compile,
+        )
+        self.terms = terms
+        self.schedule = [name for name in cfg.schedule]
+        self._check_gauss_newton_memory()
         self.evaluator: Evaluator | None = build_evaluator(
             problem, self.dtype, self.device, reference
         )
-        self._compiled: Callable[[], tuple[Tensor, Tensor]] | None = None
-        self._compile_checked = False
-        self.compile_note = ""
-        if cfg.compile:
-            self.compile_note = "compiled with torch.compile"
-            try:
-                self._compiled = torch.compile(self.eager_loss, dynamic=False)
-            except Exception as err:  # torch.compile unavailable on this platform
-                self.compile_note = f"torch.compile unavailable ({type(err).__name__}); eager mode"
         self.warnings: list[str] = []
         message = order_warning(activation, problem.pde.order, problem.pde.kind)
         if message:
             self.warnings.append(message)
             warnings.warn(message, ActivationOrderWarning, stacklevel=2)
         self.progress = progress
+        self.params = [p for p in self.network.parameters() if p.requires_grad]
         # the state that checkpoints hold
-        self.phase = "adam"
+        self.phase = self._phase_after(None)
         self.phase_step = 0
         self.step = 0
         self.history: list[dict[str, float | str]] = []
         self.phase_steps: dict[str, int] = {}
         self.stop_reasons: dict[str, str] = {}
-        self.lbfgs_progress: dict[str, Any] = {"best": math.inf, "since_best": 0, "losses": []}
         self.rollbacks = 0
         self.lr_scale = 1.0
         self.events: list[str] = []
-        self.optimizer: torch.optim.Optimizer | None = None
-        self._pending_optimizer_state: dict[str, Any] | None = None
+        self.optimiser: Optimiser | None = None
+        self._pending_optimiser_state: Mapping[str, Any] | None = None
         # not checkpointed
         self.last_errors: dict[str, float] = {}
         self.stop_signal: int | None = None
-        self._good = [p.detach().clone() for p in self.network.parameters()]
+        self._good = [p.detach().clone() for p in self.params]
         self._snapshot: dict[str, Any] | None = None
+
+    @property
+    def compile_note(self) -> str:
+        """How torch.compile went (empty when not asked for)."""
+        return self.objective.compile_note
+
+    def _check_gauss_newton_memory(self) -> None:
+        """Refuse, before any training, a Gauss–Newton phase whose matrices exceed the limit."""
+        cfg = self.problem.training
+        if "gauss_newton" not in self.schedule or cfg.gauss_newton.steps == 0:
+            return
+        with torch.no_grad():
+            fields = self.objective.fields()
+            rows = sum(t.residual(fields[t.on]).numel() for t in self.terms)
+        params = sum(p.numel() for p in self.network.parameters() if p.requires_grad)
+        size = min(rows, params)
+        needed = 8 * (rows * params + size * size)
+        limit = self.problem.limits.max_gauss_newton_bytes
+        if needed > limit:
+            raise ProblemFileError(
+                self.problem.path,
+                "training.gauss_newton",
+                f"the Jacobian ({rows} residual rows × {params} parameters) and its "
+                f"{size}×{size} Gram matrix need {needed / 2**30:.1f} GiB, over the limit of "
+                f"{limit / 2**30:.1f} GiB (max_gauss_newton_bytes): use fewer points or a "
+                "smaller network, or raise the limit with --limit max_gauss_newton_bytes=N",
+            )
 
     # --- the loss -----------------------------------------------------------------------------
     def loss(self) -> tuple[Tensor, Tensor]:
-        """(weighted total, unweighted mean squares per term as one tensor).
+        """(weighted total, unweighted mean squares per term): :class:`~pinn_gelu.loss.Loss`."""
+        return self.objective()
 
-        With ``training.compile`` the first call compiles :meth:`eager_loss`; if compilation
-        fails, the eager function is used from then on and :attr:`compile_note` says why.
-        """
-        if self._compiled is None:
-            return self.eager_loss()
-        if self._compile_checked:
-            return self._compiled()
-        try:
-            result = self._compiled()
-        except Exception as err:  # any compiler failure: fall back, and report it
-            reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
-            self.compile_note = f"torch.compile failed ({type(err).__name__}: {reason}); eager mode"
-            self._compiled = None
-            return self.eager_loss()
-        self._compile_checked = True
-        return result
-
-    def eager_loss(self) -> tuple[Tensor, Tensor]:
-        """The loss without compilation: see :meth:`loss`."""
-        fields: dict[str, Fields] = {
-            place: self.engine(self.network, self.points.on(place), need)
-            for place, need in self.needs.items()
-        }
-        parts = torch.stack([t.residual(fields[t.on]).square().mean() for t in self.terms])
-        weights = torch.tensor(self.weights, dtype=parts.dtype, device=parts.device)
-        return (parts * weights).sum(), parts
-
-    def _gradient_max(self) -> Tensor:
-        grads = [p.grad.abs().max() for p in self.network.parameters() if p.grad is not None]
-        return torch.stack(grads).max() if grads else torch.zeros((), device=self.device)
-
-    def _record(self, phase: str, total: float, parts: list[float], **extra: float) -> None:
-        record: dict[str, float | str] = {"step": self.step, "phase": phase, "loss": total}
-        record.update({t.name: v for t, v in zip(self.terms, parts, strict=True)})
-        record.update(extra)
-        record["time_s"] = self.elapsed()
-        self.history.append(record)
-
-    def _check(self, total: float, parts: list[float], grad_max: float) -> None:
+    def _accept(self, total: float, parts: list[float], grad_max: float) -> None:
+        """Check an optimiser's values for non-finite numbers; keep the parameters as good."""
         if not math.isfinite(total):
             bad = [t.name for t, v in zip(self.terms, parts, strict=True) if not math.isfinite(v)]
             raise _NonFinite(f"loss term {', '.join(bad) or 'total'} is {total}")
         if not math.isfinite(grad_max):
             raise _NonFinite("the gradient of the loss is not finite")
+        self._keep_good()
 
     def _keep_good(self) -> None:
         with torch.no_grad():
-            torch._foreach_copy_(self._good, [p.detach() for p in self.network.parameters()])
+            torch._foreach_copy_(self._good, [p.detach() for p in self.params])
 
     def _restore_good(self) -> None:
         with torch.no_grad():
-            for p, good in zip(self.network.parameters(), self._good, strict=True):
-                p.copy_(good)
+            torch._foreach_copy_([p.data for p in self.params], self._good)
+
+    def _record(self, phase: str, report: Step, errors: Mapping[str, float]) -> None:
+        record: dict[str, float | str] = {"step": self.step, "phase": phase, "loss": report.loss}
+        record.update(zip(self.objective.names, report.parts, strict=True))
+        record.update(report.extra)
+        record.update(errors)
+        record["time_s"] = self.elapsed()
+        self.history.append(record)
 
     def _validate(self, phase_step: int, last: bool) -> dict[str, float]:
         every = self.problem.validation.every
@@ -287,80 +275,82 @@ class Trainer:
         """Seconds of training so far, earlier sessions of a resumed run included."""
         return self.elapsed_before + time.perf_counter() - self.started
 
-    # --- progress -----------------------------------------------------------------------------
-    def _bar(self, phase: str, total: int) -> tqdm:
-        return tqdm(
-            total=total,
-            initial=self.phase_step,
-            desc=f"{self.label} {phase}" if self.label else phase,
-            disable=not self.progress,
-            dynamic_ncols=True,
-            mininterval=0.5,
-            leave=True,
-        )
-
-    def _postfix(self, bar: tqdm, total: float) -> None:
-        shown = {"loss": f"{total:.3e}"}
-        for name, value in self.last_errors.items():
-            shown[f"err_{name}"] = f"{value:.2e}"
-        bar.set_postfix(shown, refresh=False)
-
     # --- state, snapshots and checkpoints -------------------------------------------------------
     def request_stop(self, signal_number: int) -> None:
         """Stop at the end of the current step (with a checkpoint); from a signal handler."""
         self.stop_signal = signal_number
 
+    def _optimiser_state(self) -> Mapping[str, Any] | None:
+        if self.optimiser is not None:
+            return self.optimiser.state_dict()
+        return self._pending_optimiser_state
+
     def state(self) -> dict[str, Any]:
         """The resumable state, as plain data and tensors (a deep copy)."""
+        return {
+            **self._snapshot_state(),
+            "history": copy.deepcopy(self.history),
+            "events": list(self.events),
+        }
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        """The state without the history and events, which only grow (their lengths instead)."""
         return copy.deepcopy(
             {
+                "schedule": self.schedule,
                 "phase": self.phase,
                 "phase_step": self.phase_step,
                 "step": self.step,
                 "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
-                "optimizer": (
-                    self.optimizer.state_dict()
-                    if self.optimizer is not None
-                    else self._pending_optimizer_state
-                ),
-                "lbfgs_progress": self.lbfgs_progress,
-                "history": self.history,
+                "optimizer": self._optimiser_state(),
                 "phase_steps": self.phase_steps,
                 "stop_reasons": self.stop_reasons,
                 "rollbacks": self.rollbacks,
                 "lr_scale": self.lr_scale,
-                "events": self.events,
                 "elapsed_s": self.elapsed(),
                 "torch_rng": torch.get_rng_state(),
+                "history_length": len(self.history),
+                "events_length": len(self.events),
             }
         )
 
     def load_state(self, state: Mapping[str, Any]) -> None:
-        """Restore a state from :meth:`state` (or a checkpoint)."""
+        """Restore a state from :meth:`state`, a snapshot, or a checkpoint."""
         state = copy.deepcopy(dict(state))
         self.network.load_state_dict(state["state_dict"])
         self.phase = state["phase"]
         self.phase_step = int(state["phase_step"])
         self.step = int(state["step"])
-        self.lbfgs_progress = state["lbfgs_progress"]
-        self.history = state["history"]
+        if "history" in state:
+            self.history = state["history"]
+            self.events = state["events"]
+        else:
+            del self.history[state["history_length"] :]
+            del self.events[state["events_length"] :]
         self.phase_steps = state["phase_steps"]
         self.stop_reasons = state["stop_reasons"]
         self.rollbacks = int(state["rollbacks"])
         self.lr_scale = float(state["lr_scale"])
-        self.events = state["events"]
         torch.set_rng_state(state["torch_rng"])
-        self.optimizer = None
-        self._pending_optimizer_state = state["optimizer"]
+        self.optimiser = None
+        self._pending_optimiser_state = state["optimizer"]
         self._keep_good()
 
     def _take_snapshot(self) -> None:
-        self._snapshot = self.state()
+        self._snapshot = self._snapshot_state()
 
     def save_checkpoint(self, state: Mapping[str, Any] | None = None) -> None:
         """Write the checkpoint file atomically (the current state unless one is given)."""
         if self.checkpoint is None:
             return
+        if state is None:
+            state = self.state()
+        elif "history" not in state:
+            state = {
+                **state,
+                "history": copy.deepcopy(self.history[: state["history_length"]]),
+                "events": list(self.events[: state["events_length"]]),
+            }
         content = {
             "problem": plain_data(self.problem_data),
             "limits": {
@@ -369,7 +359,7 @@ class Trainer:
             },
             "network": self.network.config() if isinstance(self.network, MLP) else {},
             "dtype": self.problem.training.dtype,
-            **(dict(state) if state is not None else self.state()),
+            **state,
         }
         write_checkpoint(self.checkpoint, content)
 
@@ -383,130 +373,70 @@ class Trainer:
         if self.stop_signal is not None:
             raise _Interrupted
 
-    def _optimizer(self, factory: Callable[[], torch.optim.Optimizer]) -> torch.optim.Optimizer:
-        if self.optimizer is None:
-            self.optimizer = factory()
-            if self._pending_optimizer_state is not None:
-                self.optimizer.load_state_dict(self._pending_optimizer_state)
-                self._pending_optimizer_state = None
-        return self.optimizer
+    def _phase_after(self, phase: str | None) -> str:
+        index = -1 if phase is None else self.schedule.index(phase)
+        return self.schedule[index + 1] if index + 1 < len(self.schedule) else DONE
 
     def _next_phase(self, phase: str, reason: str) -> None:
         self.stop_reasons[phase] = reason
-        self.phase = PHASES[PHASES.index(phase) + 1]
+        self.phase = self._phase_after(phase)
         self.phase_step = 0
-        self.optimizer = None
-        self._pending_optimizer_state = None
+        self.optimiser = None
+        self._pending_optimiser_state = None
         self._take_snapshot()
         self.save_checkpoint()
 
-    # --- phases -------------------------------------------------------------------------------
-    def run_adam(self) -> None:
-        """The Adam phase: ``training.adam.steps`` steps at a (decaying) learning rate."""
-        cfg = self.problem.training.adam
-        if cfg.steps == 0 or self.phase_step >= cfg.steps:
-            self._next_phase("adam", f"completed {cfg.steps} steps" if cfg.steps else "skipped")
-            return
-        optimizer = self._optimizer(lambda: torch.optim.Adam(self.network.parameters(), lr=cfg.lr))
-        gamma = cfg.decay ** (1.0 / cfg.steps)
-        with self._bar("adam", cfg.steps) as bar:
-            for k in range(self.phase_step + 1, cfg.steps + 1):
-                optimizer.zero_grad(set_to_none=True)
-                total, parts = self.loss()
-                total.backward()
-                values = torch.cat(
-                    [total.detach()[None], parts.detach(), self._gradient_max()[None]]
-                )
-                numbers = values.tolist()
-                self._check(numbers[0], numbers[1:-1], numbers[-1])
-                self._keep_good()
-                for group in optimizer.param_groups:
-                    group["lr"] = cfg.lr * gamma ** (k - 1) * self.lr_scale
-                optimizer.step()
-                self.step += 1
-                self.phase_step = k
-                self.phase_steps["adam"] = k
-                self._record("adam", numbers[0], numbers[1:-1], **self._validate(k, k == cfg.steps))
-                if k % 25 == 0 or k == cfg.steps:
-                    self._postfix(bar, numbers[0])
-                bar.update(1)
-                self._after_step(k)
-        self._next_phase("adam", f"completed {cfg.steps} steps")
+    def _current_optimiser(self, name: str, config: Any) -> Optimiser:
+        if self.optimiser is None:
+            context = Context(self.params, lambda: self.loss(), self.objective, self._accept)
+            self.optimiser = OPTIMISERS[name](config, context)
+            if self._pending_optimiser_state is not None:
+                self.optimiser.load_state_dict(self._pending_optimiser_state)
+                self._pending_optimiser_state = None
+        return self.optimiser
 
-    def run_lbfgs(self) -> None:
-        """The L-BFGS phase: one iteration per call, every iteration recorded."""
-        cfg = self.problem.training.lbfgs
-        if cfg.steps == 0 or self.phase_step >= cfg.steps:
-            self._next_phase(
-                "lbfgs", f"completed {cfg.steps} iterations" if cfg.steps else "skipped"
-            )
+    # --- the loop -----------------------------------------------------------------------------
+    def run_phase(self, name: str) -> None:
+        """Run the current phase from its current step to its end or its stop reason."""
+        config = getattr(self.problem.training, name)
+        steps = config.steps
+        if steps == 0:
+            self._next_phase(name, "skipped")
             return
-        params = list(self.network.parameters())
-        optimizer = self._optimizer(
-            lambda: torch.optim.LBFGS(
-                params,
-                lr=cfg.lr,
-                max_iter=1,
-                max_eval=25,
-                history_size=cfg.history_size,
-                tolerance_grad=cfg.tolerance_grad,
-                tolerance_change=0.0,
-                line_search_fn="strong_wolfe",
-            )
-        )
-        for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * self.lr_scale
-        cache = _EvaluationCache(params, self.loss)
-        progress = self.lbfgs_progress
-        reason = f"completed {cfg.steps} iterations"
-        with self._bar("lbfgs", cfg.steps) as bar:
-            for k in range(self.phase_step + 1, cfg.steps + 1):
-                # torch's LBFGS takes a closure returning the loss tensor (typed as float)
-                optimizer.step(cache.closure)  # type: ignore[arg-type]
-                total, parts, grad_max = cache.current()
-                self._check(total, parts, grad_max)
-                self._keep_good()
+        optimiser = self._current_optimiser(name, config)
+        reason = optimiser.completed
+        if self.phase_step >= steps:
+            self._next_phase(name, reason)
+            return
+        every = 25 if name == "adam" else 10
+        with _Progress(self, name, steps) as progress:
+            for k in range(self.phase_step + 1, steps + 1):
+                report = optimiser.step(k, self.lr_scale)
                 self.step += 1
                 self.phase_step = k
-                self.phase_steps["lbfgs"] = k
-                progress["losses"] = [*progress["losses"][-cfg.patience :], total]
-                progress["since_best"] = (
-                    0 if total < progress["best"] else progress["since_best"] + 1
-                )
-                progress["best"] = min(progress["best"], total)
-                stop = _lbfgs_stop(cfg, k, progress, grad_max)
-                self._record(
-                    "lbfgs",
-                    total,
-                    parts,
-                    grad_max=grad_max,
-                    **self._validate(k, k == cfg.steps or stop is not None),
-                )
-                if k % 10 == 0 or stop is not None:
-                    self._postfix(bar, total)
-                bar.update(1)
-                if stop is not None:
-                    reason = stop
+                self.phase_steps[name] = k
+                errors = self._validate(k, k == steps or report.stop is not None)
+                self._record(name, report, errors)
+                progress.update(k, report.loss, k % every == 0 or report.stop is not None)
+                if report.stop is not None:
+                    reason = report.stop
                     break
                 self._after_step(k)
-        self._next_phase("lbfgs", reason)
+        self._next_phase(name, reason)
 
     def _rollback(self, error: _NonFinite) -> None:
         cfg = self.problem.training
         failed_at = self.step + 1
         if self._snapshot is None:
             raise error
-        rollbacks = self.rollbacks + 1
-        events = [*self.events]
         self.load_state(self._snapshot)
-        self.rollbacks = rollbacks
+        self.rollbacks += 1
         self.lr_scale /= 2.0
-        self.events = [
-            *events,
+        self.events.append(
             f"non-finite values at step {failed_at} ({error.what}): rolled back to step "
-            f"{self.step}, learning rate halved (×{self.lr_scale:g}); rollback {rollbacks} of "
-            f"{cfg.max_rollbacks}",
-        ]
+            f"{self.step}, learning rate halved (×{self.lr_scale:g}); rollback {self.rollbacks} "
+            f"of {cfg.max_rollbacks}"
+        )
         self._take_snapshot()
 
     def run(self) -> TrainResult:
@@ -515,12 +445,9 @@ class Trainer:
         if self._snapshot is None:
             self._take_snapshot()
         cfg = self.problem.training
-        while self.phase != "done":
+        while self.phase != DONE:
             try:
-                if self.phase == "adam":
-                    self.run_adam()
-                else:
-                    self.run_lbfgs()
+                self.run_phase(self.phase)
             except _NonFinite as err:
                 if cfg.on_nonfinite == "rollback" and self.rollbacks < cfg.max_rollbacks:
                     self._rollback(err)
@@ -580,10 +507,7 @@ class Trainer:
         with torch.enable_grad():
             total, parts = self.loss()
         values = [total.item(), *parts.detach().tolist()]
-        return {
-            "loss": values[0],
-            **{t.name: v for t, v in zip(self.terms, values[1:], strict=True)},
-        }
+        return {"loss": values[0], **dict(zip(self.objective.names, values[1:], strict=True))}
 
     @classmethod
     def resume(
@@ -596,6 +520,11 @@ class Trainer:
         content = read_checkpoint(checkpoint)
         kwargs.setdefault("problem_data", content["problem"])
         trainer = cls(problem, checkpoint=checkpoint, **kwargs)
+        if list(content["schedule"]) != trainer.schedule:
+            raise ValueError(
+                f"{checkpoint}: the checkpoint's schedule {list(content['schedule'])} differs "
+                f"from the problem's {trainer.schedule}"
+            )
         trainer.load_state(content)
         trainer.elapsed_before = float(content["elapsed_s"])
         trainer.events.append(f"resumed at step {trainer.step} ({trainer.phase})")
@@ -603,85 +532,57 @@ class Trainer:
         return trainer
 
 
-def _lbfgs_stop(
-    cfg: LBFGSConfig, k: int, progress: Mapping[str, Any], grad_max: float
-) -> str | None:
-    """Why L-BFGS should stop after iteration k, or None to go on."""
-    losses = progress["losses"]
-    if grad_max <= cfg.tolerance_grad:
-        return (
-            f"gradient tolerance met at iteration {k}: max|∂L/∂θ| = {grad_max:.3e} ≤ "
-            f"tolerance_grad = {cfg.tolerance_grad:g}"
-        )
-    if cfg.tolerance_change > 0 and len(losses) > cfg.patience:
-        before = losses[-cfg.patience - 1]
-        change = abs(before - losses[-1]) / max(abs(before), 1e-300)
-        if change <= cfg.tolerance_change:
-            return (
-                f"loss-change tolerance met at iteration {k}: relative change {change:.3e} over "
-                f"{cfg.patience} iterations ≤ tolerance_change = {cfg.tolerance_change:g}"
-            )
-    if progress["since_best"] >= cfg.patience:
-        return (
-            f"no decrease of the loss in {cfg.patience} iterations (stopped at iteration {k}, "
-            f"loss {progress['best']:.3e}): the line search cannot reduce it further at this "
-            "precision; dtype: float64 usually goes further"
-        )
-    return None
+class _Progress:
+    """Progress of one phase on stderr: a tqdm bar on a terminal, else a plain line every 5 %.
 
-
-class _EvaluationCache:
-    """The L-BFGS closure, remembering recent evaluations by exact parameter value.
-
-    torch's LBFGS evaluates the closure at the start of every ``step`` call, at the point its
-    previous line search accepted and already evaluated. Looking the parameters up among the
-    last evaluations (bitwise equal: the accepted point is rebuilt by the same operations)
-    saves that repeated evaluation, and gives each iteration's loss for the history.
+    A log file (stderr redirected) gets about 20 lines per phase instead of thousands of
+    carriage-return updates.
     """
 
-    def __init__(self, params: list[nn.Parameter], loss: Callable[[], tuple[Tensor, Tensor]]):
-        self.params = params
-        self.loss = loss
-        self.entries: deque[tuple[Tensor, Tensor, list[Tensor], list[float]]] = deque(maxlen=32)
+    def __init__(self, trainer: Trainer, phase: str, total: int) -> None:
+        self.trainer = trainer
+        self.total = total
+        self.name = f"{trainer.label} {phase}" if trainer.label else phase
+        self.enabled = trainer.progress
+        self.terminal = self.enabled and sys.stderr.isatty()
+        self.bar: tqdm | None = None
+        self.every = max(1, math.ceil(total / 20))
+        self.start = trainer.phase_step
 
-    def _flat(self) -> Tensor:
-        return torch.cat([p.detach().reshape(-1) for p in self.params])
+    def __enter__(self) -> _Progress:
+        if self.terminal:
+            self.bar = tqdm(
+                total=self.total,
+                initial=self.start,
+                desc=self.name,
+                dynamic_ncols=True,
+                mininterval=0.5,
+                leave=True,
+            )
+        return self
 
-    def _lookup(self) -> tuple[Tensor, Tensor, list[Tensor], list[float]] | None:
-        flat = self._flat()
-        for entry in reversed(self.entries):
-            if torch.equal(entry[0], flat):
-                return entry
-        return None
+    def _shown(self, loss: float) -> str:
+        shown = [f"loss={loss:.3e}"]
+        shown += [f"err_{k}={v:.2e}" for k, v in self.trainer.last_errors.items()]
+        return ", ".join(shown)
 
-    def closure(self) -> Tensor:
-        """Loss with gradients set on the parameters (from the cache when possible)."""
-        entry = self._lookup()
-        if entry is None:
-            for p in self.params:
-                p.grad = None
-            total, parts = self.loss()
-            total.backward()
-            grads = [
-                p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)
-                for p in self.params
-            ]
-            entry = (self._flat(), total.detach(), grads, parts.detach().tolist())
-            self.entries.append(entry)
-        else:
-            for p, g in zip(self.params, entry[2], strict=True):
-                p.grad = g.clone()
-        return entry[1]
+    def update(self, k: int, loss: float, refresh: bool) -> None:
+        """Step k is done with this loss; refresh the shown numbers when asked."""
+        if self.bar is not None:
+            if refresh:
+                self.bar.set_postfix_str(self._shown(loss), refresh=False)
+            self.bar.update(k - self.bar.n)
+        elif self.enabled and (k % self.every == 0 or k == self.total):
+            print(
+                f"{self.name} {k}/{self.total} ({100 * k // self.total} %): {self._shown(loss)}, "
+                f"{self.trainer.elapsed():.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
 
-    def current(self) -> tuple[float, list[float], float]:
-        """(loss, terms, max |gradient|) at the current parameters."""
-        entry = self._lookup()
-        if entry is None:
-            with torch.enable_grad():
-                self.closure()
-            entry = self.entries[-1]
-        grad_max = max((g.abs().max().item() for g in entry[2]), default=0.0)
-        return entry[1].item(), entry[3], grad_max
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def train(
@@ -697,9 +598,9 @@ def train(
     Args:
         problem: from :func:`pinn_gelu.load_problem`.
         network: train this network instead of building one from ``problem.network``.
-        progress: show progress bars on stderr.
+        progress: show progress on stderr.
         reference: reference values on the evaluation grid for problems without ``exact``.
-        label: a prefix for the progress bars (the run's name in a comparison).
+        label: a prefix for the progress display (the run's name in a comparison).
 
     Example::
 

@@ -140,7 +140,9 @@ class LinearElasticity:
             terms.append(Term("constitutive", "interior", "gradient", constitutive))
         fixed = boundary_targets(problem, points, "displacement")
         if fixed is not None:
-            terms.append(Term("displacement", "boundary", "value", _displacement(fixed)))
+            terms.append(
+                Term("displacement", "boundary", "value", _displacement(fixed), fixed.rows)
+            )
         loaded = boundary_targets(problem, points, "traction")
         if loaded is not None:
             terms.append(self._traction_term(loaded, points.normals[loaded.rows]))
@@ -156,12 +158,12 @@ class LinearElasticity:
                 stress = stress_from_gradient(fields.require_gradient()[rows, :2, :], lam, mu)
                 return traction(stress, normals)[index, components] - values
 
-            return Term("traction", "boundary", "gradient", from_gradient)
+            return Term("traction", "boundary", "gradient", from_gradient, rows)
 
         def from_outputs(fields: Fields) -> Tensor:
             return traction(fields.value[rows, 2:5], normals)[index, components] - values
 
-        return Term("traction", "boundary", "value", from_outputs)
+        return Term("traction", "boundary", "value", from_outputs, rows)
 
     def solution(self, network: nn.Module, x: Tensor, engine: Engine) -> dict[str, Tensor]:
         """Displacements and stresses at x: the network's σ (mixed) or C:ε(u) (displacement)."""

@@ -50,7 +50,7 @@ class Poisson:
         if dirichlet is not None:
             rows, target = dirichlet.rows, dirichlet.values
             terms.append(
-                Term("dirichlet", "boundary", "value", lambda f: f.value[rows, 0] - target)
+                Term("dirichlet", "boundary", "value", lambda f: f.value[rows, 0] - target, rows)
             )
         neumann = boundary_targets(problem, points, "neumann")
         if neumann is not None:
@@ -61,7 +61,7 @@ class Poisson:
                 grad = fields.require_gradient()[n_rows, 0, :]
                 return (grad * normals).sum(-1) - n_target
 
-            terms.append(Term("neumann", "boundary", "gradient", flux))
+            terms.append(Term("neumann", "boundary", "gradient", flux, n_rows))
         return terms
 
     def solution(self, network: nn.Module, x: Tensor, engine: Engine) -> dict[str, Tensor]:

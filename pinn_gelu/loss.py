@@ -1,0 +1,223 @@
+"""The PINN loss: terms on collocation points, their weights, and the weighted residual vector.
+
+The loss is a weighted sum of mean squared residuals (Raissi et al. 2019),
+
+    L(θ) = Σ_t w_t · (1/n_t) Σ_k r_t,k(θ)²,
+
+one term t per PDE residual and per boundary-condition kind (``pde``, ``dirichlet``, …) with
+weights w_t from ``training.weights`` (default 1) and n_t residual entries. Stacking the scaled
+entries √(w_t/n_t)·r_t,k gives the **weighted residual vector** r(θ) ∈ ℝᴺ with L = ‖r‖²; its
+Jacobian J = ∂r/∂θ (N × P) is what Gauss–Newton steps solve with (:mod:`pinn_gelu.gauss_newton`).
+
+J is built per residual entry from the pointwise structure of the terms (:class:`Term`): entry k
+of term t depends only on the network's fields F (value, gradient, Laplacian, Hessian entries)
+at one point x_p(k), so by the chain rule
+
+    ∂r_k/∂θ = Σ_c (∂r_k/∂F_c) · ∂F_c(x_p(k); θ)/∂θ.
+
+The coefficients a_k,c = ∂r_k/∂F_c come from one forward-mode product (``torch.func.jvp``) of the
+residual per field channel c, valid for nonlinear residuals too (they are taken at the current
+fields); the second factor is a per-sample gradient, ``vmap(grad(Σ_c a_k,c F_c))`` over the
+entries, in chunks, so the cost is about one batched backward pass per N rows and the memory
+N·P numbers for J itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .collocation import Collocation
+from .fields import Engine, Fields, need_rank
+from .problem import Term
+
+__all__ = ["Loss"]
+
+#: Residual entries per chunk of the per-sample gradients in :meth:`Loss.jacobian`.
+JACOBIAN_CHUNK = 1024
+_CHANNELS = ("value", "gradient", "laplacian", "hessian")
+
+
+class Loss:
+    """The loss of a network on a problem's collocation points.
+
+    Args:
+        network: the network u(x; θ).
+        terms: the problem's loss terms on ``points``.
+        points: the collocation points.
+        engine: the derivative engine that computes Fields.
+        weights: w_t per term, in the order of ``terms``.
+        compile: compile the evaluation with ``torch.compile`` (falls back to eager mode, and
+            says so in :attr:`compile_note`, where compilation fails).
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        terms: list[Term],
+        points: Collocation,
+        engine: Engine,
+        weights: list[float],
+        *,
+        compile: bool = False,
+    ) -> None:
+        self.network = network
+        self.terms = terms
+        self.points = points
+        self.engine = engine
+        self.weights = weights
+        self.needs: dict[str, str] = {}
+        for term in terms:
+            current = self.needs.get(term.on, "value")
+            self.needs[term.on] = max(current, term.need, key=need_rank)
+        self._weights = torch.tensor(
+            weights, dtype=points.interior.dtype, device=points.interior.device
+        )
+        self._compiled: Callable[[], tuple[Tensor, Tensor]] | None = None
+        self._compile_checked = False
+        self.compile_note = ""
+        if compile:
+            self.compile_note = "compiled with torch.compile"
+            try:
+                self._compiled = torch.compile(self.eager, dynamic=False)
+            except Exception as err:  # torch.compile unavailable on this platform
+                self.compile_note = f"torch.compile unavailable ({type(err).__name__}); eager mode"
+
+    @property
+    def names(self) -> list[str]:
+        """The term names, in order."""
+        return [t.name for t in self.terms]
+
+    def fields(self) -> dict[str, Fields]:
+        """The Fields each point set needs, computed once per set."""
+        return {
+            place: self.engine(self.network, self.points.on(place), need)
+            for place, need in self.needs.items()
+        }
+
+    def __call__(self) -> tuple[Tensor, Tensor]:
+        """(weighted total L, unweighted mean squares per term as one tensor).
+
+        With ``compile`` the first call compiles :meth:`eager`; if that fails, the eager
+        function is used from then on and :attr:`compile_note` says why.
+        """
+        if self._compiled is None:
+            return self.eager()
+        if self._compile_checked:
+            return self._compiled()
+        try:
+            result = self._compiled()
+        except Exception as err:  # any compiler failure: fall back, and report it
+            reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
+            self.compile_note = f"torch.compile failed ({type(err).__name__}: {reason}); eager mode"
+            self._compiled = None
+            return self.eager()
+        self._compile_checked = True
+        return result
+
+    def eager(self) -> tuple[Tensor, Tensor]:
+        """The loss without compilation: see :meth:`__call__`."""
+        fields = self.fields()
+        parts = torch.stack([t.residual(fields[t.on]).square().mean() for t in self.terms])
+        return (parts * self._weights).sum(), parts
+
+    def residuals(self) -> Tensor:
+        """The weighted residual vector r (N,): √(w_t/n_t)·r_t per term, stacked; L = ‖r‖²."""
+        fields = self.fields()
+        pieces = []
+        for term, weight in zip(self.terms, self.weights, strict=True):
+            values = term.residual(fields[term.on]).reshape(-1)
+            pieces.append(values * math.sqrt(weight / max(values.numel(), 1)))
+        return torch.cat(pieces)
+
+    def jacobian(self, chunk: int = JACOBIAN_CHUNK) -> tuple[Tensor, Tensor]:
+        """(r (N,), J = ∂r/∂θ (N, P)) at the current parameters, detached.
+
+        P counts the network's trainable parameters in ``network.parameters()`` order. See the
+        module docstring for the method; the result equals the dense Jacobian of
+        :meth:`residuals` to rounding (tested).
+        """
+        from torch.func import functional_call, grad, jvp, vmap
+
+        from .derivatives import func_fields
+        from .forward_mode import forward_fields, supports_forward
+
+        params = {
+            f"network.{n}": p.detach()
+            for n, p in self.network.named_parameters()
+            if p.requires_grad
+        }
+        # the per-sample transforms need an engine made of torch.func-compatible operations
+        engine = forward_fields if supports_forward(self.network) else func_fields
+        with torch.no_grad():
+            fields = self.fields()
+        rows_r, rows_j = [], []
+        for term, weight in zip(self.terms, self.weights, strict=True):
+            place = fields[term.on]
+            tensors = {c: getattr(place, c) for c in _CHANNELS if getattr(place, c) is not None}
+            names = list(tensors)
+
+            def residual(*values: Tensor, term: Term = term, names: list[str] = names) -> Tensor:
+                return term.residual(Fields(**dict(zip(names, values, strict=True)))).reshape(-1)
+
+            primals = tuple(tensors[n] for n in names)
+            value = residual(*primals)
+            scale = math.sqrt(weight / max(value.numel(), 1))
+            # a[k, c] = ∂r_k/∂F_c at the point of entry k, one jvp per field channel c
+            sizes = [t[0].numel() for t in primals]
+            columns = []
+            for which, size in enumerate(sizes):
+                for c in range(size):
+                    # contiguous zeros (zeros_like keeps a permuted layout, and then the
+                    # reshaped view below would be a copy)
+                    tangents = tuple(
+                        torch.zeros(t.shape, dtype=t.dtype, device=t.device) for t in primals
+                    )
+                    tangents[which].view(tangents[which].shape[0], -1)[:, c] = 1.0
+                    columns.append(jvp(residual, primals, tangents)[1])
+            coefficients = torch.stack(columns, 1)  # (n_entries, C)
+            used = (coefficients.abs().amax(0) > 0).nonzero().squeeze(1)
+            points = self.points.on(term.on)
+            index = term.rows if term.rows is not None else torch.arange(points.shape[0])
+            per_row = value.numel() // max(index.numel(), 1)
+            entry_points = points[index.to(points.device).repeat_interleave(per_row)]
+            fielder = _Fielder(self.network, engine, self.needs[term.on])
+
+            def weighted(
+                p: dict[str, Tensor],
+                x: Tensor,
+                a: Tensor,
+                used: Tensor = used,
+                fielder: _Fielder = fielder,
+            ) -> Tensor:
+                return (functional_call(fielder, p, (x[None],))[0][used] * a).sum()
+
+            per_sample = vmap(grad(weighted), in_dims=(None, 0, 0))
+            a_used = coefficients[:, used]
+            blocks = []
+            for start in range(0, value.numel(), chunk):
+                stop = start + chunk
+                g = per_sample(params, entry_points[start:stop], a_used[start:stop])
+                blocks.append(torch.cat([g[n].reshape(g[n].shape[0], -1) for n in params], 1))
+            rows_r.append(value * scale)
+            rows_j.append(torch.cat(blocks) * scale)
+        return torch.cat(rows_r), torch.cat(rows_j)
+
+
+class _Fielder(nn.Module):
+    """Fields at points flattened to channels (N, C) in :data:`_CHANNELS` order, for vmap."""
+
+    def __init__(self, network: nn.Module, engine: Engine, need: str) -> None:
+        super().__init__()
+        self.network = network
+        self.engine = engine
+        self.need = need
+
+    def forward(self, x: Tensor) -> Tensor:
+        fields = self.engine(self.network, x, self.need)
+        parts: list[Any] = [getattr(fields, c) for c in _CHANNELS]
+        return torch.cat([p.reshape(p.shape[0], -1) for p in parts if p is not None], 1)
