@@ -1,20 +1,27 @@
 """Side-by-side speed of the derivative paths, and time to accuracy against DeepXDE.
 
-    python benchmarks/speed.py                  # (a) training-step table
     python benchmarks/speed.py --deepxde        # (a) and (b): installs deepxde==1.15.0 into
                                                 #   benchmarks/.deepxde-venv (once) and races it
+    python benchmarks/speed.py                  # (a) only
+    python benchmarks/speed.py --dtype float64  # (a) in float64
+
+Writes benchmarks/results/speed.json and .txt (speed-float64.* for --dtype float64); the
+README's step and race tables come from speed.txt.
 
 (a) The time of one training step (residual + loss + backward) for nested autograd, torch.func,
 forward mode and forward mode compiled, on poisson_2d (2000 interior points, width 50, depth 4),
 a 3D Poisson problem and displacement-form elasticity: the median of many repeats after
-warm-up, all in this one process, with ratios to nested autograd. Peak memory of a step is the
-growth of the process's peak resident set during one step (Linux: /proc/self/clear_refs resets
-the peak), the median of several steps.
+warm-up, all in this one process, with ratios to nested autograd. The first call of each path
+is timed too: for the compiled path it is the compilation, cold by default (torch's compile
+cache is pointed at an empty temporary folder; ``--warm-cache`` keeps the user's cache). Peak
+memory of a step is the growth of the process's peak resident set during one step (Linux:
+/proc/self/clear_refs resets the peak), the median of several steps.
 
 (b) Wall time until the relative L2 error on poisson_2d falls to 1e-3: the library's default
 path with the shipped settings against DeepXDE 1.15 (PyTorch backend, its own virtual
 environment) with the same network, points, precision, loss weights and optimiser schedule.
-DeepXDE is a measurement peer only, not a dependency.
+DeepXDE is a measurement peer only, not a dependency. The step of our run at which the error
+first reached 1e-3 (validated every 50 steps) is recorded too.
 """
 
 from __future__ import annotations
@@ -22,15 +29,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
 
 import torch
+from _record import record
 
 from pinn_gelu import load_problem
 from pinn_gelu.training import Trainer
@@ -95,19 +103,19 @@ def peak_growth_mib(trainer: Trainer, samples: int = 5) -> float | None:
     return statistics.median(growth)
 
 
-def step_table(repeats: int, dtype: str) -> None:
+def step_table(repeats: int, dtype: str) -> tuple[list[dict], list[str]]:
     memories = memory_table(dtype)
-    print(
-        f"\n(a) one training step (residual + loss + backward), {dtype}: median of {repeats} "
+    rows: list[dict] = []
+    lines = [
+        f"(a) one training step (residual + loss + backward), {dtype}: median of {repeats} "
         "rounds after warm-up, the paths interleaved in each round (so that drift of a shared "
         "machine hits all alike); speed-up = nested autograd time / path time"
-    )
+    ]
     header = (
         f"{'case':<27} {'path':<18} {'ms/step':>8} {'speed-up':>9} {'first call s':>13} "
         f"{'peak MiB':>9} {'memory ratio':>13}"
     )
-    print(header)
-    print("-" * len(header))
+    lines += [header, "-" * len(header)]
     for case, (file, extra) in CASES.items():
         trainers, first = {}, {}
         for path, settings in PATHS.items():
@@ -134,10 +142,25 @@ def step_table(repeats: int, dtype: str) -> None:
             mem_text = f"{mem:9.1f}" if mem is not None else f"{'n/a':>9}"
             ratio = f"{mem / base_memory:13.2f}" if mem and base_memory else f"{'n/a':>13}"
             note = f"  ({trainer.compile_note})" if "failed" in trainer.compile_note else ""
-            print(
+            lines.append(
                 f"{case:<27} {path:<18} {seconds * 1e3:8.2f} {base_time / seconds:8.2f}× "
                 f"{first[path]:13.2f} {mem_text} {ratio}{note}"
             )
+            print(lines[-1], flush=True)
+            rows.append(
+                {
+                    "case": case,
+                    "path": path,
+                    "ms_per_step": seconds * 1e3,
+                    "speed_up": base_time / seconds,
+                    "first_call_s": first[path],
+                    "peak_mib": mem,
+                    "memory_ratio": mem / base_memory if mem and base_memory else None,
+                    "compile_note": trainer.compile_note,
+                    "times_s": times[path],
+                }
+            )
+    return rows, lines
 
 
 DEEPXDE_SCRIPT = textwrap.dedent("""
@@ -198,15 +221,16 @@ def ensure_deepxde() -> Path:
     return python
 
 
-def time_to_accuracy(threads: int) -> None:
-    print(
-        "\n(b) wall time until relative L2 ≤ 1e-3 on poisson_2d (same network 2-50×4-1, 2000 + "
+def time_to_accuracy(threads: int) -> tuple[list[dict], list[str]]:
+    lines = [
+        "(b) wall time until relative L2 ≤ 1e-3 on poisson_2d (same network 2-50×4-1, 2000 + "
         "400 Sobol points, float64, weights 1:100, Adam 1000 steps at 2e-3 then L-BFGS 2500)"
-    )
+    ]
     python = ensure_deepxde()
     script = VENV / "race_deepxde.py"
     script.write_text(DEEPXDE_SCRIPT, encoding="utf-8")
     ours: dict[str, tuple[float | None, float, float]] = {}
+    steps: dict[str, int | None] = {}
     for label, settings in VARIANTS.items():
         problem = load_problem(
             ROOT / "problems" / "poisson_2d.yaml", ["validation.every=50", *settings]
@@ -215,14 +239,16 @@ def time_to_accuracy(threads: int) -> None:
         result = trainer.run()
         if "eager" in trainer.compile_note:  # compilation unavailable or failed: say so
             label = f"{label} [{trainer.compile_note}]"
-        reached = next(
+        first = next(
             (
-                float(r["time_s"])
+                r
                 for r in result.history
                 if isinstance(error := r.get("error_u"), float) and error <= 1e-3
             ),
             None,
         )
+        reached = float(first["time_s"]) if first is not None else None
+        steps[label] = int(first["step"]) if first is not None else None
         ours[label] = (reached, result.relative_l2["u"], result.wall_time_s)
     env = {**os.environ, "DDEBACKEND": "pytorch"}
     run = subprocess.run(
@@ -237,16 +263,36 @@ def time_to_accuracy(threads: int) -> None:
         raise SystemExit("the DeepXDE run failed")
     theirs = json.loads(run.stdout.strip().splitlines()[-1])
     theirs_reached = theirs["seconds_to_1e-3"]
-    print(f"{'':<28} {'seconds to 1e-3':>16} {'final error':>12} {'total s':>9} {'ratio':>7}")
-    rows = [
+    lines.append(
+        f"{'':<28} {'seconds to 1e-3':>16} {'final error':>12} {'total s':>9} {'ratio':>7} "
+        f"{'step at 1e-3':>13}"
+    )
+    table = [
         *ours.items(),
         ("DeepXDE 1.15", (theirs_reached, theirs["final_error"], theirs["total_s"])),
     ]
-    for label, (reached, final, total) in rows:
-        ratio = f"{reached / theirs_reached:7.2f}" if reached and theirs_reached else f"{'n/a':>7}"
+    rows = []
+    for label, (reached, final, total) in table:
+        ratio = reached / theirs_reached if reached and theirs_reached else None
         shown = reached if reached is not None else float("nan")
-        print(f"{label:<28} {shown:16.1f} {final:12.2e} {total:9.1f} {ratio}")
-    print("ratio = seconds to 1e-3 / DeepXDE's")
+        step = steps.get(label)
+        ratio_text = f"{ratio:.2f}" if ratio is not None else "n/a"
+        step_text = str(step) if step is not None else ""
+        lines.append(
+            f"{label:<28} {shown:16.1f} {final:12.2e} {total:9.1f} {ratio_text:>7} {step_text:>13}"
+        )
+        rows.append(
+            {
+                "label": label,
+                "seconds_to_1e-3": reached,
+                "step_at_1e-3": step,
+                "final_error": final,
+                "total_s": total,
+                "ratio_to_deepxde": ratio,
+            }
+        )
+    lines.append("ratio = seconds to 1e-3 / DeepXDE's; step at 1e-3: validated every 50 steps")
+    return rows, lines
 
 
 def memory_table(dtype: str) -> dict[str, dict[str, float | None]]:
@@ -284,20 +330,28 @@ def main() -> None:
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--deepxde", action="store_true", help="also run (b) against DeepXDE")
     parser.add_argument("--skip-steps", action="store_true", help="only (b)")
+    parser.add_argument(
+        "--warm-cache", action="store_true", help="keep torch's compile cache (first call warm)"
+    )
     parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_only:
         measure_memory(args.dtype)
         return
+    if not args.warm_cache:  # time a cold compile: torch's caches in an empty folder
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="pinn_gelu_inductor_")
     threads = torch.get_num_threads()
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"torch {torch.__version__}, {threads} threads"
-    )
+    data: dict[str, object] = {"dtype": args.dtype, "repeats": args.repeats}
+    data["compile_cache"] = "user's (warm)" if args.warm_cache else "empty (cold)"
+    lines: list[str] = []
     if not args.skip_steps:
-        step_table(args.repeats, args.dtype)
+        data["steps"], part = step_table(args.repeats, args.dtype)
+        lines += part
     if args.deepxde:
-        time_to_accuracy(threads)
+        data["race"], part = time_to_accuracy(threads)
+        lines += ["", *part]
+    name = "speed" if args.dtype == "float32" else f"speed-{args.dtype}"
+    record(name, data, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -90,8 +90,9 @@ class NetworkConfig:
     depth: int = option(4, "number of hidden layers", min=1, limit="max_depth")
     init: str = option(
         "glorot",
-        "weight initialisation (fixed_point: variance-preserving for the activation, "
-        "σ_w² = 1/E[σ(z)²], z ~ N(0,1))",
+        "weight initialisation (fixed_point: pre-activations of second moment 1 for points "
+        "over the domain: 3/fan_in in the first layer, σ_w²/fan_in with σ_w² = 1/E[σ(z)²], "
+        "z ~ N(0,1), after it; slightly unstable for GELU, see pinn_gelu.networks)",
         choices=("glorot", "he", "fixed_point"),
     )
 
@@ -229,9 +230,9 @@ class TrainingConfig:
     )
     compile: bool = option(
         False,
-        "compile the loss with torch.compile (about 1.5× faster steps on a CPU, after about "
-        "30 s of compilation, 2 s from torch's cache; falls back to eager mode, and says so, "
-        "where it fails)",
+        "compile the loss with torch.compile (cheaper steps after a one-off compilation in "
+        "the first step; benchmarks/speed.py measures both, see benchmarks/results/; falls "
+        "back to eager mode, and says so, where it fails)",
     )
     checkpoint_every: int = option(
         1000,

@@ -13,14 +13,24 @@ Initialisation schemes (:data:`INITIALISERS`), weights W ~ N(0, s²) and zero bi
   E[GELU(z)²] ≈ 0.42522 and σ_w² ≈ 2.3517; for ReLU, E = ½ and σ_w² = 2 (He). The constant is
   computed by quadrature (:func:`fixed_point_gain`), not hard-coded.
 
-For ``he`` and ``fixed_point`` the first layer, whose inputs are coordinates rather than
-activations, uses s² = 1/fan_in.
+The first layer's inputs are coordinates, not activations: ξ(x) for x spread over the box,
+which for uniform (or Sobol) points has E[ξ_i²] = 1/3 (:data:`INPUT_SECOND_MOMENT`). ``he`` keeps
+He's s² = 1/fan_in there (first pre-activation variance ≈ 1/3). ``fixed_point`` uses
+s² = 1/(fan_in E[ξ_i²]) = 3/fan_in, so that the first pre-activations already have second moment
+q* = 1 for points drawn over the domain (tests/test_networks.py checks it within sampling error);
+with 1/fan_in they started at ≈ 1/3 and decayed layer by layer (notebook 2 has the table).
 
-The fixed point q* = 1 of GELU's variance map is unstable: its slope there is
-χ = σ_w² E[GELU(z) GELU'(z) z] ≈ 1.144 > 1 (GELU acts like z/2 on small inputs and like ReLU on
-large ones, so the map grows faster than q). One layer maps unit variance to unit variance in
-expectation, but over many layers deviations grow by about 14% per layer; for ReLU with He
-initialisation χ = 1 exactly (marginal).
+Two slopes say how stable q* = 1 is (Schoenholz et al. 2017, with σ_w² the fixed-point gain):
+
+- the slope of the variance map at q*, ∂q_next/∂q = σ_w² E[σ(z) σ'(z) z]
+  = σ_w² E[σ'(z)² + σ(z) σ''(z)] ≈ 1.144 for GELU: deviations of the signal's variance from 1
+  grow by about 14% per layer in the mean-field limit, so q* = 1 is slightly unstable (GELU acts
+  like z/2 on small inputs and like ReLU on large ones, so the map grows faster than q);
+- χ₁ = σ_w² E[σ'(z)²] ≈ 1.072 for GELU, the slope of the correlation map at c = 1 and the
+  factor by which backpropagated gradient norms grow per layer in the mean-field limit: slightly
+  above 1, just on the chaotic side of the edge of chaos.
+
+For ReLU with He's σ_w² = 2 both are exactly 1 (marginal).
 """
 
 from __future__ import annotations
@@ -37,7 +47,14 @@ from torch import Tensor, nn
 from .activations import Activation, parse_activation
 from .config import NetworkConfig
 
-__all__ = ["INITIALISERS", "MLP", "build_network", "fixed_point_gain", "second_moment"]
+__all__ = [
+    "INITIALISERS",
+    "INPUT_SECOND_MOMENT",
+    "MLP",
+    "build_network",
+    "fixed_point_gain",
+    "second_moment",
+]
 
 
 def second_moment(activation: Activation, q: float = 1.0) -> float:
@@ -78,6 +95,10 @@ def fixed_point_gain(activation: Activation) -> float:
     return _gain_for_spec(activation.spec)
 
 
+#: E[ξ_i²] of the normalised inputs ξ ∈ [−1, 1]^d for points spread uniformly over the box.
+INPUT_SECOND_MOMENT = 1.0 / 3.0
+
+
 def _glorot(layer: int, fan_in: int, fan_out: int, activation: Activation) -> float:
     return 2.0 / (fan_in + fan_out)
 
@@ -87,7 +108,9 @@ def _he(layer: int, fan_in: int, fan_out: int, activation: Activation) -> float:
 
 
 def _fixed_point(layer: int, fan_in: int, fan_out: int, activation: Activation) -> float:
-    return (1.0 if layer == 0 else fixed_point_gain(activation)) / fan_in
+    if layer == 0:  # coordinates in [−1, 1]^d: E[ξ²] = 1/3, so s² = 3/fan_in gives q = 1
+        return 1.0 / (INPUT_SECOND_MOMENT * fan_in)
+    return fixed_point_gain(activation) / fan_in
 
 
 #: Initialisation schemes: name → variance of the weights of layer ``layer`` (0 = first).

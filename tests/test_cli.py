@@ -33,7 +33,7 @@ def test_solve_writes_every_output_and_the_model_loads_back(tmp_path, capsys) ->
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= {"relative_l2", "wall_time_s", "activation", "steps", "status"}
     assert metrics["steps"] == 300 and metrics["activation"] == "gelu"
-    assert metrics["relative_l2"]["u"] < 0.05
+    assert metrics["relative_l2"]["u"] < 1e-3  # measured 2.1e-4 (300 steps, float32): ×5
     header = (out / "history.csv").read_text().splitlines()[0].split(",")
     assert header[:5] == ["step", "phase", "loss", "pde", "dirichlet"]
     solution = load_run(out)

@@ -31,6 +31,16 @@ def test_second_moment_of_tanh_and_sin() -> None:
     assert second_moment(parse_activation("sin")) == pytest.approx(
         (1 - math.exp(-2)) / 2, rel=1e-10
     )
+    # tanh² has no closed form: 200-node Gauss–Hermite integrates the analytic integrand to
+    # ~1e-12; the value is 0.3943 (measured), so rel 1e-9 is far from any quadrature error
+    nodes, weights = np.polynomial.hermite_e.hermegauss(200)
+    moment = np.sum(weights * np.tanh(nodes) ** 2) / math.sqrt(2 * math.pi)
+    assert second_moment(parse_activation("tanh")) == pytest.approx(moment, rel=1e-9)
+    assert moment == pytest.approx(0.3943, abs=1e-4)
+    # at q = 4 the argument is 2z: E[tanh(2z)²]; its poles at ±iπ/4 slow Gauss–Hermite down
+    # (measured difference 1.6e-8), so rel 1e-7
+    moment4 = np.sum(weights * np.tanh(2 * nodes) ** 2) / math.sqrt(2 * math.pi)
+    assert second_moment(parse_activation("tanh"), 4.0) == pytest.approx(moment4, rel=1e-7)
 
 
 def test_fixed_point_initialisation_maps_unit_variance_to_unit_variance() -> None:
@@ -98,3 +108,65 @@ def test_shapes_and_config_round_trip() -> None:
         "activation": "gelu(alpha=2)",
     }
     assert sum(p.numel() for p in net.parameters()) == 4 * 16 + 2 * 17 * 16 + 17 * 5
+
+
+def _first_preactivation_moment(init: str, bounds, seeds: int = 8, width: int = 2048) -> float:
+    """Second moment of the first layer's pre-activations for points uniform over the box."""
+    moments = []
+    for seed in range(seeds):
+        net = build_network(
+            NetworkConfig(width=width, depth=1, init=init),
+            bounds,
+            1,
+            seed=seed,
+            dtype=torch.float64,
+        )
+        g = torch.Generator().manual_seed(500 + seed)
+        lo = torch.tensor([a for a, _ in bounds], dtype=torch.float64)
+        hi = torch.tensor([b for _, b in bounds], dtype=torch.float64)
+        x = lo + (hi - lo) * torch.rand(4096, len(bounds), dtype=torch.float64, generator=g)
+        with torch.no_grad():
+            moments.append(net.hidden[0](net.normalise(x)).square().mean().item())
+    return float(np.mean(moments))
+
+
+@pytest.mark.parametrize("bounds", [[(0.0, 1.0), (-2.0, 3.0)], [(0.0, 2.0)] * 3])
+def test_fixed_point_first_preactivation_has_unit_variance_over_the_domain(bounds) -> None:
+    # ξ uniform on [−1, 1]^d has E[ξ²] = 1/3 and the first layer draws s² = 3/fan_in, so the
+    # second moment is 1 in expectation. Sampling error: the mean of 8·2048 neurons' ‖w‖²
+    # (relative sd √(2/d) per neuron) has sd ≤ 0.8%; 4096 points add ≈ 0.4%: 4% is 4-5 sd.
+    # With the former 1/fan_in it was 1/3 (measured 0.34), which this bound rejects.
+    assert _first_preactivation_moment("fixed_point", bounds) == pytest.approx(1.0, abs=0.04)
+    # He keeps 1/fan_in in the first layer: 1/3 over the domain
+    assert _first_preactivation_moment("he", bounds, seeds=2) == pytest.approx(1 / 3, abs=0.03)
+
+
+def test_fixed_point_variance_layer_by_layer_over_the_domain() -> None:
+    # From points over the domain, through six GELU layers of width 256 (the table in notebook
+    # 2): the first pre-activation is at q* = 1; the fixed point is slightly unstable (slope
+    # 1.144 of the variance map there), so the second moment drifts upward with depth.
+    # Measured (geometric mean of 6 seeds): 0.98, 1.03, 1.09, 1.14, 1.19, 1.31; with the former
+    # first layer (1/fan_in) it decayed from 0.34 to 0.16 instead.
+    bounds = [(0.0, 1.0), (0.0, 1.0)]
+    runs = []
+    for seed in range(6):
+        net = build_network(
+            NetworkConfig(width=256, depth=6, init="fixed_point"),
+            bounds,
+            1,
+            seed=seed,
+            dtype=torch.float64,
+        )
+        h = torch.rand(2048, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+        h = net.normalise(h)
+        moments = []
+        with torch.no_grad():
+            for layer in net.hidden:
+                h = layer(h)
+                moments.append(h.square().mean().item())
+                h = net.activation(h)
+        runs.append(moments)
+    profile = np.exp(np.log(np.array(runs)).mean(axis=0))
+    assert profile[0] == pytest.approx(1.0, abs=0.05)  # sampling sd ≈ 1.5% (6 × 256 neurons)
+    assert np.all((profile > 0.9) & (profile < 1.6))  # near q* = 1 for six layers
+    assert profile[-1] > 1.15 * profile[1]  # the slight instability: measured ×1.27

@@ -30,6 +30,24 @@ def test_the_five_notebooks_exist_and_the_readme_links_each() -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_outputs_come_from_the_current_library(path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    stamp = notebook.metadata.get("pinn_gelu", {}).get("library_sha256")
+    assert stamp == execute.library_hash(), (
+        f"{path.name} was executed with another version of pinn_gelu/ or problems/ (its "
+        f"outputs may be stale); re-execute the notebooks from the repository root with: "
+        f"{execute.COMMAND}"
+    )
+
+
+def test_the_library_stamp_covers_the_library_and_the_problem_files() -> None:
+    files = {p.relative_to(ROOT).as_posix() for p in execute.library_files()}
+    assert {"pinn_gelu/networks.py", "pinn_gelu/pdes/poisson.py"} <= files
+    assert "problems/poisson_2d.yaml" in files
+    assert not [f for f in files if "__pycache__" in f]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_stored_outputs_come_from_the_stored_code(path) -> None:
     notebook = nbformat.read(path, as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
@@ -38,7 +56,7 @@ def test_stored_outputs_come_from_the_stored_code(path) -> None:
         stamp = cell.metadata.get("pinn_gelu", {}).get("source_sha256")
         assert stamp == execute.source_hash(cell.source), (
             f"{path.name}, code cell {number} was edited after its outputs were made; "
-            "run: python notebooks/execute.py " + f"notebooks/{path.name}"
+            f"run: {execute.COMMAND} notebooks/{path.name}"
         )
         assert cell.execution_count == number, f"{path.name}: not run top to bottom"
         assert not [o for o in cell.outputs if o.get("output_type") == "error"]

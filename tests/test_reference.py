@@ -120,7 +120,9 @@ def test_reference_command_writes_and_reports(tmp_path, capsys) -> None:
     summary = json.loads((out / "reference.json").read_text())
     assert summary["unknowns"] == 2 * 33 * 33
     assert set(summary["relative_l2_vs_exact"]) == {"ux", "uy", "sxx", "syy", "sxy"}
-    assert summary["relative_l2_vs_exact"]["ux"] < 0.05
+    # second-order FD on 33² nodes, deterministic: measured ux 1.352e-2 (uy 1.41e-2); the band
+    # is ±10 %, far above rounding and far below the factor 4 of one grid refinement
+    assert 1.2e-2 < summary["relative_l2_vs_exact"]["ux"] < 1.5e-2
     arrays = np.load(out / "reference.npz")
     assert arrays["ux"].shape == (33, 33) and arrays["axis_x"].shape == (33,)
     for name in ("reference.png", "deformation.png"):
@@ -176,4 +178,5 @@ def test_training_without_exact_is_validated_against_finite_differences(tmp_path
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["reference"] == "finite-difference reference (65×65)"
-    assert 0 < metrics["relative_l2"]["u"] < 0.2
+    # measured 7.1e-3 (350 steps against the 65² FD solution); 2.5e-2 leaves a factor 3.5
+    assert 0 < metrics["relative_l2"]["u"] < 2.5e-2

@@ -1,0 +1,85 @@
+"""Where every benchmark's output goes: benchmarks/results/<name>.json and <name>.txt.
+
+Each benchmark script builds its rows as plain data and its table as text, then calls
+:func:`record`, which prints the table and writes both files with the circumstances of the run
+(command, date, machine, cores, torch version and thread count, library commit). The README's
+measured tables name the file they come from (``<!-- from benchmarks/results/<name>.txt -->``)
+and tests/test_readme_numbers.py checks every number in them against that file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _commit() -> str | None:
+    try:
+        run = subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    return run.stdout.strip() or None
+
+
+def circumstances() -> dict[str, Any]:
+    """The command, date, machine and software a result was measured with."""
+    return {
+        "command": " ".join(["python", *[Path(sys.argv[0]).as_posix(), *sys.argv[1:]]]),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+        },
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "commit": _commit(),
+    }
+
+
+def header(info: dict[str, Any]) -> str:
+    """The human-readable first lines of a results table."""
+    machine = info["machine"]
+    return (
+        f"# {info['command']}\n"
+        f"# {info['date']}, {machine['processor']}, {machine['cores']} cores, "
+        f"{machine['platform']}\n"
+        f"# python {info['python']}, torch {info['torch']}, {info['threads']} threads, "
+        f"pinn_gelu commit {info['commit']}\n"
+    )
+
+
+def record(name: str, data: dict[str, Any], table: str) -> tuple[Path, Path]:
+    """Print ``table`` and write benchmarks/results/<name>.json and .txt; return their paths.
+
+    ``data`` holds every measured number (rows as dicts); the JSON file is ``data`` plus the
+    circumstances, the text file the header plus ``table`` exactly as printed.
+    """
+    info = circumstances()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    json_path, text_path = RESULTS / f"{name}.json", RESULTS / f"{name}.txt"
+    json_path.write_text(
+        json.dumps({"benchmark": name, **info, **data}, indent=2) + "\n", encoding="utf-8"
+    )
+    text = header(info) + table.rstrip("\n") + "\n"
+    text_path.write_text(text, encoding="utf-8")
+    print(text, end="")
+    print(f"written: {json_path.relative_to(ROOT)}, {text_path.relative_to(ROOT)}")
+    return json_path, text_path
