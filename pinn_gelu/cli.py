@@ -494,10 +494,22 @@ def cmd_reference(args: argparse.Namespace) -> int:
     from .outputs import write_reference
     from .reference import solve_reference
 
+    evaluate_inputs(problem, evaluator=False)
     try:
         solution = solve_reference(problem, points)
     except ValueError as err:
         raise ProblemFileError(problem.path, "reference.finite_difference", str(err)) from None
+    import numpy as np
+
+    for name, values in solution.fields.items():
+        if not np.isfinite(values).all():
+            raise ProblemFileError(
+                problem.path,
+                "pde",
+                f"the finite-difference solution of {name} is not finite at "
+                f"{int((~np.isfinite(values)).sum())} nodes (an expression is infinite or too "
+                "large on the grid); nothing written",
+            )
     summary = write_reference(directory, problem, solution)
     grid = "×".join([str(points)] * problem.domain.dimension)
     print(

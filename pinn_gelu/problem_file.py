@@ -367,6 +367,12 @@ def _domain(section: Section) -> Box:
             raise section.error(key, f"expected min < max, got [{lo:g}, {hi:g}]")
         if hi - lo > 1e6 or max(abs(lo), abs(hi)) > 1e6:
             raise section.error(key, "coordinates must lie within [-1e6, 1e6]")
+        if hi - lo < 1e-6 * max(1.0, abs(lo), abs(hi)):
+            raise section.error(
+                key,
+                f"the interval [{lo:g}, {hi:g}] is too narrow: its width must be at least 1e-6 "
+                "(and 1e-6 of its largest coordinate), or points and grid spacings underflow",
+            )
         bounds.append((lo, hi))
     return Box(tuple(bounds))
 
