@@ -104,13 +104,14 @@ def test_limits_must_be_finite_positive_and_under_their_ceiling(
 
 
 def test_raised_expression_limits_cannot_exhaust_the_stack(write, valid, capsys, tmp_path) -> None:
-    valid["pde"]["source"] = "-" * 5000 + "x"
+    valid["pde"]["source"] = "+".join(["x"] * 900)  # parses; 900 levels deep to compile
     limits = ["max_expression_length=100000", "max_expression_nodes=100000"]
     args = [a for limit in limits for a in ("--limit", limit)]
-    assert main(["check", str(write(valid)), *args, "--limit", "max_expression_depth=200"]) == 2
-    assert f"{tmp_path / 'problem.yaml'}: pde.source: cannot parse the expression" in one_error(
-        capsys
-    )
+    path = str(write(valid))
+    assert main(["check", path, *args, "--limit", "max_expression_depth=100000"]) == 2
+    assert "--limit 'max_expression_depth=100000': at most 200" in one_error(capsys)
+    assert main(["check", path, *args, "--limit", "max_expression_depth=200"]) == 2
+    assert "pde.source: expression nested deeper than 200 levels" in one_error(capsys)
 
 
 # --- run directories and checkpoints as input ---------------------------------------------------
@@ -298,11 +299,17 @@ def test_control_characters_from_a_file_are_escaped(write, valid, capsys) -> Non
 
 
 def test_run_time_refusal_leaves_one_error_line_and_the_summary_on_stdout(
-    write, valid, tmp_path, capsys, monkeypatch
+    write, valid, tmp_path, capsys
 ) -> None:
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    valid["boundary"] = [{"on": "all", "dirichlet": "1/x"}]  # found when the points are sampled
     out = tmp_path / "run"
-    assert main(["solve", str(write(valid)), "--out", str(out), "--device", "cuda", *FAST]) == 2
+    assert main(["solve", str(write(valid)), "--out", str(out), *FAST]) == 2
     captured = capsys.readouterr()
+    assert (
+        captured.err.strip()
+        .splitlines()[-1]
+        .endswith("is not finite at 1 of 1 points (for example at x=0)")
+    )
     assert len(captured.err.strip().splitlines()) == 1
+    assert captured.out.startswith("problem     tiny  (")
     assert not out.exists()
