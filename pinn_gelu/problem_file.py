@@ -226,8 +226,10 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
         segments = _split_key(key, override)
         try:
             value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            raise UsageError(f"--set {override!r}: the value is not a YAML scalar") from None
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
+            # ValueError: an integer of more than 4300 digits (found by fuzzing)
+            shown = override if len(override) <= 80 else override[:77] + "..."
+            raise UsageError(f"--set {shown!r}: the value is not a YAML scalar") from None
         if isinstance(value, (dict, list)):
             raise UsageError(f"--set {override!r}: the value must be a scalar, not a collection")
         _set(data, segments, value, override)
