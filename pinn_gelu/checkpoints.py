@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -31,6 +33,7 @@ __all__ = [
     "MODEL_FORMAT",
     "RESUMABLE_CHANGES",
     "atomic_write",
+    "load_data",
     "plain_data",
     "read_checkpoint",
     "resume_conflicts",
@@ -91,12 +94,45 @@ def write_checkpoint(path: str | Path, content: Mapping[str, Any]) -> None:
     atomic_write(path, lambda handle: torch.save(data, handle))
 
 
+#: Largest checkpoint file read (a network at the default max_parameters is 400 MB in float64).
+MAX_CHECKPOINT_BYTES = 4 * 2**30
+
+
+def load_data(path: str | Path, expected_format: str) -> dict[str, Any]:
+    """Read a file of ours with ``torch.load(weights_only=True)``, refusing anything else.
+
+    Raises:
+        ValueError: one line naming the file — not a regular file, too large, not readable by
+            ``torch.load``, holding Python objects (refused by ``weights_only``, not loaded),
+            or not of ``expected_format``.
+    """
+    refused = f"{path}: not a pinn_gelu checkpoint ({expected_format}), not loaded"
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read ({err.strerror or err})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{refused}: not a regular file")
+    if info.st_size > MAX_CHECKPOINT_BYTES:
+        raise ValueError(f"{refused}: larger than {MAX_CHECKPOINT_BYTES // 2**30} GiB")
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's message advises weights_only=False, which would run the file's code: never
+        raise ValueError(f"{refused}: it holds Python objects, not only tensors and data") from None
+    except Exception as err:  # a truncated or foreign file: zip, EOF, runtime errors
+        lines = str(err).strip().splitlines()
+        reason = (lines[0] if lines else type(err).__name__)[:120]
+        raise ValueError(f"{refused}: {reason!r}") from None
+    if not isinstance(content, dict) or content.get("format") != expected_format:
+        found = content.get("format") if isinstance(content, dict) else type(content).__name__
+        raise ValueError(f"{refused}: format {str(found)[:60]!r}")
+    return content
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a training checkpoint safely (``weights_only=True``) and check its format."""
-    content = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(content, dict) or content.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a pinn_gelu training checkpoint ({CHECKPOINT_FORMAT})")
-    return content
+    return load_data(path, CHECKPOINT_FORMAT)
 
 
 def resume_conflicts(stored: Any, current: Any) -> list[str]:

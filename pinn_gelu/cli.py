@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -17,8 +18,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
-from .config import Limits
-from .errors import PinnGeluError, ProblemFileError, UsageError
+from .config import LIMIT_CEILINGS, Limits
+from .errors import PinnGeluError, ProblemFileError, UsageError, one_line, printable
 from .problem import Problem
 from .problem_file import apply_overrides, parse_problem, read_yaml
 
@@ -74,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="continue the stopped run in DIR from its checkpoint (same problem file)",
     )
+    solve.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads (default: OMP_NUM_THREADS if set, else min(cores, 4)); use 1 when "
+        "several runs share a machine",
+    )
     solve.add_argument("--quiet", action="store_true", help="no progress bars")
     solve.add_argument("--no-plots", action="store_true", help="skip solution.png and loss.png")
 
@@ -119,15 +126,24 @@ def _limits(items: Sequence[str]) -> Limits:
         name, _, text = item.partition("=")
         if name not in fields:
             raise UsageError(
-                f"--limit {item!r}: unknown limit (expected one of: {', '.join(fields)})"
+                f"--limit {printable(repr(item[:80]))}: unknown limit (expected one of: "
+                f"{', '.join(fields)})"
             )
         kind = float if fields[name].type in ("float", float) else int
+        shown = printable(repr(item if len(item) <= 80 else item[:77] + "..."))
         try:
             value = kind(text)
         except ValueError:
-            raise UsageError(f"--limit {item!r}: expected a number") from None
-        if value <= 0:
-            raise UsageError(f"--limit {item!r}: expected a positive number")
+            whole = "a whole number" if kind is int else "a number"
+            raise UsageError(f"--limit {shown}: expected {whole}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise UsageError(f"--limit {shown}: expected a finite number > 0")
+        ceiling = LIMIT_CEILINGS.get(name)
+        if ceiling is not None and value > ceiling:
+            raise UsageError(
+                f"--limit {shown}: at most {ceiling} (Python's recursion bound; no --limit can "
+                "raise it further)"
+            )
         values[name] = value
     return Limits(**values)
 
@@ -195,13 +211,26 @@ def _print_warning(
     print(f"warning: {message}", file=sys.stderr)
 
 
-def _check_output(directory: Path, force: bool) -> None:
-    from .outputs import clean_run_directory, run_status
+def _check_output(directory: Path, force: bool) -> str | None:
+    """Refuse an output directory that a new run must not write; its run status (None: none).
+
+    Writes nothing: called before the lock is taken and again under it.
+    """
+    from .rundir import foreign_entries, run_status
 
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"--out {directory}: exists and is not a directory")
     status = run_status(directory)
-    if status is not None and not force:
+    if status is None:
+        found = foreign_entries(directory)
+        if found:
+            raise UsageError(
+                f"--out {directory}: not empty and not a pinn_gelu run directory (it holds "
+                f"{printable(found[0])!r}{' and more' if len(found) > 1 else ''}); choose a new "
+                "or empty directory"
+            )
+        return None
+    if not force:
         if status == "completed":
             raise UsageError(
                 f"{directory} holds a finished run; use --force to overwrite it or --out for "
@@ -211,12 +240,12 @@ def _check_output(directory: Path, force: bool) -> None:
             f"{directory} holds a {status} run; continue it with --resume {directory}, or start "
             "over with --force"
         )
-    clean_run_directory(directory, everything=force)
+    return status
 
 
 def _check_resumable(directory: Path, data: dict[str, Any]) -> Path:
     from .checkpoints import RESUMABLE_CHANGES, read_checkpoint, resume_conflicts
-    from .outputs import clean_run_directory, run_status
+    from .rundir import run_status
 
     checkpoint = directory / "checkpoint.pt"
     if not checkpoint.is_file():
@@ -226,14 +255,15 @@ def _check_resumable(directory: Path, data: dict[str, Any]) -> Path:
     try:
         stored = read_checkpoint(checkpoint)["problem"]
     except Exception as err:  # any unreadable checkpoint is a usage error, not a traceback
-        raise UsageError(f"--resume {directory}: cannot read checkpoint.pt ({err})") from None
+        raise UsageError(f"--resume {directory}: {one_line(err)}") from None
+    if not isinstance(stored, dict):
+        raise UsageError(f"--resume {directory}: checkpoint.pt: 'problem' is not a mapping")
     changed = resume_conflicts(stored, data)
     if changed:
         raise UsageError(
-            f"--resume {directory}: the problem differs from the checkpoint's at {changed[0]} "
-            f"(only {', '.join(RESUMABLE_CHANGES)} may change)"
+            f"--resume {directory}: the problem differs from the checkpoint's at "
+            f"{printable(changed[0])} (only {', '.join(RESUMABLE_CHANGES)} may change)"
         )
-    clean_run_directory(directory, everything=False)
     return checkpoint
 
 
@@ -268,7 +298,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     problem, _ = load(args)
     from .activations import order_warning, parse_activation
 
-    print(describe_problem(problem))
+    evaluate_inputs(problem)
+    print(printable(describe_problem(problem)))
     message = order_warning(
         parse_activation(problem.network.activation), problem.pde.order, problem.pde.kind
     )
@@ -278,41 +309,139 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def default_threads() -> int:
+    """Torch threads of one ``solve`` unless ``--threads`` or ``OMP_NUM_THREADS`` says otherwise.
+
+    At most 4: the networks of problem files (tens of neurons, thousands of points) gain little
+    from more, and every thread more makes runs sharing a machine oversubscribe its cores
+    (OpenMP spin-waiting made two solves on 2 cores each ~30× slower). ``--threads 1`` for runs
+    sharing a machine; ``benchmarks/threads.py`` measures the choice.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def set_threads(threads: int | None) -> int:
+    """Set torch's thread pools before any torch work; returns the intra-op thread count."""
+    import torch
+
+    if threads is None:
+        if os.environ.get("OMP_NUM_THREADS", "").strip().isdigit():
+            return torch.get_num_threads()  # torch already follows the environment
+        threads = default_threads()
+    torch.set_num_threads(threads)
+    # allowed only once per process, before inter-op work; a second call (tests, a library
+    # user's own setting) keeps the pool that exists
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(threads)
+    return threads
+
+
+def evaluate_inputs(problem: Problem, *, evaluator: bool = True) -> None:
+    """Evaluate every expression where ``solve`` evaluates it, without training.
+
+    The collocation points are sampled as ``solve`` samples them and the loss targets computed
+    on them (a source infinite at a boundary point is refused here, as there), then the
+    validation grid and its reference values (``evaluator``).
+
+    Raises:
+        ProblemFileError: an expression is not finite at some point.
+    """
+    from .collocation import sample_collocation
+    from .config import DTYPES
+    from .metrics import build_evaluator
+
+    dtype = DTYPES[problem.training.dtype]
+    points = sample_collocation(
+        problem.domain, problem.training.points, problem.training.seed, dtype=dtype, device="cpu"
+    )
+    problem.pde.terms(problem, points)
+    if evaluator:
+        build_evaluator(problem, dtype, "cpu")
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
-    """``pinn-gelu solve FILE``: train, validate, write the run directory."""
+    """``pinn-gelu solve FILE``: train, validate, write the run directory.
+
+    The run directory is locked for the whole run. ``--force`` over an existing run writes the
+    new run beside it (a staging directory inside it) and moves it over the old run's files only
+    when it has ended; nothing of the old run is touched before.
+    """
+    if args.threads is not None and not 1 <= args.threads <= 1024:
+        raise UsageError(f"--threads {args.threads}: expected a number of threads in [1, 1024]")
+    set_threads(args.threads)
     problem, data = load(args, _solve_overrides(args))
     if args.resume:
         directory = Path(args.resume)
         if args.out and Path(args.out) != directory:
             raise UsageError("--out and --resume name different directories")
-        checkpoint = _check_resumable(directory, data)
+        _check_resumable(directory, data)
     else:
         directory = Path(args.out) if args.out else Path("runs") / problem.name
         _check_output(directory, args.force)
-        checkpoint = directory / "checkpoint.pt"
     import torch
 
     if problem.training.device == "cuda" and not torch.cuda.is_available():
         raise ProblemFileError(
             problem.path, "training.device", "cuda requested, but torch sees no CUDA device"
         )
+    from .rundir import RunLock, make_staging, remove_staging
+
+    print(printable(describe_problem(problem)), flush=True)
+    with RunLock(directory, "--resume" if args.resume else "--out"):
+        staging = None
+        if args.resume:
+            checkpoint = _check_resumable(directory, data)  # again, under the lock
+        elif _check_output(directory, args.force) is not None:
+            staging = make_staging(directory)
+            checkpoint = staging / "checkpoint.pt"
+        else:
+            checkpoint = directory / "checkpoint.pt"
+        try:
+            code = _train_and_write(args, problem, data, directory, checkpoint, staging)
+        finally:
+            if staging is not None and staging.exists():
+                remove_staging(staging)  # refused or failed before the swap: the old run stays
+    return code
+
+
+def _train_and_write(
+    args: argparse.Namespace,
+    problem: Problem,
+    data: dict[str, Any],
+    directory: Path,
+    checkpoint: Path,
+    staging: Path | None,
+) -> int:
     from .outputs import write_run
+    from .rundir import replace_run
     from .training import Trainer
 
-    print(describe_problem(problem), file=sys.stderr)
     if args.resume:
-        trainer = Trainer.resume(problem, checkpoint, progress=not args.quiet, problem_data=data)
-        print(f"resuming   step {trainer.step} ({trainer.phase})", file=sys.stderr)
+        try:
+            trainer = Trainer.resume(
+                problem, checkpoint, progress=not args.quiet, problem_data=data
+            )
+        except (ProblemFileError, UsageError):
+            raise
+        except Exception as err:  # a checkpoint that does not fit its problem
+            raise UsageError(
+                f"--resume {directory}: checkpoint.pt does not fit its problem ({one_line(err)})"
+            ) from None
+        print(f"resuming    step {trainer.step} ({trainer.phase})")
     else:
         trainer = Trainer(
             problem, progress=not args.quiet, checkpoint=checkpoint, problem_data=data
         )
-    print(f"derivatives {trainer.engine_note}", file=sys.stderr)
+    print(f"derivatives {trainer.engine_note}", flush=True)
     with _stop_on_signals(trainer):
         result = trainer.run()
     reference = trainer.evaluator.source if trainer.evaluator is not None else None
     written = write_run(
-        directory,
+        staging or directory,
         problem,
         data,
         result,
@@ -324,9 +453,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
             else None
         ),
     )
-    print(f"status      {result.status}: {result.message}")
+    if staging is not None:
+        replace_run(directory, staging)
+    print(f"status      {result.status}: {printable(result.message)}")
     for event in result.events:
-        print(f"event       {event}")
+        print(f"event       {printable(event)}")
     for name, value in result.relative_l2.items():
         print(f"error       relative L2 of {name} = {value:.3e}  (against the {reference})")
     print(f"time        {result.wall_time_s:.1f} s, {result.steps} steps")
@@ -340,7 +471,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         return 128 + (result.signal or signal.SIGINT)
     if result.status == "failed":
         print(
-            f"pinn-gelu: training failed: {result.message} (see {directory}/error.txt)",
+            f"pinn-gelu: training failed: {printable(result.message)} (see {directory}/error.txt)",
             file=sys.stderr,
         )
         return EXIT_FAILED
@@ -363,10 +494,22 @@ def cmd_reference(args: argparse.Namespace) -> int:
     from .outputs import write_reference
     from .reference import solve_reference
 
+    evaluate_inputs(problem, evaluator=False)
     try:
         solution = solve_reference(problem, points)
     except ValueError as err:
         raise ProblemFileError(problem.path, "reference.finite_difference", str(err)) from None
+    import numpy as np
+
+    for name, values in solution.fields.items():
+        if not np.isfinite(values).all():
+            raise ProblemFileError(
+                problem.path,
+                "pde",
+                f"the finite-difference solution of {name} is not finite at "
+                f"{int((~np.isfinite(values)).sum())} nodes (an expression is infinite or too "
+                "large on the grid); nothing written",
+            )
     summary = write_reference(directory, problem, solution)
     grid = "×".join([str(points)] * problem.domain.dimension)
     print(
@@ -452,8 +595,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _print_warning
             return COMMANDS[args.command](args)
     except (ProblemFileError, UsageError) as err:
-        print(f"pinn-gelu: error: {err}", file=sys.stderr)
+        print(f"pinn-gelu: error: {printable(str(err))}", file=sys.stderr)
         return EXIT_USAGE
     except PinnGeluError as err:
-        print(f"pinn-gelu: error: {err}", file=sys.stderr)
+        print(f"pinn-gelu: error: {printable(str(err))}", file=sys.stderr)
         return EXIT_FAILED

@@ -18,6 +18,7 @@ from .expressions import ExpressionLimits
 
 __all__ = [
     "DTYPES",
+    "LIMIT_CEILINGS",
     "PHASES",
     "AdamConfig",
     "GaussNewtonConfig",
@@ -39,6 +40,11 @@ def option(default: Any, doc: str, **meta: Any) -> Any:
     if isinstance(default, (dict, list)):
         return field(default_factory=lambda: type(default)(default), metadata={"doc": doc, **meta})
     return field(default=default, metadata={"doc": doc, **meta})
+
+
+#: Bounds of :class:`Limits` that no ``--limit`` may exceed: deeper expressions would exhaust
+#: Python's recursion bound (1000 frames) when compiled or evaluated.
+LIMIT_CEILINGS = {"max_expression_depth": 200}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +72,11 @@ class Limits:
     )
     max_exponent: float = option(64.0, "magnitude of a constant exponent in a**b")
     max_constant: float = option(1e100, "magnitude of any constant (folded sub-expression)")
+    max_tensor_bytes: int = option(
+        4 * 2**30,
+        "bytes of the largest tensor a run allocates, estimated before training: points × "
+        "network width × derivative channels × bytes per number",
+    )
 
     def expressions(self) -> ExpressionLimits:
         """The expression-language bounds these limits imply."""

@@ -8,6 +8,7 @@ to 1.
 
 from __future__ import annotations
 
+import re
 import reprlib
 
 __all__ = [
@@ -17,7 +18,13 @@ __all__ = [
     "TrainingError",
     "UsageError",
     "describe",
+    "number_text",
+    "one_line",
+    "printable",
 ]
+
+# C0 controls but newline, DEL, C1 controls (CSI is U+009B), and the bidirectional overrides
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = 60
@@ -25,6 +32,43 @@ _SHORT.maxother = 60
 _SHORT.maxlist = 4
 _SHORT.maxdict = 4
 _SHORT.maxlevel = 2
+
+
+def printable(text: str) -> str:
+    r"""Text from a file made safe for a terminal: control characters escaped, newlines kept.
+
+    An ANSI escape in a comment or an expression is shown, never obeyed.
+
+    >>> printable("sin(x)\x1b[2J")
+    'sin(x)\\x1b[2J'
+    """
+    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
+def one_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of an error's message, printable and at most ``limit`` characters."""
+    lines = str(error).strip().splitlines()
+    text = printable(lines[0] if lines else type(error).__name__)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def number_text(value: int | float) -> str:
+    """A number for a message: as written when short, its magnitude when long.
+
+    Python refuses to print ints of more than 4300 digits, and a 4000-digit number is no use in
+    a one-line error either.
+
+    >>> number_text(12345), number_text(10**40)
+    ('12345', 'a 41-digit number')
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"{value:g}" if isinstance(value, float) else describe(value)
+    if value.bit_length() <= 64:
+        return str(value)
+    digits = len(str(abs(value))) if value.bit_length() < 10_000 else None
+    if digits is None:
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return f"a {digits}-digit number"
 
 
 def describe(value: object) -> str:
@@ -40,7 +84,9 @@ def describe(value: object) -> str:
     """
     if value is None:
         return "nothing (null)"
-    return f"{_SHORT.repr(value)} ({type(value).__name__})"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"{number_text(value)} (int)"
+    return f"{printable(_SHORT.repr(value))} ({type(value).__name__})"
 
 
 class PinnGeluError(Exception):

@@ -195,7 +195,10 @@ def parse_expression(
         raise ExpressionError(f"cannot parse the expression ({type(err).__name__})", text) from None
     _check_size(tree, text, limits)
     compiler = _Compiler(text, tuple(variables), parameters, limits)
-    node = compiler.compile(tree.body)
+    try:
+        node = compiler.compile(tree.body)
+    except RecursionError:  # only with max_depth raised past what Python's stack can walk
+        raise ExpressionError("expression nested too deeply to compile", text) from None
     return Expression(text, tuple(variables), node, frozenset(compiler.used))
 
 

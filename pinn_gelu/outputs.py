@@ -20,6 +20,7 @@ is read with ``torch.load(..., weights_only=True)``: a checkpoint is data, never
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -33,9 +34,10 @@ import yaml
 from torch import nn
 
 from .activations import parse_activation
-from .checkpoints import MODEL_FORMAT, atomic_write, plain_data
+from .checkpoints import MODEL_FORMAT, atomic_write, load_data, plain_data
 from .config import DTYPES, Limits
 from .derivatives import select_engine
+from .errors import ProblemFileError, describe, number_text, one_line
 from .metrics import predict, relative_l2
 from .networks import MLP
 from .problem import Problem
@@ -280,22 +282,77 @@ def load_run(directory: str | Path) -> Solution:
     path = Path(directory) / "model.pt"
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: no model.pt (is this a pinn_gelu run directory?)")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{path}: not a pinn_gelu model checkpoint ({MODEL_FORMAT})")
-    limits = Limits(**checkpoint.get("limits", {}))
-    problem = parse_problem(checkpoint["problem"], str(path), limits=limits)
-    spec = checkpoint["network"]
+    checkpoint = load_data(path, MODEL_FORMAT)
+    stored = _entry(checkpoint, "limits", dict, path, "a mapping of limits")
+    fields = {f.name: f for f in dataclasses.fields(Limits)}
+    for name, value in stored.items():
+        if name not in fields:
+            raise ValueError(f"{path}: limits.{str(name)[:60]}: unknown limit")
+        kind = float if fields[name].type in ("float", float) else int
+        valid = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not valid or (kind is int and not isinstance(value, int)) or not 0 < value < math.inf:
+            raise ValueError(f"{path}: limits.{name}: expected a positive {kind.__name__}")
+    try:
+        problem = parse_problem(
+            _entry(checkpoint, "problem", dict, path, "a mapping"),
+            str(path),
+            limits=Limits(**stored),
+        )
+    except ProblemFileError as err:
+        raise ValueError(str(err)) from None
+    dtype = _entry(checkpoint, "dtype", str, path, f"one of {', '.join(DTYPES)}")
+    if dtype not in DTYPES:
+        raise ValueError(f"{path}: dtype: expected one of {', '.join(DTYPES)}, got {dtype[:40]!r}")
+    spec = _entry(checkpoint, "network", dict, path, "a mapping")
+    expected = {
+        "bounds": [[float(a), float(b)] for a, b in problem.domain.bounds],
+        "outputs": len(problem.pde.outputs),
+        "width": problem.network.width,
+        "depth": problem.network.depth,
+        "activation": parse_activation(problem.network.activation).spec,
+    }
+    for key, value in expected.items():
+        if key not in spec or spec[key] != value or type(spec[key]) is bool:
+            raise ValueError(
+                f"{path}: network.{key}: does not match the stored problem "
+                f"(expected {value!r}, got {describe(spec.get(key))})"
+            )
+    if set(spec) != set(expected):
+        raise ValueError(f"{path}: network: unexpected keys {sorted(set(spec) - set(expected))}")
+    limit = min(Limits().max_parameters, problem.limits.max_parameters)
+    w, d, n_in = problem.network.width, problem.network.depth, problem.domain.dimension
+    count = (n_in + 1) * w + (d - 1) * (w + 1) * w + (w + 1) * len(problem.pde.outputs)
+    if count > limit:
+        raise ValueError(
+            f"{path}: network: {number_text(count)} parameters, over the limit of "
+            f"{number_text(limit)} (max_parameters); not built"
+        )
     network = MLP(
-        [tuple(b) for b in spec["bounds"]],
-        int(spec["outputs"]),
-        int(spec["width"]),
-        int(spec["depth"]),
-        parse_activation(spec["activation"]),
-    ).to(DTYPES[checkpoint["dtype"]])
-    network.load_state_dict(checkpoint["state_dict"])
+        problem.domain.bounds,
+        len(problem.pde.outputs),
+        w,
+        d,
+        parse_activation(problem.network.activation),
+    ).to(DTYPES[dtype])
+    state = _entry(checkpoint, "state_dict", dict, path, "a mapping of tensors")
+    try:
+        network.load_state_dict(state)
+    except (RuntimeError, TypeError, ValueError, KeyError) as err:
+        raise ValueError(
+            f"{path}: state_dict: does not fit the network ({one_line(err)})"
+        ) from None
     network.eval()
     return Solution(problem, network)
+
+
+def _entry(content: Mapping[str, Any], key: str, kind: type, path: Path, what: str) -> Any:
+    """``content[key]`` if it is a ``kind``, else one ValueError naming the key."""
+    if key not in content:
+        raise ValueError(f"{path}: {key}: missing (expected {what})")
+    value = content[key]
+    if not isinstance(value, kind):
+        raise ValueError(f"{path}: {key}: expected {what}, got {describe(value)}")
+    return value
 
 
 def _json_safe(value: Any) -> Any:
@@ -307,47 +364,3 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     return value
-
-
-#: Files a run writes into its directory (removed by ``--force`` before a new run).
-RUN_FILES = (
-    "metrics.json",
-    "history.csv",
-    "model.pt",
-    "problem.yaml",
-    "solution.png",
-    "loss.png",
-    "deformation.png",
-    "checkpoint.pt",
-    "error.txt",
-)
-
-
-def run_status(directory: str | Path) -> str | None:
-    """Status of the run in a directory: completed, failed, interrupted; None if there is none.
-
-    A checkpoint without metrics (a run killed before it could write them) counts as
-    interrupted: it can be resumed.
-    """
-    directory = Path(directory)
-    metrics = directory / "metrics.json"
-    if metrics.is_file():
-        try:
-            return str(json.loads(metrics.read_text(encoding="utf-8")).get("status", "completed"))
-        except (OSError, ValueError):
-            return "interrupted"
-    if (directory / "checkpoint.pt").is_file():
-        return "interrupted"
-    return None
-
-
-def clean_run_directory(directory: str | Path, *, everything: bool) -> None:
-    """Remove leftover temporary files of interrupted writes, and (``everything``) old outputs."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return
-    for leftover in directory.glob(".*.tmp"):
-        leftover.unlink(missing_ok=True)
-    if everything:
-        for name in RUN_FILES:
-            (directory / name).unlink(missing_ok=True)

@@ -25,8 +25,11 @@ See ``problems/README.md`` for every key with its type, default and bound.
 
 from __future__ import annotations
 
+import keyword
 import math
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,12 +38,12 @@ import yaml
 
 from .activations import parse_activation
 from .config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
-from .errors import ProblemFileError, UsageError, describe
+from .errors import ProblemFileError, UsageError, describe, number_text
 from .expressions import CONSTANTS, FUNCTIONS, VARIABLES
 from .geometry import Box
 from .pdes import PDE_KINDS
 from .problem import PDE, BoundaryCondition, Problem, ReferenceConfig
-from .schema import Context, Section, compile_expression, join
+from .schema import Context, Section, compile_expression, join, yaml12_number
 
 __all__ = ["MAX_FILE_BYTES", "apply_overrides", "load_problem", "parse_problem", "read_yaml"]
 
@@ -84,7 +87,16 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     """The file's top-level mapping, read with ``yaml.safe_load`` within the size bound."""
     shown = str(path)
     try:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as err:
+        raise ProblemFileError(shown, "", f"cannot read the file ({err.strerror or err})") from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(descriptor)
+            raise ProblemFileError(shown, "", f"not a regular file ({_file_type(mode)})")
+        with os.fdopen(descriptor, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as err:
         raise ProblemFileError(shown, "", f"cannot read the file ({err.strerror or err})") from None
@@ -95,6 +107,17 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError as err:
         raise ProblemFileError(shown, "", f"not UTF-8 text (byte {err.start})") from None
     return parse_yaml_text(text, shown)
+
+
+def _file_type(mode: int) -> str:
+    kinds = {
+        stat.S_ISDIR: "a directory",
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "not a plain file")
 
 
 def _check_shape(text: str, shown: str) -> None:
@@ -138,9 +161,42 @@ def parse_yaml_text(text: str, shown: str) -> dict[str, Any]:
         raise ProblemFileError(shown, "", f"not valid YAML: {first[:120]}") from None
     if data is None:
         raise ProblemFileError(shown, "", "the file is empty (expected a mapping with pde, ...)")
+    _check_duplicate_keys(text, shown)
     if not isinstance(data, dict):
         raise ProblemFileError(shown, "", f"expected a mapping at the top, got {describe(data)}")
     return _restore_on_keys(data, shown)
+
+
+def _check_duplicate_keys(text: str, shown: str) -> None:
+    """Refuse a mapping that gives a key twice (YAML would silently keep the last one).
+
+    Reads the node graph (``yaml.compose``: no Python object is built) once more; each node is
+    visited once, so aliases cannot make the walk expensive.
+    """
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")] if root is not None else []
+    while stack:
+        node, key = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            names: set[object] = set()
+            for name_node, value in node.value:
+                name = name_node.value if isinstance(name_node, yaml.ScalarNode) else id(name_node)
+                if name in names and name_node.tag != "tag:yaml.org,2002:merge":
+                    where = f" at line {name_node.start_mark.line + 1}"
+                    raise ProblemFileError(
+                        shown,
+                        join(key, str(name)) if isinstance(name, str) else key,
+                        f"the key is given twice{where} (YAML would keep only the last)",
+                    )
+                names.add(name)
+                child = join(key, name) if isinstance(name, str) else key
+                stack.append((value, child))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, join(key, i)) for i, item in enumerate(node.value))
 
 
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -150,7 +206,9 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
     """Set dotted keys: ``training.adam.steps=500``, ``boundary[0].dirichlet=1``.
 
     Values are read as YAML scalars (``500`` is an int, ``1e-3`` a float, ``sin(x)`` a string).
-    Missing mappings on the way are created. The data is copied, not changed in place.
+    Missing mappings on the way are created. The data is copied, not changed in place, and the
+    mappings and lists on the key's path are copied each time: a node that a YAML alias shares
+    changes only where the key points.
 
     >>> apply_overrides({"a": {"b": 1}}, ["a.b=2", "c.d=x"])
     {'a': {'b': 2}, 'c': {'d': 'x'}}
@@ -168,8 +226,10 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
         segments = _split_key(key, override)
         try:
             value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            raise UsageError(f"--set {override!r}: the value is not a YAML scalar") from None
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
+            # ValueError: an integer of more than 4300 digits (found by fuzzing)
+            shown = override if len(override) <= 80 else override[:77] + "..."
+            raise UsageError(f"--set {shown!r}: the value is not a YAML scalar") from None
         if isinstance(value, (dict, list)):
             raise UsageError(f"--set {override!r}: the value must be a scalar, not a collection")
         _set(data, segments, value, override)
@@ -200,6 +260,7 @@ def _set(data: Any, segments: list[str | int], value: object, override: str) -> 
             if last:
                 node[segment] = value
             else:
+                node[segment] = _unshared(node[segment])
                 node = node[segment]
             continue
         if not isinstance(node, dict):
@@ -209,7 +270,27 @@ def _set(data: Any, segments: list[str | int], value: object, override: str) -> 
         else:
             if node.get(segment) is None:
                 node[segment] = {}
+            node[segment] = _unshared(node[segment])
             node = node[segment]
+
+
+def _unshared(node: Any) -> Any:
+    """A shallow copy of a mapping or list (a YAML alias may share it), else the value."""
+    if isinstance(node, dict):
+        return dict(node)
+    if isinstance(node, list):
+        return list(node)
+    return node
+
+
+def default_name(path: str | Path) -> str:
+    """A run name from a file name: characters other than letters, digits, '.', '_', '-' as '_'.
+
+    >>> default_name("my problem (v2).yaml")
+    'my_problem__v2_'
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(path).stem)[:100].lstrip("._-")
+    return stem or "problem"
 
 
 def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None = None) -> Problem:
@@ -218,8 +299,8 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
     context = Context(path=path, limits=limits)
     top = Section(data, "", context)
 
-    name = top.raw("name", Path(path).stem)
-    if not isinstance(name, str) or not _NAME.match(name):
+    name = top.raw("name", default_name(path))
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise top.expected("name", "letters, digits, '.', '_' or '-' (at most 100)", name)
 
     domain = _domain(top.section("domain"))
@@ -237,27 +318,25 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
     exact = _exact(top.section("exact", {}), pde)
     reference = _reference(top, domain, limits)
 
-    network = Section(data.get("network", {}) or {}, "network", context).dataclass(NetworkConfig)
-    training = Section(data.get("training", {}) or {}, "training", context).dataclass(
-        TrainingConfig
-    )
-    validation = Section(data.get("validation", {}) or {}, "validation", context).dataclass(
-        ValidationConfig
-    )
-    for key in ("network", "training", "validation"):
-        top.known.append(key)
+    network = top.section("network", {}).dataclass(NetworkConfig)
+    training = top.section("training", {}).dataclass(TrainingConfig)
+    validation = top.section("validation", {}).dataclass(ValidationConfig)
     top.finish()
 
     _check_network(network, domain, pde, context)
     _check_training(training, pde, context)
     grid = validation.grid_points(domain.dimension)
-    if grid < 2 or grid**domain.dimension > limits.max_grid_points:
+    if grid < 2 or grid > limits.max_grid_points or grid**domain.dimension > limits.max_grid_points:
+        total = grid**domain.dimension if grid <= limits.max_grid_points else None
+        gives = f"gives {number_text(total)} points" if total else "is too many"
         raise ProblemFileError(
             path,
             "validation.grid",
-            f"{grid} points per dimension gives {grid**domain.dimension} points; expected at "
-            f"least 2 per dimension and at most {limits.max_grid_points} in all (max_grid_points)",
+            f"{number_text(grid)} points per dimension {gives}; expected at least 2 per "
+            f"dimension and at most {number_text(limits.max_grid_points)} in all "
+            "(max_grid_points)",
         )
+    _check_memory(network, training, grid**domain.dimension, domain, pde, context)
     return Problem(
         name=name,
         path=path,
@@ -290,11 +369,18 @@ def _domain(section: Section) -> Box:
             raise section.error(key, f"expected min < max, got [{lo:g}, {hi:g}]")
         if hi - lo > 1e6 or max(abs(lo), abs(hi)) > 1e6:
             raise section.error(key, "coordinates must lie within [-1e6, 1e6]")
+        if hi - lo < 1e-6 * max(1.0, abs(lo), abs(hi)):
+            raise section.error(
+                key,
+                f"the interval [{lo:g}, {hi:g}] is too narrow: its width must be at least 1e-6 "
+                "(and 1e-6 of its largest coordinate), or points and grid spacings underflow",
+            )
         bounds.append((lo, hi))
     return Box(tuple(bounds))
 
 
 def _finite(section: Section, key: str, value: object) -> float:
+    value = yaml12_number(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise section.expected(key, "a number", value)
     try:
@@ -313,8 +399,12 @@ def _parameters(section: Section, context: Context) -> dict[str, float]:
     parameters: dict[str, float] = {}
     for name, value in section.data.items():
         section.known.append(name)
-        if not _IDENTIFIER.match(name) or name.startswith("__"):
+        if not _IDENTIFIER.fullmatch(name) or name.startswith("__"):
             raise section.error(name, "a parameter name must be an identifier such as k or rho")
+        if keyword.iskeyword(name):
+            raise section.error(
+                name, f"'{name}' is a Python keyword, which no expression can use as a name"
+            )
         if name in reserved:
             raise section.error(name, f"'{name}' is reserved (a variable, constant or function)")
         scope = Context(context.path, context.limits, (), parameters)
@@ -461,9 +551,67 @@ def _check_network(network: NetworkConfig, domain: Box, pde: PDE, context: Conte
         raise ProblemFileError(
             context.path,
             "network",
-            f"width {w} and depth {d} give {count} parameters, more than the limit of "
-            f"{context.limits.max_parameters} (max_parameters)",
+            f"width {number_text(w)} and depth {number_text(d)} give {number_text(count)} "
+            f"parameters, more than the limit of {number_text(context.limits.max_parameters)} "
+            "(max_parameters)",
         )
+
+
+def derivative_channels(dimension: int, order: int) -> int:
+    """Numbers carried per neuron and point: the value and the derivatives the PDE needs.
+
+    Forward mode propagates the value, the d first derivatives and, for second-order PDEs, the
+    d(d+1)/2 distinct second derivatives through every layer (an upper bound for nested
+    autograd, which keeps as many intermediate tensors of the same size).
+
+    >>> derivative_channels(2, 2)
+    6
+    """
+    return 1 + dimension + (dimension * (dimension + 1) // 2 if order >= 2 else 0)
+
+
+def _check_memory(
+    network: NetworkConfig,
+    training: TrainingConfig,
+    grid_points: int,
+    domain: Box,
+    pde: PDE,
+    context: Context,
+) -> None:
+    """Bound the largest tensor a run allocates, estimated before anything is allocated.
+
+    One hidden layer on the largest point set: points × width × derivative channels × bytes
+    per number. Every bound on its own can be respected while the product asks for gigabytes.
+    """
+    size = 8 if training.dtype == "float64" else 4
+    channels = derivative_channels(domain.dimension, pde.order)
+    points = training.points
+    sets = [
+        ("training.points.interior", points.interior, channels),
+        ("training.points.boundary", points.boundary, channels),
+        ("validation.grid", grid_points, 1 + domain.dimension),
+    ]
+    limit = context.limits.max_tensor_bytes
+    for key, count, carried in sets:
+        estimate = count * network.width * carried * size
+        if estimate > limit:
+            raise ProblemFileError(
+                context.path,
+                key,
+                f"{number_text(count)} points × network.width {number_text(network.width)} × "
+                f"{carried} derivative channels × {size} bytes ({training.dtype}) need a tensor "
+                f"of {_bytes_text(estimate)}, over the limit of {_bytes_text(limit)} "
+                "(max_tensor_bytes; raise it with --limit max_tensor_bytes=N if you mean it)",
+            )
+
+
+def _bytes_text(count: int) -> str:
+    if count >= 2**60:
+        return f"{number_text(count)} bytes"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
 
 
 def _check_training(training: TrainingConfig, pde: PDE, context: Context) -> None:

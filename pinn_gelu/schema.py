@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from .config import Limits
-from .errors import ExpressionError, ProblemFileError, describe
+from .errors import ExpressionError, ProblemFileError, describe, number_text
 from .expressions import Expression, parse_expression
 
-__all__ = ["Context", "Section"]
+__all__ = ["Context", "Section", "yaml12_number"]
 
 T = TypeVar("T")
 # A float literal as YAML 1.2 reads it (PyYAML, YAML 1.1, reads "1e-3" without a dot as a string)
@@ -36,6 +36,20 @@ class Context:
     limits: Limits
     variables: tuple[str, ...] = ()
     parameters: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+
+def yaml12_number(value: object) -> object:
+    """A string that YAML 1.2 reads as a float (``1e-3``) as that float; anything else as is.
+
+    PyYAML follows YAML 1.1, which needs a dot in a float (``1.0e-3``): numbers are numbers
+    everywhere in a problem file, whichever way they are written.
+
+    >>> yaml12_number("1e-3"), yaml12_number("x")
+    (0.001, 'x')
+    """
+    if isinstance(value, str) and len(value) < 400 and _YAML12_FLOAT.match(value.strip()):
+        return float(value)
+    return value
 
 
 def join(key: str, name: str | int) -> str:
@@ -176,7 +190,8 @@ class Section:
                 if maximum is not None and value > maximum:
                     return self.error(
                         f.name,
-                        f"{value} exceeds the limit of {maximum} ({meta['limit']}; raise it "
+                        f"{number_text(value)} exceeds the limit of {number_text(maximum)} "
+                        f"({meta['limit']}; raise it "
                         f"with --limit {meta['limit']}=N if you mean it)",
                     )
             return self.expected(f.name, what, value)
@@ -240,8 +255,7 @@ def checked_number(
 ) -> float:
     """``value`` as a float if it is a finite number within the bounds."""
     what = _range_text(minimum, maximum, exclusive_minimum)
-    if isinstance(value, str) and _YAML12_FLOAT.match(value.strip()):
-        value = float(value)
+    value = yaml12_number(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise fail(what)
     try:

@@ -329,3 +329,112 @@ def test_known_attacks(tmp_path) -> None:
     for text in attacks:
         assert check_cleanly(text) == 2, text
     assert not marker.exists()
+
+
+# --- command-line values, run directories and checkpoints as input ------------------------------
+ARGUMENT_TEXT = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["nan", "inf", "-inf", "1e6", "0", "-1", "9" * 5000, "1_000", " 5", "0x10"]),
+)
+LIMIT_NAMES = st.sampled_from(
+    ["max_points", "max_width", "max_constant", "max_expression_depth", "max_tensor_bytes", "x"]
+)
+SET_KEYS = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(
+        ["network.width", "boundary[0].on", "training.points.interior", "a[99].b", "[0]", "x..y"]
+    ),
+)
+
+
+def run_cleanly(args: list[str]) -> tuple[int, str]:
+    """Run the CLI; assert exit 0 or 2 and, for 2, one line without a traceback."""
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(args)
+    message = err.getvalue()
+    assert code in (0, 2), (code, message)
+    assert "Traceback" not in message
+    if code == 2:
+        assert len(message.strip().splitlines()) == 1, message
+    return code, message
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.booleans(), SET_KEYS, LIMIT_NAMES, ARGUMENT_TEXT), max_size=3))
+def test_set_and_limit_values_are_accepted_or_refused_cleanly(items) -> None:
+    path = WORKDIR / "valid.yaml"
+    path.write_text(yaml.safe_dump(VALID))
+    args = ["check", str(path)]
+    for is_set, key, name, text in items:
+        args.append(f"--set={key}={text}" if is_set else f"--limit={name}={text}")
+    run_cleanly(args)
+
+
+RUN_FILE_NAMES = st.sampled_from(["metrics.json", "checkpoint.pt", "model.pt", "problem.yaml"])
+
+
+@FUZZ
+@given(st.dictionaries(RUN_FILE_NAMES, st.binary(max_size=200), max_size=4))
+def test_run_directories_of_arbitrary_bytes_are_refused_cleanly(files) -> None:
+    from pinn_gelu import load_run
+
+    directory = Path(tempfile.mkdtemp(dir=WORKDIR))
+    for name, content in files.items():
+        (directory / name).write_bytes(content)
+    path = WORKDIR / "valid.yaml"
+    path.write_text(yaml.safe_dump(VALID))
+    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    for extra in (["--out", str(directory)], ["--resume", str(directory)]):
+        code, _ = run_cleanly(["solve", str(path), *extra, "--quiet", "--no-plots"])
+        assert code == 2 or not files  # only an empty directory can take a new run
+        if code == 2:
+            assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
+        break
+    if "model.pt" in files:
+        try:
+            load_run(directory)
+        except ValueError as err:
+            assert "\n" not in str(err)
+
+
+CHECKPOINT_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@FUZZ
+@given(
+    st.sampled_from(["format", "network", "dtype", "problem", "limits", "state_dict"]),
+    CHECKPOINT_VALUES,
+)
+def test_model_files_with_any_entry_changed_raise_one_value_error(key, value) -> None:
+    from pinn_gelu import load_run
+
+    directory = Path(tempfile.mkdtemp(dir=WORKDIR))
+    content = {
+        "format": "pinn_gelu.model/1",
+        "network": {
+            "bounds": [[0.0, 1.0]],
+            "outputs": 1,
+            "width": 16,
+            "depth": 2,
+            "activation": "gelu",
+        },
+        "dtype": "float64",
+        "state_dict": {},
+        "problem": copy.deepcopy(VALID),
+        "limits": {},
+    }
+    content[key] = value
+    torch.save(content, directory / "model.pt")
+    try:
+        load_run(directory)
+    except ValueError as err:
+        assert "\n" not in str(err) and str(directory) in str(err)
+    else:
+        raise AssertionError("an empty state_dict or a changed entry cannot load")

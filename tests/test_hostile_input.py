@@ -1,0 +1,315 @@
+"""Issue #14's hostile and careless inputs: each ends in exit 2 with one line, or is accepted."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from pinn_gelu import load_run
+from pinn_gelu.checkpoints import read_checkpoint
+from pinn_gelu.cli import main
+from pinn_gelu.config import Limits
+from pinn_gelu.errors import ProblemFileError
+from pinn_gelu.problem_file import apply_overrides, parse_problem, parse_yaml_text, read_yaml
+
+FAST = ["--quiet", "--no-plots"]
+
+
+def one_error(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+# --- files that are not files -------------------------------------------------------------------
+def test_a_fifo_is_refused_without_blocking(tmp_path, write, valid) -> None:
+    fifo = tmp_path / "problem.yaml"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "pinn_gelu", "check", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=60,  # the old open() waited for a writer forever
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"pinn-gelu: error: {fifo}: not a regular file (a FIFO)"
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"), [("/dev/zero", "a character device"), ("/", "a directory")]
+)
+def test_devices_and_directories_are_refused(path, kind) -> None:
+    with pytest.raises(ProblemFileError, match=f"not a regular file \\({kind}\\)"):
+        read_yaml(path)
+
+
+# --- memory bound -------------------------------------------------------------------------------
+def test_the_largest_tensor_is_bounded_and_the_bound_can_be_raised(valid) -> None:
+    valid["training"]["points"]["interior"] = 1_000_000
+    valid["network"]["width"] = 4096
+    with pytest.raises(ProblemFileError) as caught:
+        parse_problem(valid, "p.yaml")
+    assert str(caught.value) == (
+        "p.yaml: training.points.interior: 1000000 points × network.width 4096 × 3 derivative "
+        "channels × 8 bytes (float64) need a tensor of 91.6 GiB, over the limit of 4.0 GiB "
+        "(max_tensor_bytes; raise it with --limit max_tensor_bytes=N if you mean it)"
+    )
+    assert parse_problem(valid, "p.yaml", limits=Limits(max_tensor_bytes=100 * 2**30))
+
+
+# --- numbers in messages ------------------------------------------------------------------------
+def test_a_huge_grid_in_3d_is_one_short_line(write, valid, capsys) -> None:
+    valid["domain"] = {"rectangle": [[0, 1]] * 3}
+    valid["pde"]["source"] = "1"
+    valid["exact"] = {}
+    valid["validation"] = {"grid": 10**2000}
+    assert main(["check", str(write(valid))]) == 2
+    line = one_error(capsys)
+    assert "validation.grid: a 2001-digit number points per dimension is too many" in line
+    assert len(line) < 300
+
+
+def test_a_4000_digit_width_is_one_short_line(write, valid, capsys) -> None:
+    valid["network"]["width"] = 10**3999
+    assert main(["check", str(write(valid))]) == 2
+    line = one_error(capsys)
+    assert "network.width: a number of about 4000 digits exceeds the limit of 4096" in line
+    assert len(line) < 300
+
+
+# --- --limit values -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("limit", "message"),
+    [
+        ("max_constant=nan", "expected a finite number > 0"),
+        ("max_constant=inf", "expected a finite number > 0"),
+        ("max_exponent=-inf", "expected a finite number > 0"),
+        ("max_points=1e6", "expected a whole number"),
+        ("max_expression_depth=100000", "at most 200 (Python's recursion bound"),
+    ],
+)
+def test_limits_must_be_finite_positive_and_under_their_ceiling(
+    write, valid, capsys, limit, message
+):
+    assert main(["check", str(write(valid)), "--limit", limit]) == 2
+    assert message in one_error(capsys)
+
+
+def test_raised_expression_limits_cannot_exhaust_the_stack(write, valid, capsys, tmp_path) -> None:
+    valid["pde"]["source"] = "+".join(["x"] * 900)  # parses; 900 levels deep to compile
+    limits = ["max_expression_length=100000", "max_expression_nodes=100000"]
+    args = [a for limit in limits for a in ("--limit", limit)]
+    path = str(write(valid))
+    assert main(["check", path, *args, "--limit", "max_expression_depth=100000"]) == 2
+    assert "--limit 'max_expression_depth=100000': at most 200" in one_error(capsys)
+    assert main(["check", path, *args, "--limit", "max_expression_depth=200"]) == 2
+    assert "pde.source: expression nested deeper than 200 levels" in one_error(capsys)
+
+
+# --- run directories and checkpoints as input ---------------------------------------------------
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished tiny run directory, made once."""
+    from .conftest import VALID
+
+    root = tmp_path_factory.mktemp("trained")
+    path = root / "tiny.yaml"
+    path.write_text(yaml.safe_dump(VALID))
+    out = root / "run"
+    assert main(["solve", str(path), "--out", str(out), *FAST]) == 0
+    return out
+
+
+def _crafted(trained, tmp_path, change) -> str:
+    content = torch.load(trained / "model.pt", weights_only=True)
+    change(content)
+    (tmp_path / "model.pt").write_bytes(b"")
+    torch.save(content, tmp_path / "model.pt")
+    with pytest.raises(ValueError) as caught:
+        load_run(tmp_path)
+    assert not isinstance(caught.value, (KeyError, TypeError))
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["network"].update(width=2**40), "network.width: does not match"),
+        (lambda c: c.pop("network"), "network: missing"),
+        (lambda c: c.update(dtype="float16"), "dtype: expected one of float32, float64"),
+        (lambda c: c.update(dtype=3), "dtype: expected one of float32, float64"),
+        (lambda c: c.update(problem=[]), "problem: expected a mapping"),
+        (lambda c: c.update(limits={"max_width": "x"}), "limits.max_width: expected a positive"),
+        (lambda c: c.update(limits={"nope": 1}), "limits.nope: unknown limit"),
+        (lambda c: c.pop("state_dict"), "state_dict: missing"),
+        (
+            lambda c: c["state_dict"].update({k: torch.zeros(3) for k in c["state_dict"]}),
+            "state_dict: does not fit the network",
+        ),
+        (
+            lambda c: (
+                c["problem"]["network"].update(width=2**20),
+                c["network"].update(width=2**20),
+                c.update(
+                    limits={"max_width": 2**21, "max_parameters": 2**60, "max_tensor_bytes": 2**60}
+                ),
+            ),
+            "parameters, over the limit of 50000000 (max_parameters); not built",
+        ),
+    ],
+)
+def test_crafted_model_files_raise_one_value_error(trained, tmp_path, change, message) -> None:
+    assert message in _crafted(trained, tmp_path, change)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_a_pickled_object_is_refused_in_one_line(trained, tmp_path, write, valid, capsys) -> None:
+    torch.save({"format": "pinn_gelu.model/1", "x": _Evil()}, tmp_path / "model.pt")
+    with pytest.raises(ValueError) as caught:
+        load_run(tmp_path)
+    text = str(caught.value)
+    assert text == (
+        f"{tmp_path / 'model.pt'}: not a pinn_gelu checkpoint (pinn_gelu.model/1), not loaded: "
+        "it holds Python objects, not only tensors and data"
+    )
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"x": _Evil()}, run / "checkpoint.pt")
+    assert main(["solve", str(write(valid)), "--resume", str(run), *FAST]) == 2
+    line = one_error(capsys)
+    assert "not loaded: it holds Python objects" in line and "weights_only" not in line
+    assert "pwned" not in capsys.readouterr().out
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_checkpoint(tmp_path)
+    assert pickle  # the refusal is about pickled objects
+
+
+def test_resume_with_weights_that_do_not_fit_is_one_line(write, valid, tmp_path, capsys) -> None:
+    problem = write(valid)
+    run = tmp_path / "run"
+    assert main(["solve", str(problem), "--out", str(run), *FAST]) == 0
+    content = read_checkpoint(run / "checkpoint.pt")
+    content["state_dict"] = {k: torch.zeros(2, 2) for k in content["state_dict"]}
+    torch.save(content, run / "checkpoint.pt")
+    (run / "metrics.json").write_text(json.dumps({"status": "interrupted"}))
+    capsys.readouterr()
+    assert main(["solve", str(problem), "--resume", str(run), *FAST]) == 2
+    assert f"--resume {run}: checkpoint.pt does not fit its problem" in one_error(capsys)
+
+
+# --- check and reference evaluate what solve evaluates ------------------------------------------
+def test_check_and_reference_refuse_a_condition_infinite_at_a_boundary_point(
+    write, valid, tmp_path, capsys
+) -> None:
+    valid["boundary"] = [{"on": "all", "dirichlet": "1/x"}]
+    path = write(valid)
+    expected = f"{path}: boundary[0].dirichlet: '1/x' is not finite at 1 of 1 points"
+    assert main(["check", str(path)]) == 2
+    assert expected in one_error(capsys)
+    out = tmp_path / "ref"
+    assert main(["reference", str(path), "--out", str(out)]) == 2
+    assert expected in one_error(capsys)
+    assert not out.exists()
+
+
+def test_reference_on_a_vanishing_domain_is_refused(write, valid, capsys) -> None:
+    valid["domain"] = {"rectangle": [[0, 1e-300]]}
+    valid["exact"] = {}
+    assert main(["reference", str(write(valid))]) == 2
+    assert "domain.rectangle[0]: the interval [0, 1e-300] is too narrow" in one_error(capsys)
+
+
+# --- names --------------------------------------------------------------------------------------
+def test_a_trailing_newline_is_not_a_name(valid) -> None:
+    valid["name"] = "run\n"
+    with pytest.raises(ProblemFileError, match="name: expected letters"):
+        parse_problem(valid, "p.yaml")
+
+
+def test_a_default_name_from_an_awkward_file_name_is_safe(write, valid, capsys) -> None:
+    del valid["name"]
+    path = write(valid, "my problem (v2).yaml")
+    assert main(["check", str(path)]) == 0
+    assert "problem     my_problem__v2_  (" in capsys.readouterr().out
+
+
+# --- silently accepted constructs ---------------------------------------------------------------
+def test_duplicate_keys_are_errors() -> None:
+    text = "pde: {kind: poisson}\ntraining:\n  seed: 1\n  seed: 2\n"
+    with pytest.raises(ProblemFileError, match=r"training\.seed: the key is given twice at line 4"):
+        parse_yaml_text(text, "p.yaml")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("network", []), ("training", 0), ("validation", False)]
+)
+def test_empty_looking_sections_of_the_wrong_type_are_errors(valid, key, value) -> None:
+    valid[key] = value
+    with pytest.raises(ProblemFileError, match=f"{key}: expected a mapping"):
+        parse_problem(valid, "p.yaml")
+
+
+@pytest.mark.parametrize("name", ["lambda", "None", "if"])
+def test_parameter_names_that_no_expression_can_use_are_errors(valid, name) -> None:
+    valid["parameters"] = {name: 1}
+    with pytest.raises(ProblemFileError, match=f"parameters.{name}: '{name}' is a Python keyword"):
+        parse_problem(valid, "p.yaml")
+
+
+def test_set_on_an_aliased_node_changes_only_that_key() -> None:
+    data = yaml.safe_load("a: &shared {steps: 1}\nb: *shared\nc: [*shared]\n")
+    assert data["a"] is data["b"]
+    changed = apply_overrides(data, ["a.steps=5", "c[0].steps=7"])
+    assert changed == {"a": {"steps": 5}, "b": {"steps": 1}, "c": [{"steps": 7}]}
+    assert data["a"] == {"steps": 1}
+
+
+def test_numbers_are_numbers_in_a_rectangle(valid) -> None:
+    valid["domain"] = {"rectangle": [["-1e-3", "1e0"]]}
+    valid["exact"] = {}
+    assert parse_problem(valid, "p.yaml").domain.bounds == ((-1e-3, 1.0),)
+
+
+# --- the terminal ---------------------------------------------------------------------------------
+def test_control_characters_from_a_file_are_escaped(write, valid, capsys) -> None:
+    # a comment inside an expression is valid Python syntax, and check prints the expression
+    valid["exact"] = {"u": "sin(pi*x)  # \x1b[2J\x1b]0;title\x07"}
+    path = write(yaml.safe_dump(valid))  # written with YAML's "\\e" escapes
+    assert "\\e[2J" in path.read_text()
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "exact       u = sin(pi*x)  # \\x1b[2J\\x1b]0;title\\x07" in out
+    assert "\x1b" not in out and "\x07" not in out
+    valid["exact"] = {"u": "sin(pi*x) \x1b[2J"}
+    assert main(["check", str(write(valid))]) == 2
+    line = one_error(capsys)
+    assert "\x1b" not in line and "\\x1b" in line
+
+
+def test_run_time_refusal_leaves_one_error_line_and_the_summary_on_stdout(
+    write, valid, tmp_path, capsys
+) -> None:
+    valid["boundary"] = [{"on": "all", "dirichlet": "1/x"}]  # found when the points are sampled
+    out = tmp_path / "run"
+    assert main(["solve", str(write(valid)), "--out", str(out), *FAST]) == 2
+    captured = capsys.readouterr()
+    assert (
+        captured.err.strip()
+        .splitlines()[-1]
+        .endswith("is not finite at 1 of 1 points (for example at x=0)")
+    )
+    assert len(captured.err.strip().splitlines()) == 1
+    assert captured.out.startswith("problem     tiny  (")
+    assert not out.exists()
