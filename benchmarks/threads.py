@@ -6,8 +6,8 @@ For each thread count N, runs ``pinn-gelu solve --threads N`` on an L-BFGS-only 
 alone, then twice concurrently, each in its own process and run directory, and reads the
 seconds per L-BFGS iteration from each run's ``history.csv`` (wall time of the L-BFGS phase
 divided by its iterations: start-up and plotting are excluded). Writes
-``benchmarks/results/threads.json`` and ``benchmarks/results/threads.txt`` (machine, cores,
-torch version, date, and per N: alone, concurrent, slowdown). Run it on a quiet machine: other
+``benchmarks/results/threads.json`` and ``.txt`` (with the circumstances of ``_record``: machine,
+cores, torch version, date; per N: alone, concurrent, slowdown). Run it on a quiet machine: other
 load makes the concurrent numbers meaningless.
 """
 
@@ -15,19 +15,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
-import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import torch
+from _record import record
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def start(problem: Path, out: Path, threads: int, iterations: int) -> subprocess.Popen[bytes]:
@@ -94,23 +90,12 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2,4", help="comma-separated thread counts")
     parser.add_argument("--iterations", type=int, default=200, help="L-BFGS iterations per run")
     parser.add_argument("--problem", default="poisson_2d", help="a file stem in problems/")
-    parser.add_argument("--results", default=str(RESULTS), help="where to write the results")
     args = parser.parse_args()
-    results = Path(args.results)
     problem = ROOT / "problems" / f"{args.problem}.yaml"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    report = {
-        "machine": f"{platform.processor() or platform.machine()}, {platform.platform()}",
-        "cores": cores,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "problem": args.problem,
-        "iterations": args.iterations,
-        "rows": [],
-    }
+    rows: list[dict] = []
     lines = [
-        f"machine {report['machine']}; {cores} cores; torch {report['torch']}; {report['date']}",
+        f"{cores} usable cores; each solve gets --threads N",
         f"problem {args.problem}, {args.iterations} L-BFGS iterations, float64",
         f"{'threads':>7} {'alone s/it':>11} {'2 at once s/it':>15} {'slowdown':>9}",
     ]
@@ -118,15 +103,16 @@ def main() -> None:
         alone = measure(problem, threads, args.iterations, 1)[0]
         together = measure(problem, threads, args.iterations, 2)
         slowdown = max(together) / alone
-        report["rows"].append(  # type: ignore[attr-defined]
+        rows.append(
             {"threads": threads, "alone_s": alone, "concurrent_s": together, "slowdown": slowdown}
         )
         lines.append(f"{threads:>7} {alone:>11.4f} {max(together):>15.4f} {slowdown:>8.1f}×")
         print(lines[-1], flush=True)
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "threads.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (results / "threads.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    record(
+        "threads",
+        {"problem": args.problem, "iterations": args.iterations, "cores": cores, "rows": rows},
+        "\n".join(lines) + "\n",
+    )
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from scipy import special
 
-from pinn_gelu import ACTIVATIONS, parse_activation
-from pinn_gelu.activations import order_warning
+from pinn_gelu import parse_activation
+from pinn_gelu.activations import ACTIVATIONS, order_warning
 
 Z = torch.linspace(-6, 6, 241, dtype=torch.float64)
 

@@ -4,7 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from pinn_gelu import ACTIVATIONS, NetworkConfig, build_network
+from pinn_gelu import build_network
+from pinn_gelu.activations import ACTIVATIONS
+from pinn_gelu.config import NetworkConfig
 from pinn_gelu.derivatives import autograd_fields, func_fields, select_engine
 from pinn_gelu.forward_mode import forward_fields
 

@@ -5,8 +5,7 @@ import itertools
 import pytest
 import torch
 
-from pinn_gelu import divergence, gradient, hessian, laplacian, partial
-from pinn_gelu.operators import jacobian
+from pinn_gelu.operators import divergence, gradient, hessian, jacobian, laplacian, partial
 
 from .closed_forms import CATALOGUE, Separable
 
