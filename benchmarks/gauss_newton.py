@@ -23,12 +23,13 @@ import sys
 import textwrap
 from pathlib import Path
 
-from _record import RESULTS, record
+from _record import record
 
 from pinn_gelu.problem_file import parse_problem, read_yaml
 from pinn_gelu.training import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
 
 #: The Gauss–Newton settings measured here (and shipped where they win).
 GN = [
