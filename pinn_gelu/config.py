@@ -9,6 +9,8 @@ The bounds on what a file can make expensive (points, network size, steps) live 
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,30 @@ __all__ = [
 
 #: Floating-point precisions by ``training.dtype`` name.
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class RegistryChoices(Sequence[str]):
+    """The names of a registry defined in another module, read when first needed.
+
+    Configuration cannot import the modules that hold the registries (they import it), so a
+    field's ``choices`` name the registry instead of copying its keys: one source for each list.
+    """
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.name = name
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(getattr(importlib.import_module(self.module), self.name))
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return repr(self._names())
 
 
 def option(default: Any, doc: str, **meta: Any) -> Any:
@@ -104,7 +130,7 @@ class NetworkConfig:
         "weight initialisation (fixed_point: pre-activations of second moment 1 for points "
         "over the domain: 3/fan_in in the first layer, σ_w²/fan_in with σ_w² = 1/E[σ(z)²], "
         "z ~ N(0,1), after it; slightly unstable for GELU, see pinn_gelu.networks)",
-        choices=("glorot", "he", "fixed_point"),
+        choices=RegistryChoices("pinn_gelu.networks", "INITIALISERS"),
     )
 
 
@@ -123,7 +149,7 @@ class PointsConfig:
     sampler: str = option(
         "sobol",
         "how points are drawn (sobol: scrambled Sobol sequence)",
-        choices=("sobol", "uniform"),
+        choices=RegistryChoices("pinn_gelu.geometry", "SAMPLERS"),
     )
 
 
@@ -237,7 +263,7 @@ class TrainingConfig:
         "auto",
         "how PDE derivatives are computed (auto: forward mode where the network supports it; "
         "autograd: nested reverse mode; func: torch.func transforms)",
-        choices=("auto", "autograd", "forward", "func"),
+        choices=RegistryChoices("pinn_gelu.derivatives", "CHOICES"),
     )
     compile: bool = option(
         False,
