@@ -40,7 +40,13 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from .activations import order_warning, parse_activation
-from .checkpoints import plain_data, read_checkpoint, write_checkpoint
+from .checkpoints import (
+    RESUMABLE_CHANGES,
+    plain_data,
+    read_checkpoint,
+    resume_conflicts,
+    write_checkpoint,
+)
 from .collocation import sample_collocation
 from .config import DTYPES
 from .derivatives import select_engine
@@ -516,9 +522,20 @@ class Trainer:
         checkpoint: str | Path,
         **kwargs: Any,
     ) -> Trainer:
-        """A trainer that continues the run saved in ``checkpoint`` (read with weights_only)."""
+        """A trainer that continues the run saved in ``checkpoint`` (read with weights_only).
+
+        With ``problem_data`` (the file's data as it is now), the problem may differ from the
+        checkpoint's only in budgets and cadences (``RESUMABLE_CHANGES`` of checkpoints);
+        anything else raises ValueError naming the first key that differs.
+        """
         content = read_checkpoint(checkpoint)
         kwargs.setdefault("problem_data", content["problem"])
+        conflicts = resume_conflicts(content["problem"], kwargs["problem_data"])
+        if conflicts:
+            raise ValueError(
+                f"{checkpoint}: the problem differs from the checkpoint's at {conflicts[0]} (only "
+                f"{', '.join(RESUMABLE_CHANGES)} may change)"
+            )
         trainer = cls(problem, checkpoint=checkpoint, **kwargs)
         if list(content["schedule"]) != trainer.schedule:
             raise ValueError(

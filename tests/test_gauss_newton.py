@@ -204,3 +204,15 @@ def test_gauss_newton_memory_is_bounded_before_training(write, valid, tmp_path, 
     assert "training.gauss_newton: the Jacobian (" in err
     assert "max_gauss_newton_bytes" in err
     assert not (out / "metrics.json").exists()
+
+
+def test_the_python_api_refuses_to_resume_a_different_problem(write, valid, tmp_path):
+    extra = ["training.adam.steps=10", "training.lbfgs.steps=0", "training.checkpoint_every=5"]
+    problem = load_problem(write(valid), extra)
+    checkpoint = tmp_path / "checkpoint.pt"
+    Trainer(problem, progress=False, checkpoint=checkpoint, problem_data=valid).run()
+    longer = {**valid, "training": {**valid["training"], "adam": {"steps": 20}}}
+    Trainer.resume(problem, checkpoint, progress=False, problem_data=longer)  # a budget: allowed
+    other = {**valid, "pde": {**valid["pde"], "source": "1"}}
+    with pytest.raises(ValueError, match=r"differs from the checkpoint's at pde\.source"):
+        Trainer.resume(problem, checkpoint, progress=False, problem_data=other)

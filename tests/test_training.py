@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -10,7 +13,7 @@ import torch
 from pinn_gelu import load_problem, train
 from pinn_gelu.training import ActivationOrderWarning, Trainer
 
-from .conftest import PROBLEMS
+from .conftest import PROBLEMS, ROOT
 
 
 def test_short_run_on_poisson_1d_learns() -> None:
@@ -140,3 +143,36 @@ def test_autograd_and_forward_engines_train_identically(write, valid) -> None:
     assert "autograd" in nested.derivatives
     for a, b in zip(forward.history, nested.history, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-9)
+
+
+def test_progress_off_a_terminal_is_a_few_plain_lines(write, valid, tmp_path) -> None:
+    # stderr is a pipe here, not a terminal: no carriage-return updates, a line every 5 %
+    valid["training"]["adam"]["steps"] = 200
+    valid["training"]["lbfgs"]["steps"] = 40
+    path = write(valid)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pinn_gelu",
+            "solve",
+            str(path),
+            "--out",
+            str(tmp_path / "run"),
+            "--no-plots",
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "\r" not in run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.startswith(("adam ", "lbfgs "))]
+    # 20 lines per phase at most: every 10 of 200 Adam steps, every 2 of 40 L-BFGS iterations
+    assert sum(line.startswith("adam ") for line in lines) == 20
+    assert sum(line.startswith("lbfgs ") for line in lines) == 20
+    assert lines[0].startswith("adam 10/200 (5 %): loss=")
+    assert "status      completed" in run.stdout
