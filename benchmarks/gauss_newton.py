@@ -91,8 +91,10 @@ def race(deepxde: bool) -> None:
     if deepxde:
         runs["DeepXDE 1.15 adam+L-BFGS"] = run_deepxde()
     lines = [
-        "poisson_2d, float64, relative L2 on the 101² grid; adam+lbfgs: " + " ".join(ADAM_LBFGS)
-        + "; adam+gauss_newton: " + " ".join(GN),
+        "poisson_2d, float64, relative L2 on the 101² grid; adam+lbfgs: "
+        + " ".join(ADAM_LBFGS)
+        + "; adam+gauss_newton: "
+        + " ".join(GN),
         f"{'run':<28} {'final error':>12} {'time_s':>8} {'t(5e-5)':>8} {'t(1e-6)':>8}",
     ]
     for label, r in runs.items():
@@ -213,8 +215,10 @@ def elasticity() -> None:
     runs = {"adam+lbfgs": run("elasticity_plate", ADAM_LBFGS, every=100)}
     runs["adam+gauss_newton"] = run("elasticity_plate", GN_ELASTICITY, every=25)
     lines = [
-        "elasticity_plate (displacement form), float64; adam+lbfgs: " + " ".join(ADAM_LBFGS)
-        + "; adam+gauss_newton: " + " ".join(GN_ELASTICITY),
+        "elasticity_plate (displacement form), float64; adam+lbfgs: "
+        + " ".join(ADAM_LBFGS)
+        + "; adam+gauss_newton: "
+        + " ".join(GN_ELASTICITY),
         f"{'run':<24} {'ux':>10} {'uy':>10} {'time_s':>8}",
     ]
     for label, r in runs.items():
