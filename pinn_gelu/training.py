@@ -209,6 +209,7 @@ class Trainer:
         self._pending_optimiser_state: Mapping[str, Any] | None = None
         # not checkpointed
         self.last_errors: dict[str, float] = {}
+        self.last_errors_step = 0
         self.stop_signal: int | None = None
         self._good = [p.detach().clone() for p in self.params]
         self._snapshot: dict[str, Any] | None = None
@@ -275,6 +276,7 @@ class Trainer:
         if self.evaluator is None or not (last or (every and phase_step % every == 0)):
             return {}
         self.last_errors = self.evaluator.errors(self.problem, self.network, self.engine)
+        self.last_errors_step = self.step
         return {f"error_{k}": v for k, v in self.last_errors.items()}
 
     def elapsed(self) -> float:
@@ -581,6 +583,9 @@ class _Progress:
     def _shown(self, loss: float) -> str:
         shown = [f"loss={loss:.3e}"]
         shown += [f"err_{k}={v:.2e}" for k, v in self.trainer.last_errors.items()]
+        if self.trainer.last_errors and self.trainer.last_errors_step != self.trainer.step:
+            # the error is measured every validation.every steps: say when
+            shown[-1] += f" (at step {self.trainer.last_errors_step})"
         return ", ".join(shown)
 
     def update(self, k: int, loss: float, refresh: bool) -> None:
