@@ -171,6 +171,16 @@ def _solve_overrides(args: argparse.Namespace) -> list[str]:
     return overrides
 
 
+def _phase_text(training: Any, name: str) -> str:
+    """One phase of the schedule in the summary: ``adam 1000 steps (lr 0.002)``."""
+    config = getattr(training, name)
+    if config.steps == 0:
+        return f"{name} skipped"
+    if name == "adam":
+        return f"adam {config.steps} steps (lr {config.lr:g})"
+    return f"{name} {config.steps} {'iterations' if name == 'lbfgs' else 'steps'}"
+
+
 def describe_problem(problem: Problem) -> str:
     """A readable summary of a validated problem."""
     t, n = problem.training, problem.network
@@ -199,8 +209,8 @@ def describe_problem(problem: Problem) -> str:
         f"outputs {', '.join(problem.pde.outputs)}",
         f"points      {t.points.interior} interior, {t.points.boundary} boundary "
         f"({t.points.sampler})",
-        f"training    adam {t.adam.steps} steps (lr {t.adam.lr:g}), lbfgs {t.lbfgs.steps} "
-        f"iterations; {t.dtype} on {t.device}; seed {t.seed}",
+        f"training    {', '.join(_phase_text(t, name) for name in t.schedule)}; "
+        f"{t.dtype} on {t.device}; seed {t.seed}",
     ]
     return "\n".join(lines)
 

@@ -108,7 +108,8 @@ class GaussNewton:
         current = float(r.double().square().sum())
         grad_max = 2.0 * float((jac.T @ r).abs().max()) if jac.numel() else 0.0
         start = self._flat()
-        start_parts = [float(v) for v in self.context.evaluate()[1].detach().tolist()]
+        with torch.no_grad():  # the terms for the record: values only, no graph
+            start_parts = self.context.evaluate()[1].tolist()
         self.context.accept(current, start_parts, grad_max)
         lengths = [lr_scale * 0.5**i for i in range(cfg.line_search)]
         while True:

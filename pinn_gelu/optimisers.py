@@ -89,7 +89,7 @@ class Optimiser(Protocol):
 def gradient_max(params: list[nn.Parameter]) -> Tensor:
     """Max |∂L/∂θ| over the parameters' ``.grad`` (0 when none is set)."""
     grads = [p.grad.abs().max() for p in params if p.grad is not None]
-    return torch.stack(grads).max() if grads else torch.zeros(())
+    return torch.stack(grads).max() if grads else torch.zeros((), device=params[0].device)
 
 
 class Adam:

@@ -55,7 +55,7 @@ from .loss import Loss
 from .metrics import Evaluator, build_evaluator
 from .networks import MLP, build_network
 from .optimisers import OPTIMISERS, Context, Optimiser, Step
-from .problem import Problem
+from .problem import Problem, Term
 
 __all__ = ["SNAPSHOT_EVERY", "ActivationOrderWarning", "TrainResult", "Trainer", "train"]
 
@@ -182,8 +182,7 @@ class Trainer:
             [float(cfg.weights.get(t.name, 1.0)) for t in terms],
             compile=cfg.compile,
         )
-        self.terms = terms
-        self.schedule = [name for name in cfg.schedule]
+        self.schedule = list(cfg.schedule)
         self._check_gauss_newton_memory()
         self.evaluator: Evaluator | None = build_evaluator(
             problem, self.dtype, self.device, reference
@@ -215,6 +214,11 @@ class Trainer:
         self._snapshot: dict[str, Any] | None = None
 
     @property
+    def terms(self) -> list[Term]:
+        """The loss terms (those of :attr:`objective`)."""
+        return self.objective.terms
+
+    @property
     def compile_note(self) -> str:
         """How torch.compile went (empty when not asked for)."""
         return self.objective.compile_note
@@ -236,9 +240,9 @@ class Trainer:
                 self.problem.path,
                 "training.gauss_newton",
                 f"the Jacobian ({rows} residual rows × {params} parameters) and its "
-                f"{size}×{size} Gram matrix need {needed / 2**30:.1f} GiB, over the limit of "
-                f"{limit / 2**30:.1f} GiB (max_gauss_newton_bytes): use fewer points or a "
-                "smaller network, or raise the limit with --limit max_gauss_newton_bytes=N",
+                f"{size}×{size} Gram matrix need {needed:,} bytes, over the limit of "
+                f"{limit:,} (max_gauss_newton_bytes): use fewer points or a smaller network, "
+                "or raise the limit with --limit max_gauss_newton_bytes=N",
             )
 
     # --- the loss -----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from torch.nn.utils.stateless import _reparametrize_module
 from pinn_gelu import load_problem, train
 from pinn_gelu.checkpoints import read_checkpoint
 from pinn_gelu.cli import main
-from pinn_gelu.gauss_newton import gauss_newton_direction
+from pinn_gelu.gauss_newton import _solve_spd, gauss_newton_direction
 from pinn_gelu.problem import Term
 from pinn_gelu.training import Trainer
 
@@ -61,13 +61,12 @@ def test_jacobian_of_a_nonlinear_residual():
     trainer = Trainer(load_problem(PROBLEMS / "poisson_2d.yaml", SMALL), progress=False)
     pde = trainer.terms[0]
     # u·Δu + exp(−u): nonlinear in the fields, still pointwise
-    trainer.terms[0] = Term(
+    trainer.objective.terms[0] = Term(
         "pde",
         "interior",
         "laplacian",
         lambda f: f.value[:, 0] * f.require_laplacian()[:, 0] + torch.exp(-f.value[:, 0]),
     )
-    trainer.objective.terms[0] = trainer.terms[0]
     assert pde is not trainer.terms[0]
     _, jac = trainer.objective.jacobian()
     reference = dense_jacobian(trainer)
@@ -92,15 +91,26 @@ def test_step_equals_a_dense_solve_and_both_spaces_agree():
         assert float((sample - dense).abs().max()) <= 1e-10 * scale
 
 
-def test_rank_deficient_jacobian_falls_back_and_stays_finite():
+def test_singular_system_falls_back_to_the_pseudo_inverse():
+    gram = torch.tensor([[1.0, 1.0], [1.0, 1.0]], dtype=torch.float64)  # PSD, rank one
+    rhs = torch.tensor([1.0, 3.0], dtype=torch.float64)
+    assert int(torch.linalg.cholesky_ex(gram).info) != 0  # so the eigenvalue path runs
+    solution = _solve_spd(gram, rhs, 0.0)
+    # the minimum-norm least-squares solution: pinv(G) rhs = (rhs·1/4)(1, 1) = (1, 1)
+    expected = torch.linalg.pinv(gram) @ rhs
+    assert torch.allclose(solution, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_rank_deficient_jacobian_gives_a_finite_least_squares_step():
     jac = torch.zeros(10, 4, dtype=torch.float64)
-    jac[:, 0] = 1.0  # rank one: JᵀJ is singular; tiny damping makes Cholesky fail or nearly
+    jac[:, 0] = 1.0  # rank one: JᵀJ is singular, only the damping keeps the system definite
     r = torch.ones(10, dtype=torch.float64)
-    step = gauss_newton_direction(r, jac, 1e-300, "parameter")
-    assert torch.isfinite(step).all()
-    # the least-squares step along the only determined direction: δ₀ = −1 (r = −J δ exactly)
-    assert float(step[0]) == pytest.approx(-1.0, rel=1e-9)
-    assert float(step[1:].abs().max()) == 0.0
+    for space in ("parameter", "sample"):
+        step = gauss_newton_direction(r, jac, 1e-300, space)
+        assert torch.isfinite(step).all()
+        # the least-squares step along the only determined direction: δ₀ = −1 (r = −J δ)
+        assert float(step[0]) == pytest.approx(-1.0, rel=1e-9)
+        assert float(step[1:].abs().max()) == 0.0
 
 
 @pytest.mark.parametrize(
@@ -202,6 +212,7 @@ def test_gauss_newton_memory_is_bounded_before_training(write, valid, tmp_path, 
     assert main([*args, *extra]) == 2
     err = capsys.readouterr().err
     assert "training.gauss_newton: the Jacobian (" in err
+    assert "over the limit of 1,000 (max_gauss_newton_bytes)" in err
     assert "max_gauss_newton_bytes" in err
     assert not (out / "metrics.json").exists()
 
@@ -216,3 +227,11 @@ def test_the_python_api_refuses_to_resume_a_different_problem(write, valid, tmp_
     other = {**valid, "pde": {**valid["pde"], "source": "1"}}
     with pytest.raises(ValueError, match=r"differs from the checkpoint's at pde\.source"):
         Trainer.resume(problem, checkpoint, progress=False, problem_data=other)
+
+
+def test_check_summarises_the_schedule_in_order(write, valid, capsys):
+    valid["training"]["schedule"] = ["gauss_newton", "adam", "lbfgs"]
+    valid["training"]["lbfgs"] = {"steps": 0}
+    assert main(["check", str(write(valid))]) == 0
+    out = capsys.readouterr().out
+    assert "training    gauss_newton 200 steps, adam 20 steps (lr 0.002), lbfgs skipped;" in out
