@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import os
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
+from _deepxde import run_deepxde
 from _record import record
 
 from pinn_gelu.problem_file import parse_problem, read_yaml
@@ -89,7 +86,7 @@ def race(deepxde: bool) -> None:
     newton = run("poisson_2d", GN, every=10)
     runs = {"adam+lbfgs": shipped, "adam+gauss_newton": newton}
     if deepxde:
-        runs["DeepXDE 1.15 adam+L-BFGS"] = run_deepxde()
+        runs["DeepXDE 1.15 adam+L-BFGS"] = run_deepxde_race()
     lines = [
         "poisson_2d, float64, relative L2 on the 101² grid; adam+lbfgs: "
         + " ".join(ADAM_LBFGS)
@@ -139,75 +136,16 @@ def _figure(runs: dict[str, dict], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-DEEPXDE_CURVE = textwrap.dedent("""
-    import json, os, sys, time
-    os.environ["DDEBACKEND"] = "pytorch"
-    import numpy as np, torch
-    import deepxde as dde
-    torch.set_num_threads(int(sys.argv[1]))
-    dde.config.set_default_float("float64")
-    dde.config.set_random_seed(0)
-    started, curve = time.perf_counter(), []
-
-    def pde(x, u):
-        lap = dde.grad.hessian(u, x, i=0, j=0) + dde.grad.hessian(u, x, i=1, j=1)
-        return -lap - 2 * np.pi**2 * torch.sin(np.pi * x[:, 0:1]) * torch.sin(np.pi * x[:, 1:2])
-
-    def exact(x):
-        return np.sin(np.pi * x[:, 0:1]) * np.sin(np.pi * x[:, 1:2])
-
-    geometry = dde.geometry.Rectangle([0, 0], [1, 1])
-    bc = dde.icbc.DirichletBC(geometry, lambda x: 0, lambda x, on: on)
-    grid = np.stack(np.meshgrid(np.linspace(0, 1, 101), np.linspace(0, 1, 101), indexing="ij"),
-                    -1).reshape(-1, 2)
-    data = dde.data.PDE(geometry, pde, [bc], num_domain=2000, num_boundary=400,
-                        train_distribution="Sobol", solution=exact, num_test=None)
-    data.test_x, data.test_y = grid, exact(grid)
-    net = dde.nn.FNN([2] + [50] * 4 + [1], "gelu", "Glorot normal")
-    model = dde.Model(data, net)
-
-    class Watch(dde.callbacks.Callback):
-        def on_epoch_end(self):
-            if self.model.train_state.epoch % 50 == 0:
-                u = self.model.predict(grid)
-                err = np.linalg.norm(u - exact(grid)) / np.linalg.norm(exact(grid))
-                curve.append((time.perf_counter() - started, float(err)))
-
-    model.compile("adam", lr=2e-3, loss_weights=[1, 100])
-    model.train(iterations=1000, display_every=1000, callbacks=[Watch()])
-    dde.optimizers.set_LBFGS_options(maxiter=2500)
-    dde.optimizers.config.LBFGS_options["iter_per_step"] = 50
-    model.compile("L-BFGS", loss_weights=[1, 100])
-    model.train(display_every=50, callbacks=[Watch()])
-    u = model.predict(grid)
-    final = float(np.linalg.norm(u - exact(grid)) / np.linalg.norm(exact(grid)))
-    print(json.dumps({"relative_l2": {"u": final}, "curve": curve,
-                      "wall_time_s": time.perf_counter() - started}))
-""")
-
-
-def run_deepxde() -> dict:
-    """DeepXDE 1.15 on poisson_2d with the shipped settings, in its own virtual environment."""
+def run_deepxde_race() -> dict:
+    """DeepXDE 1.15 on poisson_2d with the former settings (benchmarks/_deepxde.py)."""
     import torch
-    from speed import VENV, ensure_deepxde
 
-    python = ensure_deepxde()
-    script = VENV / "curve_deepxde.py"
-    script.write_text(DEEPXDE_CURVE, encoding="utf-8")
-    done = subprocess.run(
-        [str(python), str(script), str(torch.get_num_threads())],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DDEBACKEND": "pytorch"},
-        check=True,
-    )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     return {
         "problem": "poisson_2d",
         "settings": ["deepxde==1.15.0", "2-50×4-1 gelu", "adam 1000", "L-BFGS 2500"],
         "steps": {},
         "message": "",
-        **result,
+        **run_deepxde(torch.get_num_threads()),
     }
 
 

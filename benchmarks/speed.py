@@ -33,18 +33,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 import torch
+from _deepxde import run_deepxde
 from _record import record
 
 from pinn_gelu import load_problem
 from pinn_gelu.training import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
-VENV = ROOT / "benchmarks" / ".deepxde-venv"
 CASES = {
     "poisson_2d": ("poisson_2d.yaml", []),
     "poisson_3d": ("poisson_3d.yaml", ["training.points.boundary=400"]),
@@ -163,72 +162,11 @@ def step_table(repeats: int, dtype: str) -> tuple[list[dict], list[str]]:
     return rows, lines
 
 
-DEEPXDE_SCRIPT = textwrap.dedent("""
-    import json, os, sys, time
-    os.environ["DDEBACKEND"] = "pytorch"
-    import numpy as np, torch
-    import deepxde as dde
-    torch.set_num_threads(int(sys.argv[1]))
-    dde.config.set_default_float("float64")
-    dde.config.set_random_seed(0)
-    target, started, reached = 1e-3, time.perf_counter(), [None]
-
-    def pde(x, u):
-        lap = dde.grad.hessian(u, x, i=0, j=0) + dde.grad.hessian(u, x, i=1, j=1)
-        return -lap - 2 * np.pi**2 * torch.sin(np.pi * x[:, 0:1]) * torch.sin(np.pi * x[:, 1:2])
-
-    def exact(x):
-        return np.sin(np.pi * x[:, 0:1]) * np.sin(np.pi * x[:, 1:2])
-
-    geometry = dde.geometry.Rectangle([0, 0], [1, 1])
-    bc = dde.icbc.DirichletBC(geometry, lambda x: 0, lambda x, on: on)
-    grid = np.stack(np.meshgrid(np.linspace(0, 1, 101), np.linspace(0, 1, 101), indexing="ij"),
-                    -1).reshape(-1, 2)
-    data = dde.data.PDE(geometry, pde, [bc], num_domain=2000, num_boundary=400,
-                        train_distribution="Sobol", solution=exact, num_test=None)
-    data.test_x, data.test_y = grid, exact(grid)
-    net = dde.nn.FNN([2] + [50] * 4 + [1], "gelu", "Glorot normal")
-    model = dde.Model(data, net)
-
-    class Watch(dde.callbacks.Callback):
-        def on_epoch_end(self):
-            if reached[0] is None and self.model.train_state.epoch % 50 == 0:
-                u = self.model.predict(grid)
-                err = np.linalg.norm(u - exact(grid)) / np.linalg.norm(exact(grid))
-                if err <= target:
-                    reached[0] = time.perf_counter() - started
-
-    model.compile("adam", lr=2e-3, loss_weights=[1, 100])
-    model.train(iterations=1000, display_every=1000, callbacks=[Watch()])
-    dde.optimizers.set_LBFGS_options(maxiter=2500)
-    dde.optimizers.config.LBFGS_options["iter_per_step"] = 50
-    model.compile("L-BFGS", loss_weights=[1, 100])
-    model.train(display_every=50, callbacks=[Watch()])
-    u = model.predict(grid)
-    final = float(np.linalg.norm(u - exact(grid)) / np.linalg.norm(exact(grid)))
-    print(json.dumps({"seconds_to_1e-3": reached[0], "final_error": final,
-                      "total_s": time.perf_counter() - started}))
-""")
-
-
-def ensure_deepxde() -> Path:
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        print(f"installing deepxde==1.15.0 into {VENV} (once) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0"], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "deepxde==1.15.0"], check=True)
-    return python
-
-
 def time_to_accuracy(threads: int) -> tuple[list[dict], list[str]]:
     lines = [
         "(b) wall time until relative L2 ≤ 1e-3 on poisson_2d (same network 2-50×4-1, 2000 + "
         "400 Sobol points, float64, weights 1:100, Adam 1000 steps at 2e-3 then L-BFGS 2500)"
     ]
-    python = ensure_deepxde()
-    script = VENV / "race_deepxde.py"
-    script.write_text(DEEPXDE_SCRIPT, encoding="utf-8")
     ours: dict[str, tuple[float | None, float, float]] = {}
     steps: dict[str, int | None] = {}
     for label, settings in VARIANTS.items():
@@ -250,26 +188,16 @@ def time_to_accuracy(threads: int) -> tuple[list[dict], list[str]]:
         reached = float(first["time_s"]) if first is not None else None
         steps[label] = int(first["step"]) if first is not None else None
         ours[label] = (reached, result.relative_l2["u"], result.wall_time_s)
-    env = {**os.environ, "DDEBACKEND": "pytorch"}
-    run = subprocess.run(
-        [str(python), str(script), str(threads)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if run.returncode != 0:
-        print(run.stderr[-2000:])
-        raise SystemExit("the DeepXDE run failed")
-    theirs = json.loads(run.stdout.strip().splitlines()[-1])
-    theirs_reached = theirs["seconds_to_1e-3"]
+    theirs = run_deepxde(threads)
+    # the same reading as ours: the first validation (every 50 steps) at or below 1e-3
+    theirs_reached = next((t for t, e in theirs["curve"] if e <= 1e-3), None)
     lines.append(
         f"{'':<28} {'seconds to 1e-3':>16} {'final error':>12} {'total s':>9} {'ratio':>7} "
         f"{'step at 1e-3':>13}"
     )
     table = [
         *ours.items(),
-        ("DeepXDE 1.15", (theirs_reached, theirs["final_error"], theirs["total_s"])),
+        ("DeepXDE 1.15", (theirs_reached, theirs["relative_l2"]["u"], theirs["wall_time_s"])),
     ]
     rows = []
     for label, (reached, final, total) in table:
