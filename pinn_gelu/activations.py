@@ -14,7 +14,10 @@ wherever it is defined, and a Poisson residual cannot train it.
 
 Every activation takes a temperature ``alpha`` > 0 and computes σ_α(z) = σ(αz), so that
 σ_α⁽ᵏ⁾(z) = αᵏ σ⁽ᵏ⁾(αz). For GELU, σ_α(z) = (αz)Φ(αz) → α·ReLU(z) as α → ∞, and ≈ αz/2 as α → 0.
-Specs are written ``gelu``, ``gelu(alpha=4)``; :func:`parse_activation` reads them.
+Specs are written ``gelu``, ``gelu(alpha=4)``. :meth:`ActivationSpec.parse` reads one once (the
+problem file's ``network.activation`` is parsed into an :class:`ActivationSpec` with the rest of
+the file); the spec then travels as that object, and :meth:`ActivationSpec.module` builds the
+layer. :func:`parse_activation` does both in one call.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "ACTIVATIONS",
     "Activation",
     "ActivationKind",
+    "ActivationSpec",
     "order_warning",
     "parse_activation",
 ]
@@ -211,54 +215,119 @@ class Activation(nn.Module):
         return self.spec
 
 
-def parse_activation(spec: str) -> Activation:
-    """Build an activation from its spec: a registered name, optionally ``name(alpha=α)``.
+@dataclass(frozen=True)
+class ActivationSpec:
+    """A parsed activation spec: a registered name and the temperature α of σ_α(z) = σ(αz).
+
+    Parsed once (:meth:`parse`) and passed as is; ``str(spec)`` is the canonical text and
+    :meth:`module` builds the layer.
+
+    >>> spec = ActivationSpec.parse(" gelu( alpha = 4.0 ) ")
+    >>> spec, str(spec), spec.kind.smoothness
+    (ActivationSpec(name='gelu', alpha=4.0), 'gelu(alpha=4)', inf)
+
+    Raises:
+        ValueError: for an unregistered name or an α outside [1e-3, 1e3].
+    """
+
+    name: str
+    alpha: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.name not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {self.name!r} (expected one of: "
+                f"{', '.join(sorted(ACTIVATIONS))})"
+            )
+        if not _ALPHA_RANGE[0] <= self.alpha <= _ALPHA_RANGE[1]:
+            raise ValueError(
+                f"activation {self.name!r}: alpha must be a number in [{_ALPHA_RANGE[0]:g}, "
+                f"{_ALPHA_RANGE[1]:g}]"
+            )
+
+    @property
+    def kind(self) -> ActivationKind:
+        """The registered activation."""
+        return ACTIVATIONS[self.name]
+
+    @property
+    def spec(self) -> str:
+        """The canonical spec text: ``gelu``, ``gelu(alpha=4)``."""
+        return self.name if self.alpha == 1.0 else f"{self.name}(alpha={self.alpha:g})"
+
+    def __str__(self) -> str:
+        return self.spec
+
+    def module(self) -> Activation:
+        """A new layer computing σ_α."""
+        return Activation(self.kind, self.alpha)
+
+    @classmethod
+    def parse(cls, spec: object) -> ActivationSpec:
+        """Read a spec: a registered name, optionally ``name(alpha=α)`` (an ``ast`` whitelist).
+
+        >>> ActivationSpec.parse("gelu2")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown activation 'gelu2' (expected one of: gelu, gelu_tanh, relu, silu, \
+sin, softplus, tanh)
+
+        Raises:
+            ValueError: for an unknown name, an unknown or out-of-range parameter, or bad
+                syntax.
+        """
+        if isinstance(spec, ActivationSpec):
+            return spec
+        if not isinstance(spec, str):
+            raise ValueError(f"expected a non-empty string, got {_describe(spec)}")
+        invalid = f"invalid activation spec {spec[:100]!r} (expected e.g. gelu or gelu(alpha=4))"
+        if not spec.strip() or len(spec) > 100:
+            raise ValueError(invalid)
+        try:
+            node = ast.parse(spec.strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError):
+            raise ValueError(invalid) from None
+        if isinstance(node, ast.Name):
+            name, keywords, positional = node.id, [], []
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            name, keywords, positional = node.func.id, node.keywords, node.args
+        else:
+            raise ValueError(invalid)
+        if name not in ACTIVATIONS:
+            return cls(name)  # raises the unknown-name error
+        if positional:
+            raise ValueError(f"activation {spec!r}: parameters are named, as in {name}(alpha=4)")
+        alpha = 1.0
+        for keyword in keywords:
+            if keyword.arg != "alpha":
+                raise ValueError(
+                    f"activation {spec!r}: unknown parameter {keyword.arg!r} (expected: alpha)"
+                )
+            value = _number(keyword.value)
+            if value is None or not _ALPHA_RANGE[0] <= value <= _ALPHA_RANGE[1]:
+                raise ValueError(
+                    f"activation {spec!r}: alpha must be a number in [{_ALPHA_RANGE[0]:g}, "
+                    f"{_ALPHA_RANGE[1]:g}]"
+                )
+            alpha = value
+        return cls(name, alpha)
+
+
+def parse_activation(spec: str | ActivationSpec) -> Activation:
+    """Build an activation layer from its spec (:meth:`ActivationSpec.parse`, then ``module``).
 
     >>> parse_activation("gelu(alpha=4)").spec
     'gelu(alpha=4)'
-    >>> parse_activation("gelu2")
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown activation 'gelu2' (expected one of: gelu, gelu_tanh, relu, silu, sin, \
-softplus, tanh)
 
     Raises:
-        ValueError: for an unknown name, an unknown or out-of-range parameter, or bad syntax.
+        ValueError: as :meth:`ActivationSpec.parse`.
     """
-    if not isinstance(spec, str) or not spec.strip() or len(spec) > 100:
-        raise ValueError(f"invalid activation spec {spec!r} (expected e.g. gelu or gelu(alpha=4))")
-    try:
-        node = ast.parse(spec.strip(), mode="eval").body
-    except (SyntaxError, ValueError, RecursionError):
-        raise ValueError(
-            f"invalid activation spec {spec!r} (expected e.g. gelu or gelu(alpha=4))"
-        ) from None
-    if isinstance(node, ast.Name):
-        name, keywords, positional = node.id, [], []
-    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        name, keywords, positional = node.func.id, node.keywords, node.args
-    else:
-        raise ValueError(f"invalid activation spec {spec!r} (expected e.g. gelu or gelu(alpha=4))")
-    if name not in ACTIVATIONS:
-        raise ValueError(
-            f"unknown activation {name!r} (expected one of: {', '.join(sorted(ACTIVATIONS))})"
-        )
-    if positional:
-        raise ValueError(f"activation {spec!r}: parameters are named, as in {name}(alpha=4)")
-    alpha = 1.0
-    for keyword in keywords:
-        if keyword.arg != "alpha":
-            raise ValueError(
-                f"activation {spec!r}: unknown parameter {keyword.arg!r} (expected: alpha)"
-            )
-        value = _number(keyword.value)
-        if value is None or not _ALPHA_RANGE[0] <= value <= _ALPHA_RANGE[1]:
-            raise ValueError(
-                f"activation {spec!r}: alpha must be a number in [{_ALPHA_RANGE[0]:g}, "
-                f"{_ALPHA_RANGE[1]:g}]"
-            )
-        alpha = value
-    return Activation(ACTIVATIONS[name], alpha)
+    return ActivationSpec.parse(spec).module()
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _number(node: ast.AST) -> float | None:
@@ -270,7 +339,9 @@ def _number(node: ast.AST) -> float | None:
     return float(value)
 
 
-def order_warning(activation: Activation, pde_order: int, pde_name: str) -> str | None:
+def order_warning(
+    activation: Activation | ActivationSpec, pde_order: int, pde_name: str
+) -> str | None:
     """The warning for a PDE whose order the activation cannot represent, or None.
 
     A PDE of ``pde_order`` cannot train a network whose activation has a derivative of that

@@ -306,13 +306,11 @@ def _stop_on_signals(trainer: Any) -> Iterator[None]:
 def cmd_check(args: argparse.Namespace) -> int:
     """``pinn-gelu check FILE``: validate and summarise."""
     problem, _ = load(args)
-    from .activations import order_warning, parse_activation
+    from .activations import order_warning
 
     evaluate_inputs(problem)
     print(printable(describe_problem(problem)))
-    message = order_warning(
-        parse_activation(problem.network.activation), problem.pde.order, problem.pde.kind
-    )
+    message = order_warning(problem.network.activation, problem.pde.order, problem.pde.kind)
     if message:
         print(f"warning: {message}", file=sys.stderr)
     print("ok: the problem file is valid")
@@ -547,12 +545,12 @@ def _seeds(text: str) -> list[int]:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """``pinn-gelu compare FILE``: every (activation, seed), then a table and a figure."""
-    from .activations import order_warning, parse_activation
+    from .activations import ActivationSpec, order_warning
     from .compare import compare, split_specs
 
     try:
         specs = split_specs(args.activations)
-        activations = [parse_activation(spec) for spec in specs]
+        activations = [ActivationSpec.parse(spec) for spec in specs]
     except ValueError as err:
         raise UsageError(f"--activations: {err}") from None
     seeds = _seeds(args.seeds)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .activations import parse_activation
+from .activations import ActivationSpec
 
 __all__ = ["Comparison", "compare", "split_specs"]
 
@@ -203,7 +203,7 @@ def compare(
     from .metrics import build_evaluator
     from .problem_file import load_problem
 
-    specs = [parse_activation(a).spec for a in activations]
+    specs = [ActivationSpec.parse(a).spec for a in activations]
     threads = threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
     base = load_problem(path, overrides, limits=limits)
     # an FD reference is solved once here and handed to every run

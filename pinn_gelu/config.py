@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from .activations import ActivationSpec
 from .expressions import ExpressionLimits
 
 __all__ = [
@@ -119,9 +120,10 @@ class Limits:
 class NetworkConfig:
     """The multilayer perceptron: ``network:`` section."""
 
-    activation: str = option(
-        "gelu",
+    activation: ActivationSpec = option(
+        ActivationSpec("gelu"),
         "activation spec: a name, optionally with parameters, e.g. gelu, tanh, gelu(alpha=4)",
+        parse=ActivationSpec.parse,
     )
     width: int = option(50, "neurons per hidden layer", min=1, limit="max_width")
     depth: int = option(4, "number of hidden layers", min=1, limit="max_depth")
@@ -132,6 +134,10 @@ class NetworkConfig:
         "z ~ N(0,1), after it; slightly unstable for GELU, see pinn_gelu.networks)",
         choices=RegistryChoices("pinn_gelu.networks", "INITIALISERS"),
     )
+
+    def __post_init__(self) -> None:
+        # From Python, NetworkConfig(activation="tanh") is parsed here, once, like the file's.
+        object.__setattr__(self, "activation", ActivationSpec.parse(self.activation))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -332,13 +338,15 @@ def key_reference() -> str:
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             hint = hints[f.name]
-            if dataclasses.is_dataclass(hint):
+            if dataclasses.is_dataclass(hint) and "parse" not in f.metadata:
                 continue
             meta = f.metadata
             factory = f.default_factory
             default = factory() if callable(factory) else f.default
             if isinstance(default, tuple):
                 default = list(default)
+            if "parse" in meta:  # a value parsed from its text: show the text
+                default, hint = str(default), str
             if "choices" in meta:
                 bound = " \\| ".join(meta["choices"])
             elif "limit" in meta:

@@ -214,7 +214,7 @@ def build_network(
     activation: Activation | None = None,
 ) -> MLP:
     """Build and initialise an MLP from its configuration, reproducibly from ``seed``."""
-    act = activation if activation is not None else parse_activation(config.activation)
+    act = activation if activation is not None else config.activation.module()
     net = MLP(bounds, outputs, config.width, config.depth, act)
     generator = torch.Generator().manual_seed(seed)
     net.initialise(config.init, generator)

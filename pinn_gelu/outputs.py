@@ -33,7 +33,6 @@ import torch
 import yaml
 from torch import nn
 
-from .activations import parse_activation
 from .checkpoints import MODEL_FORMAT, atomic_write, load_data, plain_data
 from .config import DTYPES, Limits
 from .derivatives import select_engine
@@ -309,7 +308,7 @@ def load_run(directory: str | Path) -> Solution:
         "outputs": len(problem.pde.outputs),
         "width": problem.network.width,
         "depth": problem.network.depth,
-        "activation": parse_activation(problem.network.activation).spec,
+        "activation": problem.network.activation.spec,
     }
     for key, value in expected.items():
         if key not in spec or spec[key] != value or type(spec[key]) is bool:
@@ -332,7 +331,7 @@ def load_run(directory: str | Path) -> Solution:
         len(problem.pde.outputs),
         w,
         d,
-        parse_activation(problem.network.activation),
+        problem.network.activation.module(),
     ).to(DTYPES[dtype])
     state = _entry(checkpoint, "state_dict", dict, path, "a mapping of tensors")
     try:

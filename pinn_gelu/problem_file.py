@@ -36,7 +36,6 @@ from typing import Any
 
 import yaml
 
-from .activations import parse_activation
 from .config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
 from .errors import ProblemFileError, UsageError, describe, number_text
 from .expressions import CONSTANTS, FUNCTIONS, VARIABLES
@@ -541,10 +540,6 @@ def _reference(top: Section, domain: Box, limits: Limits) -> ReferenceConfig | N
 
 
 def _check_network(network: NetworkConfig, domain: Box, pde: PDE, context: Context) -> None:
-    try:
-        parse_activation(network.activation)
-    except ValueError as err:
-        raise ProblemFileError(context.path, "network.activation", str(err)) from None
     w, d = network.width, network.depth
     count = (domain.dimension + 1) * w + (d - 1) * (w + 1) * w + (w + 1) * len(pde.outputs)
     if count > context.limits.max_parameters:

@@ -172,7 +172,7 @@ class Section:
                 continue
             value = self.data[f.name]
             hint = hints[f.name]
-            if dataclasses.is_dataclass(hint):
+            if dataclasses.is_dataclass(hint) and "parse" not in f.metadata:
                 values[f.name] = self.section(f.name).dataclass(hint)  # type: ignore[arg-type]
             else:
                 values[f.name] = self._field_value(f, hint, value)
@@ -196,6 +196,11 @@ class Section:
                     )
             return self.expected(f.name, what, value)
 
+        if "parse" in meta:  # a text with its own grammar, parsed once into its object
+            try:
+                return meta["parse"](value)
+            except ValueError as err:
+                raise self.error(f.name, str(err)) from None
         if hint is bool:
             if not isinstance(value, bool):
                 raise fail("true or false")

@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from .activations import order_warning, parse_activation
+from .activations import order_warning
 from .checkpoints import (
     RESUMABLE_CHANGES,
     plain_data,
@@ -157,7 +157,7 @@ class Trainer:
         self.device = torch.device(cfg.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("training.device is cuda, but torch sees no CUDA device")
-        activation = parse_activation(problem.network.activation)
+        activation = problem.network.activation.module()
         if network is None:
             network = build_network(
                 problem.network,

@@ -122,3 +122,35 @@ def test_activation_specs(spec: str, canonical: str) -> None:
 def test_bad_activation_specs(spec: str, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         parse_activation(spec)
+
+
+def test_spec_is_parsed_once_and_travels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The problem file's spec becomes an ActivationSpec at load; nothing parses it again."""
+    from pinn_gelu import load_problem
+    from pinn_gelu.activations import ActivationSpec
+    from pinn_gelu.config import NetworkConfig
+    from pinn_gelu.networks import build_network
+    from pinn_gelu.training import Trainer
+
+    from .conftest import PROBLEMS
+
+    problem = load_problem(
+        PROBLEMS / "relu_failure.yaml",
+        ["network.activation=gelu(alpha=2)", "training.adam.steps=1"],
+    )
+    spec = problem.network.activation
+    assert spec == ActivationSpec("gelu", 2.0) and str(spec) == "gelu(alpha=2)"
+
+    def forbidden(cls: type, text: object) -> ActivationSpec:
+        raise AssertionError(f"parsed again: {text!r}")
+
+    monkeypatch.setattr(ActivationSpec, "parse", classmethod(forbidden))
+    trainer = Trainer(problem, progress=False)
+    assert trainer.network.activation.spec == "gelu(alpha=2)" and trainer.activation == str(spec)
+    net = build_network(problem.network, problem.domain.bounds, 1)
+    assert net.activation.alpha == 2.0
+    monkeypatch.undo()
+    # from Python a string is accepted and parsed once, into the same object
+    assert NetworkConfig(activation="gelu(alpha=2)").activation == spec
+    with pytest.raises(ValueError, match="unknown activation 'gelu2'"):
+        NetworkConfig(activation="gelu2")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pinn_gelu import Limits, ProblemFileError, load_problem
+from pinn_gelu.activations import ActivationSpec
 from pinn_gelu.errors import UsageError
 from pinn_gelu.problem_file import apply_overrides
 
@@ -31,7 +32,7 @@ def test_defaults_and_values(write, valid) -> None:
     del valid["network"], valid["training"]
     problem = load_problem(write(valid))
     assert problem.name == "tiny"
-    assert problem.network.activation == "gelu" and problem.network.width == 50
+    assert str(problem.network.activation) == "gelu" and problem.network.width == 50
     assert problem.training.dtype == "float32" and problem.training.points.sampler == "sobol"
     assert problem.domain.bounds == ((0.0, 1.0),)
 
@@ -75,7 +76,7 @@ def test_overrides(write, valid) -> None:
     )
     assert problem.training.adam.steps == 500
     assert problem.training.adam.lr == 0.01
-    assert problem.network.activation == "gelu(alpha=4)"
+    assert problem.network.activation == ActivationSpec("gelu", 4.0)
     assert problem.boundary[0].values[0].source == "1"
     assert problem.pde.source.source == "sin(x)"
 
