@@ -30,9 +30,10 @@ import torch
 from torch import Tensor
 
 from .config import GaussNewtonConfig
+from .distributed import SINGLE, Group
 from .optimisers import Context, Step
 
-__all__ = ["GaussNewton", "gauss_newton_direction"]
+__all__ = ["GaussNewton", "LeastSquares", "gauss_newton_direction"]
 
 #: Relative damping beyond which a step that lowers nothing ends the phase.
 MAX_DAMPING = 1.0
@@ -51,17 +52,48 @@ def gauss_newton_direction(r: Tensor, jac: Tensor, damping: float, space: str = 
     Returns:
         (P,) the step, float64.
     """
-    r, jac = r.double(), jac.double()
-    n, p = jac.shape
-    lam = damping * float(jac.square().sum()) / max(p, 1)
-    lam = max(lam, torch.finfo(torch.float64).tiny)
-    if space == "auto":
-        space = "parameter" if p <= n else "sample"
-    if space == "parameter":
-        gram = jac.T @ jac
-        return -_solve_spd(gram, jac.T @ r, lam)
-    gram = jac @ jac.T
-    return -(jac.T @ _solve_spd(gram, r, lam))
+    return LeastSquares(r, jac, space).direction(damping)
+
+
+class LeastSquares:
+    """The linearised least-squares problem min ‖r + Jδ‖² + λ‖δ‖² of one step, ready to solve.
+
+    The Gram matrix is formed once and solved for any damping. In a data-parallel run each rank
+    holds its rows of r and J: in parameter space JᵀJ and Jᵀr are summed over the ranks (P² + P
+    numbers), in sample space the rows are gathered (every rank then holds all of J, as one
+    process would). Every rank ends with the same system and the same δ.
+
+    Args:
+        r: (N,) this rank's residual rows.
+        jac: (N, P) their Jacobian.
+        space: ``parameter``, ``sample`` or ``auto`` (the smaller system over all ranks).
+        group: the processes of the run.
+    """
+
+    def __init__(self, r: Tensor, jac: Tensor, space: str = "auto", group: Group = SINGLE):
+        r, jac = r.double(), jac.double()
+        p = jac.shape[1]
+        rows = int(group.sum(float(jac.shape[0])))
+        self.space = ("parameter" if p <= rows else "sample") if space == "auto" else space
+        self.p = p
+        if self.space == "parameter":
+            self.gram = group.all_reduce(jac.T @ jac)
+            self.gradient = group.all_reduce(jac.T @ r)  # Jᵀr = ½∇L
+            self.loss = group.sum(float(r.square().sum()))
+            self.norm = float(self.gram.diagonal().sum())  # ‖J‖²_F = tr JᵀJ
+        else:
+            self.r, self.jac = group.gather_rows(r), group.gather_rows(jac)
+            self.gram = self.jac @ self.jac.T
+            self.gradient = self.jac.T @ self.r
+            self.loss = float(self.r.square().sum())
+            self.norm = float(self.jac.square().sum())
+
+    def direction(self, damping: float) -> Tensor:
+        """δ for λ = damping·‖J‖²_F/P (float64, (P,))."""
+        lam = max(damping * self.norm / max(self.p, 1), torch.finfo(torch.float64).tiny)
+        if self.space == "parameter":
+            return -_solve_spd(self.gram, self.gradient, lam)
+        return -(self.jac.T @ _solve_spd(self.gram, self.r, lam))
 
 
 def _solve_spd(gram: Tensor, rhs: Tensor, lam: float) -> Tensor:
@@ -105,15 +137,17 @@ class GaussNewton:
         """One damped Gauss–Newton step with its line search; the loss is at the new point."""
         cfg = self.config
         r, jac = self.context.loss.jacobian()
-        current = float(r.double().square().sum())
-        grad_max = 2.0 * float((jac.T @ r).abs().max()) if jac.numel() else 0.0
+        system = LeastSquares(r, jac, cfg.solve, self.context.loss.group)
+        del r, jac
+        current = system.loss
+        grad_max = 2.0 * float(system.gradient.abs().max()) if system.gradient.numel() else 0.0
         start = self._flat()
         with torch.no_grad():  # the terms for the record: values only, no graph
             start_parts = self.context.evaluate()[1].tolist()
         self.context.accept(current, start_parts, grad_max)
         lengths = [lr_scale * 0.5**i for i in range(cfg.line_search)]
         while True:
-            direction = gauss_newton_direction(r, jac, self.damping, cfg.solve).to(start.dtype)
+            direction = system.direction(self.damping).to(start.dtype)
             trials = [(self._loss_at(start + eta * direction), eta) for eta in lengths]
             (best, parts), eta = min(trials, key=lambda t: t[0][0])
             if best < current:

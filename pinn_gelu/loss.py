@@ -20,6 +20,10 @@ residual per field channel c, valid for nonlinear residuals too (they are taken 
 fields); the second factor is a per-sample gradient, ``vmap(grad(Σ_c a_k,c F_c))`` over the
 entries, in chunks, so the cost is about one batched backward pass per N rows and the memory
 N·P numbers for J itself.
+
+In a data-parallel run (:mod:`pinn_gelu.distributed`) each rank holds a shard of the points; n_t
+is the term's **global** count, so the ranks' sums add up to L, and :meth:`Loss.value` and
+:meth:`Loss.value_and_gradient` return the global loss (and gradient), identical on every rank.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from .collocation import Collocation
+from .distributed import SINGLE, Group
 from .fields import Engine, Fields, need_rank
 from .problem import Term
 
@@ -53,6 +58,7 @@ class Loss:
         weights: w_t per term, in the order of ``terms``.
         compile: compile the evaluation with ``torch.compile`` (falls back to eager mode, and
             says so in :attr:`compile_note`, where compilation fails).
+        group: the processes of a data-parallel run (``points`` is then this rank's shard).
     """
 
     def __init__(
@@ -64,6 +70,7 @@ class Loss:
         weights: list[float],
         *,
         compile: bool = False,
+        group: Group = SINGLE,
     ) -> None:
         self.network = network
         self.terms = terms
@@ -74,8 +81,18 @@ class Loss:
         for term in terms:
             current = self.needs.get(term.on, "value")
             self.needs[term.on] = max(current, term.need, key=need_rank)
+        self.group = group
         self._weights = torch.tensor(
             weights, dtype=points.interior.dtype, device=points.interior.device
+        )
+        with torch.no_grad():
+            fields = self.fields()
+            local = [float(t.residual(fields[t.on]).numel()) for t in terms]
+        counts = group.all_reduce(torch.tensor(local, dtype=torch.float64, device=group.device))
+        #: n_t: residual entries of each term over all ranks.
+        self.counts = [int(c) for c in counts.tolist()]
+        self._counts = torch.tensor(
+            [max(c, 1) for c in self.counts], dtype=self._weights.dtype, device=self._weights.device
         )
         self._compiled: Callable[[], tuple[Tensor, Tensor]] | None = None
         self._compile_checked = False
@@ -100,7 +117,10 @@ class Loss:
         }
 
     def __call__(self) -> tuple[Tensor, Tensor]:
-        """(weighted total L, unweighted mean squares per term as one tensor).
+        """(weighted total L, unweighted mean squares per term as one tensor), with the graph.
+
+        In a data-parallel run these are this rank's shares (Σ_k r_t,k² / n_t over its points);
+        :meth:`value` and :meth:`value_and_gradient` give the global values.
 
         With ``compile`` the first call compiles :meth:`eager`; if that fails, the eager
         function is used from then on and :attr:`compile_note` says why.
@@ -122,16 +142,50 @@ class Loss:
     def eager(self) -> tuple[Tensor, Tensor]:
         """The loss without compilation: see :meth:`__call__`."""
         fields = self.fields()
-        parts = torch.stack([t.residual(fields[t.on]).square().mean() for t in self.terms])
+        sums = torch.stack([t.residual(fields[t.on]).square().sum() for t in self.terms])
+        parts = sums / self._counts
         return (parts * self._weights).sum(), parts
 
+    def value(self) -> tuple[Tensor, Tensor]:
+        """(L, terms) over all ranks, without a graph."""
+        with torch.no_grad():
+            total, parts = self()
+        if self.group.active:
+            parts = self.group.all_reduce(parts.detach().clone())
+            total = (parts * self._weights).sum()
+        return total.detach(), parts.detach()
+
+    def value_and_gradient(self, params: list[nn.Parameter]) -> tuple[Tensor, Tensor]:
+        """(L, terms) over all ranks, with ∂L/∂θ in the parameters' ``.grad``.
+
+        In a data-parallel run the gradients and the terms travel in one flat buffer through
+        one ``all_reduce``, so every rank ends with the same bits.
+        """
+        for p in params:
+            p.grad = None
+        total, parts = self()
+        total.backward()
+        if not self.group.active:
+            return total.detach(), parts.detach()
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = self.group.all_reduce(torch.cat([*(g.reshape(-1) for g in grads), parts.detach()]))
+        start = 0
+        for p in params:
+            p.grad = flat[start : start + p.numel()].view_as(p).clone()
+            start += p.numel()
+        parts = flat[start:]
+        return (parts * self._weights).sum(), parts.clone()
+
     def residuals(self) -> Tensor:
-        """The weighted residual vector r (N,): √(w_t/n_t)·r_t per term, stacked; L = ‖r‖²."""
+        """The weighted residual vector r (N,): √(w_t/n_t)·r_t per term, stacked; L = ‖r‖².
+
+        In a data-parallel run, this rank's rows of it.
+        """
         fields = self.fields()
         pieces = []
-        for term, weight in zip(self.terms, self.weights, strict=True):
+        for term, weight, count in zip(self.terms, self.weights, self.counts, strict=True):
             values = term.residual(fields[term.on]).reshape(-1)
-            pieces.append(values * math.sqrt(weight / max(values.numel(), 1)))
+            pieces.append(values * math.sqrt(weight / max(count, 1)))
         return torch.cat(pieces)
 
     def jacobian(self, chunk: int = JACOBIAN_CHUNK) -> tuple[Tensor, Tensor]:
@@ -156,7 +210,7 @@ class Loss:
         with torch.no_grad():
             fields = self.fields()
         rows_r, rows_j = [], []
-        for term, weight in zip(self.terms, self.weights, strict=True):
+        for term, weight, count in zip(self.terms, self.weights, self.counts, strict=True):
             place = fields[term.on]
             tensors = {c: getattr(place, c) for c in _CHANNELS if getattr(place, c) is not None}
             names = list(tensors)
@@ -166,7 +220,7 @@ class Loss:
 
             primals = tuple(tensors[n] for n in names)
             value = residual(*primals)
-            scale = math.sqrt(weight / max(value.numel(), 1))
+            scale = math.sqrt(weight / max(count, 1))
             # a[k, c] = ∂r_k/∂F_c at the point of entry k, one jvp per field channel c
             sizes = [t[0].numel() for t in primals]
             columns = []

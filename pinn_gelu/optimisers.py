@@ -57,13 +57,19 @@ class Context:
 
     Attributes:
         params: the trainable parameters.
-        evaluate: () → (weighted loss, terms tensor), with the graph to the parameters.
+        evaluate: () → (weighted loss, terms tensor), without a graph.
+        gradient: () → (weighted loss, terms tensor), with ∂L/∂θ set in the parameters'
+            ``.grad``.
         loss: the :class:`~pinn_gelu.loss.Loss` (residual vector and Jacobian).
+
+    In a data-parallel run, ``evaluate`` and ``gradient`` give the global values on every rank
+    (:mod:`pinn_gelu.distributed`), so every rank takes the same step.
         accept: (loss, terms, max |∂L/∂θ|) → None; raises on non-finite values.
     """
 
     params: list[nn.Parameter]
     evaluate: Callable[[], tuple[Tensor, Tensor]]
+    gradient: Callable[[], tuple[Tensor, Tensor]]
     loss: Loss
     accept: Callable[[float, list[float], float], None]
 
@@ -104,12 +110,8 @@ class Adam:
 
     def step(self, k: int, lr_scale: float) -> Step:
         """One Adam update; the loss reported is the one at the parameters before it."""
-        self.optimizer.zero_grad(set_to_none=True)
-        total, parts = self.context.evaluate()
-        total.backward()
-        values = torch.cat(
-            [total.detach()[None], parts.detach(), gradient_max(self.context.params)[None]]
-        ).tolist()
+        total, parts = self.context.gradient()
+        values = torch.cat([total[None], parts, gradient_max(self.context.params)[None]]).tolist()
         self.context.accept(values[0], values[1:-1], values[-1])
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr * self.gamma ** (k - 1) * lr_scale
@@ -149,7 +151,7 @@ class LBFGS:
             tolerance_change=0.0,
             line_search_fn="strong_wolfe",
         )
-        self.cache = _EvaluationCache(context.params, context.evaluate)
+        self.cache = _EvaluationCache(context.params, context.gradient)
         self.progress: dict[str, Any] = {"best": math.inf, "since_best": 0, "losses": []}
         self.completed = f"completed {config.steps} iterations"
 
@@ -210,9 +212,11 @@ class _EvaluationCache:
     saves that repeated evaluation, and gives each iteration's loss for the history.
     """
 
-    def __init__(self, params: list[nn.Parameter], loss: Callable[[], tuple[Tensor, Tensor]]):
+    def __init__(
+        self, params: list[nn.Parameter], gradient: Callable[[], tuple[Tensor, Tensor]]
+    ) -> None:
         self.params = params
-        self.loss = loss
+        self.gradient = gradient
         self.entries: deque[tuple[Tensor, Tensor, list[Tensor], list[float]]] = deque(maxlen=32)
 
     def _flat(self) -> Tensor:
@@ -229,15 +233,12 @@ class _EvaluationCache:
         """Loss with gradients set on the parameters (from the cache when possible)."""
         entry = self._lookup()
         if entry is None:
-            for p in self.params:
-                p.grad = None
-            total, parts = self.loss()
-            total.backward()
+            total, parts = self.gradient()
             grads = [
                 p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)
                 for p in self.params
             ]
-            entry = (self._flat(), total.detach(), grads, parts.detach().tolist())
+            entry = (self._flat(), total, grads, parts.tolist())
             self.entries.append(entry)
         else:
             for p, g in zip(self.params, entry[2], strict=True):

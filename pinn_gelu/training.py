@@ -50,6 +50,7 @@ from .checkpoints import (
 from .collocation import sample_collocation
 from .config import DTYPES
 from .derivatives import select_engine
+from .distributed import SINGLE, Group, shard_collocation
 from .errors import ProblemFileError
 from .loss import Loss
 from .metrics import Evaluator, build_evaluator
@@ -133,6 +134,9 @@ class Trainer:
         checkpoint: path of the checkpoint file to write (none written when None).
         problem_data: the problem file's data as run, stored in checkpoints so that they
             describe themselves.
+        group: the processes of a data-parallel run (:mod:`pinn_gelu.distributed`): this
+            rank trains on its shard of the points; only rank 0 validates, shows progress and
+            writes checkpoints.
     """
 
     def __init__(
@@ -145,8 +149,10 @@ class Trainer:
         label: str = "",
         checkpoint: str | Path | None = None,
         problem_data: Mapping[str, Any] | None = None,
+        group: Group = SINGLE,
     ) -> None:
         self.started = time.perf_counter()
+        self.group = group
         self.elapsed_before = 0.0
         self.problem = problem
         self.label = label
@@ -155,6 +161,8 @@ class Trainer:
         cfg = problem.training
         self.dtype = DTYPES[cfg.dtype]
         self.device = torch.device(cfg.device)
+        if self.device.type == "cuda" and group.active:
+            self.device = torch.device("cuda", group.local_rank)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("training.device is cuda, but torch sees no CUDA device")
         activation = problem.network.activation.module()
@@ -170,8 +178,12 @@ class Trainer:
         self.network = network.to(device=self.device, dtype=self.dtype)
         self.activation = activation.spec
         self.engine, self.engine_note = select_engine(self.network, cfg.derivatives)
-        self.points = sample_collocation(
-            problem.domain, cfg.points, cfg.seed, dtype=self.dtype, device=self.device
+        # every rank draws the same global set, then keeps its shard
+        self.points = shard_collocation(
+            sample_collocation(
+                problem.domain, cfg.points, cfg.seed, dtype=self.dtype, device=self.device
+            ),
+            group,
         )
         terms = problem.pde.terms(problem, self.points)
         self.objective = Loss(
@@ -181,18 +193,19 @@ class Trainer:
             self.engine,
             [float(cfg.weights.get(t.name, 1.0)) for t in terms],
             compile=cfg.compile,
+            group=group,
         )
         self.schedule = list(cfg.schedule)
         self._check_gauss_newton_memory()
-        self.evaluator: Evaluator | None = build_evaluator(
-            problem, self.dtype, self.device, reference
+        self.evaluator: Evaluator | None = (
+            build_evaluator(problem, self.dtype, self.device, reference) if group.is_main else None
         )
         self.warnings: list[str] = []
         message = order_warning(activation, problem.pde.order, problem.pde.kind)
         if message:
             self.warnings.append(message)
             warnings.warn(message, ActivationOrderWarning, stacklevel=2)
-        self.progress = progress
+        self.progress = progress and group.is_main
         self.params = [p for p in self.network.parameters() if p.requires_grad]
         # the state that checkpoints hold
         self.phase = self._phase_after(None)
@@ -228,9 +241,7 @@ class Trainer:
         cfg = self.problem.training
         if "gauss_newton" not in self.schedule or cfg.gauss_newton.steps == 0:
             return
-        with torch.no_grad():
-            fields = self.objective.fields()
-            rows = sum(t.residual(fields[t.on]).numel() for t in self.terms)
+        rows = sum(self.objective.counts)  # over all ranks
         params = sum(p.numel() for p in self.network.parameters() if p.requires_grad)
         size = min(rows, params)
         needed = 8 * (rows * params + size * size)
@@ -247,8 +258,8 @@ class Trainer:
 
     # --- the loss -----------------------------------------------------------------------------
     def loss(self) -> tuple[Tensor, Tensor]:
-        """(weighted total, unweighted mean squares per term): :class:`~pinn_gelu.loss.Loss`."""
-        return self.objective()
+        """(weighted total, unweighted mean squares per term), over all ranks, without a graph."""
+        return self.objective.value()
 
     def _accept(self, total: float, parts: list[float], grad_max: float) -> None:
         """Check an optimiser's values for non-finite numbers; keep the parameters as good."""
@@ -352,8 +363,15 @@ class Trainer:
         self._snapshot = self._snapshot_state()
 
     def save_checkpoint(self, state: Mapping[str, Any] | None = None) -> None:
-        """Write the checkpoint file atomically (the current state unless one is given)."""
-        if self.checkpoint is None:
+        """Write the checkpoint file atomically (the current state unless one is given).
+
+        In a data-parallel run rank 0 writes it and the ranks meet at a barrier afterwards.
+        """
+        group = self.group
+        if group.active and not group.any(group.is_main and self.checkpoint is not None):
+            return
+        if self.checkpoint is None or not group.is_main:
+            group.barrier()
             return
         if state is None:
             state = self.state()
@@ -374,6 +392,7 @@ class Trainer:
             **state,
         }
         write_checkpoint(self.checkpoint, content)
+        self.group.barrier()
 
     def _after_step(self, phase_step: int) -> None:
         """Snapshots, periodic checkpoints and the stop request, at the end of every step."""
@@ -382,7 +401,10 @@ class Trainer:
         every = self.problem.training.checkpoint_every
         if every and self.step % every == 0:
             self.save_checkpoint()
-        if self.stop_signal is not None:
+        # a signal may reach one rank only, or the ranks at different steps: they agree
+        agreed = int(self.group.maximum(float(self.stop_signal or 0)))
+        if agreed:
+            self.stop_signal = self.stop_signal or agreed
             raise _Interrupted
 
     def _phase_after(self, phase: str | None) -> str:
@@ -400,7 +422,13 @@ class Trainer:
 
     def _current_optimiser(self, name: str, config: Any) -> Optimiser:
         if self.optimiser is None:
-            context = Context(self.params, lambda: self.loss(), self.objective, self._accept)
+            context = Context(
+                self.params,
+                self.objective.value,
+                lambda: self.objective.value_and_gradient(self.params),
+                self.objective,
+                self._accept,
+            )
             self.optimiser = OPTIMISERS[name](config, context)
             if self._pending_optimiser_state is not None:
                 self.optimiser.load_state_dict(self._pending_optimiser_state)
@@ -516,9 +544,8 @@ class Trainer:
 
     def final_loss(self) -> dict[str, float]:
         """The loss and its unweighted terms at the current parameters."""
-        with torch.enable_grad():
-            total, parts = self.loss()
-        values = [total.item(), *parts.detach().tolist()]
+        total, parts = self.loss()
+        values = [total.item(), *parts.tolist()]
         return {"loss": values[0], **dict(zip(self.objective.names, values[1:], strict=True))}
 
     @classmethod

@@ -70,7 +70,7 @@ def test_ctrl_c_inside_a_step_resumes_from_the_last_consistent_state(write, vali
     reference = Trainer(problem, progress=False).run()
     checkpoint = tmp_path / "checkpoint.pt"
     trainer = Trainer(problem, progress=False, checkpoint=checkpoint, problem_data=valid)
-    original, calls = trainer.loss, {"n": 0}
+    original, calls = trainer.objective.eager, {"n": 0}
 
     def interrupting():
         calls["n"] += 1
@@ -78,7 +78,7 @@ def test_ctrl_c_inside_a_step_resumes_from_the_last_consistent_state(write, vali
             raise KeyboardInterrupt
         return original()
 
-    trainer.loss = interrupting  # type: ignore[method-assign]
+    trainer.objective.eager = interrupting  # type: ignore[method-assign]
     result = trainer.run()
     assert result.status == "interrupted"
     assert read_checkpoint(checkpoint)["step"] == 50  # the last snapshot, not a half step
@@ -88,7 +88,7 @@ def test_ctrl_c_inside_a_step_resumes_from_the_last_consistent_state(write, vali
 
 
 def poison(trainer: Trainer, calls_from: int, calls_to: float = math.inf) -> None:
-    original, calls = trainer.loss, {"n": 0}
+    original, calls = trainer.objective.eager, {"n": 0}
 
     def poisoned():
         calls["n"] += 1
@@ -97,7 +97,7 @@ def poison(trainer: Trainer, calls_from: int, calls_to: float = math.inf) -> Non
             return total * math.nan, torch.cat([parts[:1] * math.nan, parts[1:]])
         return total, parts
 
-    trainer.loss = poisoned  # type: ignore[method-assign]
+    trainer.objective.eager = poisoned  # type: ignore[method-assign]
 
 
 def test_rollback_restores_the_last_snapshot_halves_the_rate_and_goes_on(write, valid):
@@ -127,7 +127,9 @@ def test_rollbacks_are_bounded(write, valid):
 
 
 def test_failed_run_leaves_error_txt_beside_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
-    original = Trainer.loss
+    from pinn_gelu.loss import Loss
+
+    original = Loss.eager
     calls = {"n": 0}
 
     def poisoned(self):
@@ -137,7 +139,7 @@ def test_failed_run_leaves_error_txt_beside_the_last_good_checkpoint(tmp_path, m
             return total * math.nan, parts * math.nan
         return total, parts
 
-    monkeypatch.setattr(Trainer, "loss", poisoned)
+    monkeypatch.setattr(Loss, "eager", poisoned)
     out = tmp_path / "run"
     code = main(
         [

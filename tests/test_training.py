@@ -77,8 +77,8 @@ def test_lbfgs_cache_avoids_repeated_evaluations(write, valid, monkeypatch) -> N
     valid["training"]["lbfgs"]["steps"] = 30
     trainer = Trainer(load_problem(write(valid)), progress=False)
     calls = []
-    original = trainer.loss
-    monkeypatch.setattr(trainer, "loss", lambda: (calls.append(1), original())[1])
+    original = trainer.objective.eager
+    monkeypatch.setattr(trainer.objective, "eager", lambda: (calls.append(1), original())[1])
     trainer.run()
     # without the cache each iteration costs one extra evaluation at its starting point
     # (torch's step() re-evaluates it); strong Wolfe needs ~1-2 per iteration
@@ -89,7 +89,7 @@ def test_lbfgs_cache_avoids_repeated_evaluations(write, valid, monkeypatch) -> N
 
 def test_non_finite_loss_stops_at_its_step_and_keeps_the_last_good_parameters(write, valid) -> None:
     trainer = Trainer(load_problem(write(valid)), progress=False)
-    original = trainer.loss
+    original = trainer.objective.eager
     calls = {"n": 0}
 
     def poisoned():
@@ -99,7 +99,7 @@ def test_non_finite_loss_stops_at_its_step_and_keeps_the_last_good_parameters(wr
             return total * math.nan, torch.stack([parts[0] * math.nan, parts[1]])
         return total, parts
 
-    trainer.loss = poisoned  # type: ignore[method-assign]
+    trainer.objective.eager = poisoned  # type: ignore[method-assign]
     good = None
     original_keep = trainer._keep_good
 
