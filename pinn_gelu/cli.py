@@ -12,6 +12,7 @@ import math
 import os
 import signal
 import sys
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,6 +23,9 @@ from .config import LIMIT_CEILINGS, Limits
 from .errors import PinnGeluError, ProblemFileError, UsageError, one_line, printable
 from .problem import Problem
 from .problem_file import apply_overrides, parse_problem, read_yaml
+
+#: A second stop signal this soon after the first is the same request (data-parallel runs).
+SIGNAL_REPEAT_GRACE_S = 2.0
 
 __all__ = ["main"]
 
@@ -83,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     solve.add_argument("--quiet", action="store_true", help="no progress bars")
     solve.add_argument("--no-plots", action="store_true", help="skip solution.png and loss.png")
+    solve.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train data-parallel on N processes of this machine (torchrun --standalone "
+        "--nproc-per-node=N; gloo on CPU, NCCL with one GPU per process); --threads is then "
+        "per process, default cores/N",
+    )
 
     check = commands.add_parser("check", help="validate a problem file and summarise it")
     problem_arguments(check)
@@ -278,17 +290,25 @@ def _check_resumable(directory: Path, data: dict[str, Any]) -> Path:
 
 
 @contextlib.contextmanager
-def _stop_on_signals(trainer: Any) -> Iterator[None]:
+def _stop_on_signals(trainer: Any, distributed: bool = False) -> Iterator[None]:
     """SIGINT/SIGTERM: stop after the current step with a checkpoint; a second one exits now.
 
     Exiting at once cannot corrupt the last checkpoint: checkpoints are replaced atomically.
+    In a data-parallel run one Ctrl-C reaches a process twice (from the terminal, and forwarded
+    by torchrun's agent): a repeat within :data:`SIGNAL_REPEAT_GRACE_S` is the same request.
     """
     names = {int(signal.SIGINT): "SIGINT (Ctrl-C)", int(signal.SIGTERM): "SIGTERM"}
+    first: list[float] = []
 
     def handler(number: int, frame: object) -> None:
         if trainer.stop_signal is not None:
+            if distributed and time.monotonic() - first[0] < SIGNAL_REPEAT_GRACE_S:
+                return
             os._exit(128 + number)
+        first.append(time.monotonic())
         trainer.request_stop(number)
+        if not trainer.group.is_main:
+            return  # rank 0 says it
         print(
             f"\n{names.get(number, number)}: stopping after this step and writing a checkpoint "
             "(again to exit at once)",
@@ -380,8 +400,26 @@ def cmd_solve(args: argparse.Namespace) -> int:
     """
     if args.threads is not None and not 1 <= args.threads <= 1024:
         raise UsageError(f"--threads {args.threads}: expected a number of threads in [1, 1024]")
+    if args.nproc is not None:
+        return _launch(args)
     set_threads(args.threads)
     problem, data = load(args, _solve_overrides(args))
+    from .distributed import from_environment
+
+    group = from_environment(problem.training.device)
+    if not group.active:
+        return _solve_on_main_rank(args, problem, data, group)
+    code = (
+        _solve_on_main_rank(args, problem, data, group)
+        if group.is_main
+        else _solve_on_other_rank(args, problem, data, group)
+    )
+    group.close()  # reached by every rank: the ranks' runs end alike
+    return code
+
+
+def _solve_on_main_rank(args: argparse.Namespace, problem: Problem, data: Any, group: Any) -> int:
+    """Rank 0 (or the only process): check and lock the run directory, train, write."""
     if args.resume:
         directory = Path(args.resume)
         if args.out and Path(args.out) != directory:
@@ -399,6 +437,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from .rundir import RunLock, make_staging, remove_staging
 
     print(printable(describe_problem(problem)), flush=True)
+    if group.active:
+        print(f"processes   {group.size} (data-parallel, rank 0 writes)", flush=True)
     with RunLock(directory, "--resume" if args.resume else "--out"):
         staging = None
         if args.resume:
@@ -409,7 +449,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         else:
             checkpoint = directory / "checkpoint.pt"
         try:
-            code = _train_and_write(args, problem, data, directory, checkpoint, staging)
+            code = _train_and_write(args, problem, data, directory, checkpoint, staging, group)
         finally:
             if staging is not None and staging.exists():
                 remove_staging(staging)  # refused or failed before the swap: the old run stays
@@ -423,7 +463,9 @@ def _train_and_write(
     directory: Path,
     checkpoint: Path,
     staging: Path | None,
+    group: Any = None,
 ) -> int:
+    from .distributed import SINGLE
     from .outputs import write_run
     from .rundir import replace_run
     from .training import Trainer
@@ -431,7 +473,11 @@ def _train_and_write(
     if args.resume:
         try:
             trainer = Trainer.resume(
-                problem, checkpoint, progress=not args.quiet, problem_data=data
+                problem,
+                checkpoint,
+                progress=not args.quiet,
+                problem_data=data,
+                group=group or SINGLE,
             )
         except (ProblemFileError, UsageError):
             raise
@@ -442,10 +488,14 @@ def _train_and_write(
         print(f"resuming    step {trainer.step} ({trainer.phase})")
     else:
         trainer = Trainer(
-            problem, progress=not args.quiet, checkpoint=checkpoint, problem_data=data
+            problem,
+            progress=not args.quiet,
+            checkpoint=checkpoint,
+            problem_data=data,
+            group=group or SINGLE,
         )
     print(f"derivatives {trainer.engine_note}", flush=True)
-    with _stop_on_signals(trainer):
+    with _stop_on_signals(trainer, distributed=trainer.group.active):
         result = trainer.run()
     reference = trainer.evaluator.source if trainer.evaluator is not None else None
     written = write_run(
@@ -484,6 +534,102 @@ def _train_and_write(
         )
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _solve_on_other_rank(args: argparse.Namespace, problem: Problem, data: Any, group: Any) -> int:
+    """A rank other than 0 of a data-parallel run: train its shard, write nothing, say nothing.
+
+    Rank 0 checks the run directory, holds its lock and writes every file; the ranks' decisions
+    (phases, stops, rollbacks) are identical, so they end together.
+    """
+    from .training import Trainer
+
+    if args.resume:
+        checkpoint = _check_resumable(Path(args.resume), data)
+        trainer = Trainer.resume(
+            problem, checkpoint, progress=False, problem_data=data, group=group
+        )
+    else:
+        trainer = Trainer(problem, progress=False, problem_data=data, group=group)
+    with _stop_on_signals(trainer, distributed=True):
+        result = trainer.run()
+    if result.status == "interrupted":
+        return 128 + (result.signal or signal.SIGINT)
+    return EXIT_FAILED if result.status == "failed" else EXIT_OK
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """``solve --nproc N``: check the file and the run directory here, then run torchrun.
+
+    The same command without ``--nproc`` runs in N processes under ``torch.distributed.run
+    --standalone`` (a rendezvous on this machine); each gets ``--threads`` threads (default
+    cores/N). Its exit code is torchrun's: 0, or 1 when a rank failed (its message above).
+    """
+    import subprocess
+
+    if not 1 <= args.nproc <= 1024:
+        raise UsageError(f"--nproc {args.nproc}: expected a number of processes in [1, 1024]")
+    problem, data = load(args, _solve_overrides(args))
+    if args.resume:
+        directory = Path(args.resume)
+        if args.out and Path(args.out) != directory:
+            raise UsageError("--out and --resume name different directories")
+        _check_resumable(directory, data)
+    else:
+        _check_output(Path(args.out) if args.out else Path("runs") / problem.name, args.force)
+    if problem.training.device == "cuda":
+        import torch
+
+        if torch.cuda.device_count() < args.nproc:
+            raise UsageError(
+                f"--nproc {args.nproc}: training.device is cuda, but torch sees "
+                f"{torch.cuda.device_count()} CUDA device(s) (one per process)"
+            )
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.nproc)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={args.nproc}",
+        "-m",
+        "pinn_gelu",
+        *_without_nproc(args.argv),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    print(
+        f"launching   {args.nproc} processes × {threads} threads: torchrun --standalone", flush=True
+    )
+    received: list[int] = []
+    # torchrun in its own session: a signal reaches it once, from here (a terminal's Ctrl-C
+    # would otherwise reach it twice), and its agent passes it on to every rank
+    with subprocess.Popen(command, env=env, start_new_session=True) as process:
+
+        def forward(number: int, frame: object) -> None:
+            received.append(number)
+            process.send_signal(number)
+
+        previous = {n: signal.signal(n, forward) for n in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            code = process.wait()
+        finally:
+            for number, old in previous.items():
+                signal.signal(number, old)
+    # torchrun ends with 1 when it was signalled; say what a single process would
+    return 128 + received[0] if received and code else code
+
+
+def _without_nproc(argv: Sequence[str]) -> list[str]:
+    """The command line without ``--nproc N`` (or ``--nproc=N``)."""
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == "--nproc":
+            skip = True
+        elif not item.startswith("--nproc="):
+            out.append(item)
+    return out
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
@@ -597,7 +743,9 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``pinn-gelu`` and ``python -m pinn_gelu``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _print_warning

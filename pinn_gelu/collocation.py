@@ -28,12 +28,24 @@ class Collocation:
         boundary: (M, d) points on the sides, side after side in the domain's order.
         normals: (M, d) outward unit normals of the boundary points.
         sides: side name → (start, stop) rows of ``boundary``.
+        interior_index, boundary_index: for a data-parallel shard, the index of each point in
+            the whole set (None: this is the whole set).
     """
 
     interior: Tensor
     boundary: Tensor
     normals: Tensor
     sides: dict[str, tuple[int, int]]
+    interior_index: Tensor | None = None
+    boundary_index: Tensor | None = None
+
+    def global_index(self, place: str) -> Tensor:
+        """Index of each point of ``interior`` or ``boundary`` in the whole (unsharded) set."""
+        points = self.on(place)
+        index = self.interior_index if place == "interior" else self.boundary_index
+        if index is None:
+            return torch.arange(points.shape[0], device=points.device)
+        return index
 
     def on(self, place: str) -> Tensor:
         """Points of ``interior`` or ``boundary``."""

@@ -31,14 +31,24 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from .collocation import Collocation
+from .errors import TrainingError, one_line
 
-__all__ = ["COLLECTIVE_TIMEOUT", "SINGLE", "Group", "from_environment", "shard_collocation"]
+__all__ = [
+    "COLLECTIVE_TIMEOUT",
+    "SINGLE",
+    "Group",
+    "LostRank",
+    "from_environment",
+    "shard_collocation",
+]
 
 #: Longest wait of one collective: a rank that stops answering ends the job after this.
 COLLECTIVE_TIMEOUT = datetime.timedelta(minutes=10)
@@ -69,7 +79,7 @@ class Group:
     def all_reduce(self, tensor: Tensor) -> Tensor:
         """Σ over the ranks, in place; the same bits on every rank."""
         if self.active:
-            torch.distributed.all_reduce(tensor)
+            _collective(self, torch.distributed.all_reduce, tensor)
         return tensor
 
     def sum(self, value: float) -> float:
@@ -84,7 +94,7 @@ class Group:
         if not self.active:
             return value
         buffer = torch.tensor([value], dtype=torch.float64, device=self.device)
-        torch.distributed.all_reduce(buffer, op=torch.distributed.ReduceOp.MAX)
+        _collective(self, torch.distributed.all_reduce, buffer, op=torch.distributed.ReduceOp.MAX)
         return float(buffer[0])
 
     def any(self, flag: bool) -> bool:
@@ -94,7 +104,7 @@ class Group:
     def barrier(self) -> None:
         """Wait for every rank."""
         if self.active:
-            torch.distributed.barrier()
+            _collective(self, torch.distributed.barrier)
 
     def gather_rows(self, tensor: Tensor) -> Tensor:
         """The rows of ``tensor`` of every rank, in rank order (row counts may differ)."""
@@ -102,13 +112,23 @@ class Group:
             return tensor
         count = torch.tensor([tensor.shape[0]], device=tensor.device)
         counts = [torch.zeros_like(count) for _ in range(self.size)]
-        torch.distributed.all_gather(counts, count)
+        _collective(self, torch.distributed.all_gather, counts, count)
         sizes = [int(c) for c in counts]
         padded = tensor.new_zeros((max(sizes), *tensor.shape[1:]))
         padded[: tensor.shape[0]] = tensor
         pieces = [torch.zeros_like(padded) for _ in range(self.size)]
-        torch.distributed.all_gather(pieces, padded)
+        _collective(self, torch.distributed.all_gather, pieces, padded)
         return torch.cat([p[:n] for p, n in zip(pieces, sizes, strict=True)])
+
+    def close(self) -> None:
+        """Leave the group after a run that ended alike on every rank: a barrier, then destroy.
+
+        The barrier keeps one rank from tearing down its connections while another still
+        uses them (gloo then aborts the slower process).
+        """
+        if self.active and torch.distributed.is_initialized():
+            _collective(self, torch.distributed.barrier)
+            torch.distributed.destroy_process_group()
 
     @property
     def device(self) -> torch.device:
@@ -122,6 +142,21 @@ class Group:
         base, extra = divmod(count, self.size)
         start = self.rank * base + min(self.rank, extra)
         return start, start + base + (1 if self.rank < extra else 0)
+
+
+class LostRank(TrainingError):
+    """A collective failed: another rank has ended (crashed, killed) or stopped answering."""
+
+
+def _collective(group: Group, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Run a collective; its failure (a peer gone, the timeout) becomes one line naming the rank."""
+    try:
+        operation(*args, **kwargs)
+    except RuntimeError as err:  # gloo/NCCL report a lost peer or a timeout as RuntimeError
+        raise LostRank(
+            f"rank {group.rank} of {group.size}: a collective failed, another rank has ended or "
+            f"stopped answering (its own message says why): {one_line(err)}"
+        ) from None
 
 
 #: The group of a run in one process.
@@ -177,4 +212,6 @@ def shard_collocation(points: Collocation, group: Group) -> Collocation:
         boundary=points.boundary[index],
         normals=points.normals[index],
         sides=sides,
+        interior_index=torch.arange(start, stop, device=points.interior.device),
+        boundary_index=index,
     )

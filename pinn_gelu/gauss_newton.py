@@ -31,6 +31,7 @@ from torch import Tensor
 
 from .config import GaussNewtonConfig
 from .distributed import SINGLE, Group
+from .loss import canonical_order
 from .optimisers import Context, Step
 
 __all__ = ["GaussNewton", "LeastSquares", "gauss_newton_direction"]
@@ -70,7 +71,14 @@ class LeastSquares:
         group: the processes of the run.
     """
 
-    def __init__(self, r: Tensor, jac: Tensor, space: str = "auto", group: Group = SINGLE):
+    def __init__(
+        self,
+        r: Tensor,
+        jac: Tensor,
+        space: str = "auto",
+        group: Group = SINGLE,
+        keys: Tensor | None = None,
+    ) -> None:
         r, jac = r.double(), jac.double()
         p = jac.shape[1]
         rows = int(group.sum(float(jac.shape[0])))
@@ -83,6 +91,9 @@ class LeastSquares:
             self.norm = float(self.gram.diagonal().sum())  # ‖J‖²_F = tr JᵀJ
         else:
             self.r, self.jac = group.gather_rows(r), group.gather_rows(jac)
+            if keys is not None:  # the rows in one order whatever the number of ranks
+                order = canonical_order(group.gather_rows(keys))
+                self.r, self.jac = self.r[order], self.jac[order]
             self.gram = self.jac @ self.jac.T
             self.gradient = self.jac.T @ self.r
             self.loss = float(self.r.square().sum())
@@ -137,7 +148,8 @@ class GaussNewton:
         """One damped Gauss–Newton step with its line search; the loss is at the new point."""
         cfg = self.config
         r, jac = self.context.loss.jacobian()
-        system = LeastSquares(r, jac, cfg.solve, self.context.loss.group)
+        loss = self.context.loss
+        system = LeastSquares(r, jac, cfg.solve, loss.group, loss.row_keys())
         del r, jac
         current = system.loss
         grad_max = 2.0 * float(system.gradient.abs().max()) if system.gradient.numel() else 0.0

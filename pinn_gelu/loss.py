@@ -40,7 +40,7 @@ from .distributed import SINGLE, Group
 from .fields import Engine, Fields, need_rank
 from .problem import Term
 
-__all__ = ["Loss"]
+__all__ = ["Loss", "canonical_order"]
 
 #: Residual entries per chunk of the per-sample gradients in :meth:`Loss.jacobian`.
 JACOBIAN_CHUNK = 1024
@@ -88,6 +88,7 @@ class Loss:
         with torch.no_grad():
             fields = self.fields()
             local = [float(t.residual(fields[t.on]).numel()) for t in terms]
+        self._local_counts = [int(n) for n in local]
         counts = group.all_reduce(torch.tensor(local, dtype=torch.float64, device=group.device))
         #: n_t: residual entries of each term over all ranks.
         self.counts = [int(c) for c in counts.tolist()]
@@ -260,6 +261,36 @@ class Loss:
             rows_r.append(value * scale)
             rows_j.append(torch.cat(blocks) * scale)
         return torch.cat(rows_r), torch.cat(rows_j)
+
+    def row_keys(self) -> Tensor:
+        """(N, 3) integer keys of the rows of :meth:`residuals` and :meth:`jacobian`.
+
+        Row k's key is (term, index of its point in the whole point set, occurrence of that
+        point in the term so far: the component). Sorting by the keys puts the rows of any
+        shard, gathered from the ranks, in one canonical order, so a data-parallel run builds
+        the very matrix a single process builds (:mod:`pinn_gelu.gauss_newton`).
+        """
+        keys = []
+        for t, (term, count) in enumerate(zip(self.terms, self._local_counts, strict=True)):
+            index = self.points.global_index(term.on)
+            local = term.rows if term.rows is not None else torch.arange(index.shape[0])
+            local = local.to(index.device)
+            per_row = count // max(local.numel(), 1)
+            point = index[local].repeat_interleave(per_row)
+            ordered, order = torch.sort(point, stable=True)
+            occurrence = torch.empty_like(point)
+            occurrence[order] = torch.arange(point.numel(), device=point.device) - (
+                torch.searchsorted(ordered, ordered)
+            )
+            keys.append(torch.stack([torch.full_like(point, t), point, occurrence], 1))
+        return torch.cat(keys) if keys else torch.zeros((0, 3), dtype=torch.long)
+
+
+def canonical_order(keys: Tensor) -> Tensor:
+    """The permutation that sorts rows by their keys (term, point, occurrence)."""
+    order = torch.argsort(keys[:, 2], stable=True)
+    order = order[torch.argsort(keys[order, 1], stable=True)]
+    return order[torch.argsort(keys[order, 0], stable=True)]
 
 
 class _Fielder(nn.Module):
