@@ -204,9 +204,11 @@ def activations() -> None:
 CANDIDATES = {
     "old defaults (float32, adam 1000 + lbfgs 2500)": [],
     "float64, adam 1000 + lbfgs 2500": ["training.dtype=float64"],
+    "float32, same budgets, boundary weights": ["BOUNDARY_WEIGHTS"],
     "float64, same budgets, boundary weights": ["training.dtype=float64", "BOUNDARY_WEIGHTS"],
 }
-#: Weights of the third candidate (those the shipped files found by hand): value conditions 100,
+#: Weights of the third and fourth candidates (those the shipped files found by hand): value
+#: conditions 100,
 #: flux conditions and the mixed form's constitutive law 10, the PDE 1.
 BOUNDARY_WEIGHTS = {
     "dirichlet": 100,
