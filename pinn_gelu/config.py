@@ -261,7 +261,10 @@ class TrainingConfig:
     device: str = option("cpu", "torch device", choices=("cpu", "cuda"))
     weights: dict[str, float] = option(
         {},
-        "weight per loss term, by term name (pde, dirichlet, neumann, ...); default 1",
+        "weight per loss term, by term name (pde, dirichlet, neumann, ...); a term not named "
+        "here gets its PDE kind's default: 100 for conditions on values (dirichlet, "
+        "displacement), 10 for conditions on fluxes (neumann, traction) and the mixed "
+        "form's constitutive law, 1 for the PDE",
         min=0.0,
         max=1e12,
     )
