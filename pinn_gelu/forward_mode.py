@@ -59,7 +59,7 @@ def _pair_lookup(d: int, device: torch.device) -> Tensor:
 def _linear(channels: Tensor, weight: Tensor) -> Tensor:
     """(C, N, w_in) → (C, N, w_out): one matrix product over all channels, no bias."""
     c, n, w = channels.shape
-    return (channels.reshape(c * n, w) @ weight.T).reshape(c, n, -1)
+    return (channels.reshape(c * n, w) @ weight.T).reshape(c, n, weight.shape[0])
 
 
 def forward_fields(network: nn.Module, x: Tensor, need: str) -> Fields:

@@ -61,8 +61,13 @@ class LeastSquares:
 
     The Gram matrix is formed once and solved for any damping. In a data-parallel run each rank
     holds its rows of r and J: in parameter space JᵀJ and Jᵀr are summed over the ranks (P² + P
-    numbers), in sample space the rows are gathered (every rank then holds all of J, as one
-    process would). Every rank ends with the same system and the same δ.
+    numbers), in sample space the rows are gathered in the canonical order of
+    :meth:`~pinn_gelu.loss.Loss.row_keys` (every rank then holds all of J, row for row as one
+    process holds it). Every rank ends with the same system and the same δ. A small damping
+    makes the solve ill-conditioned (‖G‖/λ up to P/damping), so rounding-level differences in G
+    (a sum split over ranks, or over threads) grow by up to that factor in δ: with the default
+    1e-8 a single process run with 2 threads instead of 1 ends ~1e-8 away from itself (measured
+    on a 151-parameter network), and so does a data-parallel run.
 
     Args:
         r: (N,) this rank's residual rows.

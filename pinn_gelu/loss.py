@@ -223,6 +223,10 @@ class Loss:
             primals = tuple(tensors[n] for n in names)
             value = residual(*primals)
             scale = math.sqrt(weight / max(count, 1))
+            if value.numel() == 0:  # no rows of this term in this shard
+                rows_r.append(value)
+                rows_j.append(value.new_zeros((0, sum(p.numel() for p in params.values()))))
+                continue
             # a[k, c] = ∂r_k/∂F_c at the point of entry k, one jvp per field channel c
             sizes = [t[0].numel() for t in primals]
             columns = []

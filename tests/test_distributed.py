@@ -21,6 +21,7 @@ from pinn_gelu import load_problem, load_run
 from pinn_gelu.checkpoints import read_checkpoint
 from pinn_gelu.collocation import sample_collocation
 from pinn_gelu.distributed import Group, shard_collocation
+from pinn_gelu.loss import Loss
 from pinn_gelu.training import Trainer
 
 from .conftest import PROBLEMS, ROOT
@@ -54,6 +55,7 @@ def relative(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def _rank(
     rank: int,
+    path: str,
     size: int,
     rendezvous: str,
     overrides: list[str],
@@ -68,7 +70,7 @@ def _rank(
     from pinn_gelu.distributed import from_environment
 
     group = from_environment("cpu", init_method=f"file://{rendezvous}")
-    problem = load_problem(POISSON, overrides)
+    problem = load_problem(path, overrides)
     if resume:
         trainer = Trainer.resume(problem, checkpoint, progress=False, group=group)
     else:
@@ -98,20 +100,28 @@ def run_ranks(
     checkpoint: Path | None = None,
     resume: bool = False,
     stop_rank0_at: int = 0,
+    path: str = POISSON,
 ) -> list[dict]:
     """Run ``size`` ranks to the end; each rank's saved parameters and status."""
     out = tmp_path / name
     out.mkdir()
-    args = (size, str(out / "rendezvous"), overrides, str(out), checkpoint and str(checkpoint))
+    args = (
+        path,
+        size,
+        str(out / "rendezvous"),
+        overrides,
+        str(out),
+        checkpoint and str(checkpoint),
+    )
     mp.start_processes(
         _rank, args=(*args, resume, stop_rank0_at), nprocs=size, start_method="spawn"
     )
     return [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(size)]
 
 
-def one_process(overrides: list[str]) -> torch.Tensor:
+def one_process(overrides: list[str], path: str = POISSON) -> torch.Tensor:
     torch.set_num_threads(1)
-    return flat(Trainer(load_problem(POISSON, overrides), progress=False).run().network)
+    return flat(Trainer(load_problem(path, overrides), progress=False).run().network)
 
 
 @pytest.fixture(autouse=True)
@@ -135,6 +145,31 @@ def test_shards_partition_every_point_set_and_side() -> None:
             assert torch.equal(torch.cat(pieces), whole.boundary[start:stop])
             assert torch.equal(torch.cat(normals), whole.normals[start:stop])
             assert max(len(p) for p in pieces) - min(len(p) for p in pieces) <= 1
+
+
+@pytest.mark.parametrize("name", ["poisson_1d", "elasticity_plate_mixed"])
+def test_every_shard_has_every_term_even_without_points_of_it(name: str) -> None:
+    """A side with fewer points than ranks leaves some shards without them: empty terms."""
+    problem = load_problem(
+        PROBLEMS / f"{name}.yaml", ["training.points.boundary=4", "training.points.interior=50"]
+    )
+    trainer = Trainer(problem, progress=False)
+    for size in (2, 3, 5):
+        for rank in range(size):
+            shard = shard_collocation(trainer.points, Group(rank, size))
+            terms = problem.pde.terms(problem, shard)
+            assert [t.name for t in terms] == trainer.objective.names
+            loss = Loss(trainer.network, terms, shard, trainer.engine, trainer.objective.weights)
+            r, jac = loss.jacobian()
+            assert r.shape[0] == jac.shape[0] == loss.row_keys().shape[0]
+
+
+def test_two_ranks_on_a_1d_problem_whose_sides_have_one_point(tmp_path: Path) -> None:
+    path = str(PROBLEMS / "poisson_1d.yaml")
+    overrides = ["training.adam.steps=100", "training.lbfgs.steps=20", "validation.every=0"]
+    ranks = run_ranks(tmp_path, "two", overrides, path=path)
+    assert torch.equal(ranks[0]["params"], ranks[1]["params"])
+    assert relative(ranks[0]["params"], one_process(overrides, path)) <= 1e-10
 
 
 @pytest.mark.parametrize("solve", ["parameter", "sample"])

@@ -54,19 +54,23 @@ class BoundaryTargets:
 
 def boundary_targets(problem: Problem, points: Collocation, kind: str) -> BoundaryTargets | None:
     """Gather all (point, component, value) of condition ``kind``; None if it is not used."""
-    rows, components, values = [], [], []
+    rows, components, values, used = [], [], [], False
     for side, per_component in problem.resolved_boundary().items():
         start, stop = points.sides[side]
-        if stop == start:
-            continue
         side_points = points.boundary[start:stop]
         index = torch.arange(start, stop, device=side_points.device)
         for k, (condition_kind, value) in enumerate(per_component):
             if condition_kind != kind:
                 continue
+            used = True
+            if stop == start:  # no points of this side here (a data-parallel shard)
+                continue
             rows.append(index)
             components.append(torch.full_like(index, k))
             values.append(evaluate_checked(value, side_points, problem.path))
-    if not rows:
+    if not used:
         return None
+    if not rows:  # used, with no points in this shard: an empty term, so that every rank
+        empty = torch.zeros(0, dtype=torch.long, device=points.boundary.device)  # has the same
+        return BoundaryTargets(empty, empty, points.boundary.new_zeros(0))  # terms
     return BoundaryTargets(torch.cat(rows), torch.cat(components), torch.cat(values))
