@@ -223,6 +223,8 @@ def describe_problem(problem: Problem) -> str:
         f"({t.points.sampler})",
         f"training    {', '.join(_phase_text(t, name) for name in t.schedule)}; "
         f"{t.dtype} on {t.device}; seed {t.seed}",
+        "weights     "
+        + ", ".join(f"{name} {problem.weight(name):g}" for name in problem.pde.term_names),
     ]
     return "\n".join(lines)
 

@@ -257,11 +257,19 @@ class TrainingConfig:
         choices=tuple(PHASES),
     )
     seed: int = option(0, "fixes initial weights and every sampled point", min=0, max=2**32 - 1)
-    dtype: str = option("float32", "floating-point precision of everything", choices=tuple(DTYPES))
+    dtype: str = option(
+        "float64",
+        "floating-point precision of everything (float32: faster steps, a less accurate end "
+        "on most problems; see the README's table of defaults)",
+        choices=tuple(DTYPES),
+    )
     device: str = option("cpu", "torch device", choices=("cpu", "cuda"))
     weights: dict[str, float] = option(
         {},
-        "weight per loss term, by term name (pde, dirichlet, neumann, ...); default 1",
+        "weight per loss term, by term name (pde, dirichlet, neumann, ...); a term not named "
+        "here gets its PDE kind's default: 100 for conditions on values (dirichlet, "
+        "displacement), 10 for conditions on fluxes (neumann, traction) and the mixed "
+        "form's constitutive law, 1 for the PDE",
         min=0.0,
         max=1e12,
     )

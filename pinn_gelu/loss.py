@@ -5,9 +5,10 @@ The loss is a weighted sum of mean squared residuals (Raissi et al. 2019),
     L(θ) = Σ_t w_t · (1/n_t) Σ_k r_t,k(θ)²,
 
 one term t per PDE residual and per boundary-condition kind (``pde``, ``dirichlet``, …) with
-weights w_t from ``training.weights`` (default 1) and n_t residual entries. Stacking the scaled
-entries √(w_t/n_t)·r_t,k gives the **weighted residual vector** r(θ) ∈ ℝᴺ with L = ‖r‖²; its
-Jacobian J = ∂r/∂θ (N × P) is what Gauss–Newton steps solve with (:mod:`pinn_gelu.gauss_newton`).
+weights w_t from ``training.weights`` (default: the PDE kind's, ``Problem.weight``) and n_t
+residual entries. Stacking the scaled entries √(w_t/n_t)·r_t,k gives the **weighted residual
+vector** r(θ) ∈ ℝᴺ with L = ‖r‖²; its Jacobian J = ∂r/∂θ (N × P) is what Gauss–Newton steps
+solve with (:mod:`pinn_gelu.gauss_newton`).
 
 J is built per residual entry from the pointwise structure of the terms (:class:`Term`): entry k
 of term t depends only on the network's fields F (value, gradient, Laplacian, Hessian entries)

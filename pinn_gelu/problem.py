@@ -119,6 +119,11 @@ class PDE(Protocol):
         """Names of all loss terms it can produce (keys allowed under ``training.weights``)."""
         ...
 
+    @property
+    def default_weights(self) -> Mapping[str, float]:
+        """Weights of the terms that ``training.weights`` does not name (absent: 1)."""
+        ...
+
     def terms(self, problem: Problem, points: Collocation) -> list[Term]:
         """The loss terms on these collocation points (targets evaluated once, here)."""
         ...
@@ -130,6 +135,13 @@ class PDE(Protocol):
     def describe(self) -> str:
         """One line on the equation and its parameters."""
         ...
+
+
+#: Default weights of the boundary terms, chosen by ``python benchmarks/gauss_newton.py
+#: defaults`` (every shipped problem without its training section; see the README): conditions
+#: on values 100, on fluxes (and the mixed form's constitutive law) 10, the PDE 1. The error of a
+#: PINN follows its boundary misfit, which an unweighted loss leaves large.
+VALUE_WEIGHT, FLUX_WEIGHT = 100.0, 10.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,6 +160,12 @@ class Problem:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     limits: Limits = field(default_factory=Limits)
+
+    def weight(self, term: str) -> float:
+        """w_t of a loss term: ``training.weights``, else the PDE kind's default, else 1."""
+        if term in self.training.weights:
+            return float(self.training.weights[term])
+        return float(self.pde.default_weights.get(term, 1.0))
 
     def resolved_boundary(self) -> dict[str, list[tuple[str, Expression | float]]]:
         """For each side, per component, the (kind, value) that applies.

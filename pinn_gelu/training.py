@@ -191,7 +191,7 @@ class Trainer:
             terms,
             self.points,
             self.engine,
-            [float(cfg.weights.get(t.name, 1.0)) for t in terms],
+            [problem.weight(t.name) for t in terms],
             compile=cfg.compile,
             group=group,
         )

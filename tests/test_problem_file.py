@@ -33,7 +33,7 @@ def test_defaults_and_values(write, valid) -> None:
     problem = load_problem(write(valid))
     assert problem.name == "tiny"
     assert str(problem.network.activation) == "gelu" and problem.network.width == 50
-    assert problem.training.dtype == "float32" and problem.training.points.sampler == "sobol"
+    assert problem.training.dtype == "float64" and problem.training.points.sampler == "sobol"
     assert problem.domain.bounds == ((0.0, 1.0),)
 
 

@@ -22,7 +22,7 @@ normal, per component; a component no condition fixes is traction-free (t_i = 0)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from ..collocation import Collocation
 from ..expressions import Expression
 from ..fields import Engine, Fields
-from ..problem import Problem, Term
+from ..problem import FLUX_WEIGHT, VALUE_WEIGHT, Problem, Term
 from ..schema import Section, compile_expression, join
 from .common import BoundaryTargets, boundary_targets, evaluate_checked
 
@@ -108,6 +108,11 @@ class LinearElasticity:
             ("pde",) if self.formulation == "displacement" else ("equilibrium", "constitutive")
         )
         return (*interior, "displacement", "traction")
+
+    @property
+    def default_weights(self) -> Mapping[str, float]:
+        """Value conditions 100; traction and the constitutive law 10 (see problem.py)."""
+        return {"displacement": VALUE_WEIGHT, "traction": FLUX_WEIGHT, "constitutive": FLUX_WEIGHT}
 
     def _forces(self, points: Tensor, path: str) -> Tensor:
         return torch.stack([evaluate_checked(f, points, path) for f in self.body_force], 1)

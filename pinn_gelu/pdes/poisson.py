@@ -9,6 +9,7 @@ Residuals (Raissi, Perdikaris & Karniadakis 2019, J. Comput. Phys. 378:686):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,7 +18,7 @@ from torch import Tensor, nn
 from ..collocation import Collocation
 from ..expressions import Expression
 from ..fields import Engine, Fields
-from ..problem import Problem, Term
+from ..problem import FLUX_WEIGHT, VALUE_WEIGHT, Problem, Term
 from ..schema import Section
 from .common import boundary_targets, evaluate_checked
 
@@ -37,6 +38,10 @@ class Poisson:
     boundary_components: ClassVar[tuple[str, ...]] = ("u",)
     default_condition: ClassVar[tuple[str, float] | None] = None
     term_names: ClassVar[tuple[str, ...]] = ("pde", "dirichlet", "neumann")
+    default_weights: ClassVar[Mapping[str, float]] = {
+        "dirichlet": VALUE_WEIGHT,
+        "neumann": FLUX_WEIGHT,
+    }
 
     def terms(self, problem: Problem, points: Collocation) -> list[Term]:
         """The ``pde``, ``dirichlet`` and ``neumann`` terms on these points."""
