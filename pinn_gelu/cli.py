@@ -420,8 +420,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     return code
 
 
-def _solve_on_main_rank(args: argparse.Namespace, problem: Problem, data: Any, group: Any) -> int:
-    """Rank 0 (or the only process): check and lock the run directory, train, write."""
+def _check_run_directory(args: argparse.Namespace, problem: Problem, data: Any) -> Path:
+    """The run directory of ``solve``, checked: resumable with ``--resume``, else writable."""
     if args.resume:
         directory = Path(args.resume)
         if args.out and Path(args.out) != directory:
@@ -430,6 +430,12 @@ def _solve_on_main_rank(args: argparse.Namespace, problem: Problem, data: Any, g
     else:
         directory = Path(args.out) if args.out else Path("runs") / problem.name
         _check_output(directory, args.force)
+    return directory
+
+
+def _solve_on_main_rank(args: argparse.Namespace, problem: Problem, data: Any, group: Any) -> int:
+    """Rank 0 (or the only process): check and lock the run directory, train, write."""
+    directory = _check_run_directory(args, problem, data)
     import torch
 
     if problem.training.device == "cuda" and not torch.cuda.is_available():
@@ -569,16 +575,16 @@ def _launch(args: argparse.Namespace) -> int:
     """
     import subprocess
 
-    if not 1 <= args.nproc <= 1024:
-        raise UsageError(f"--nproc {args.nproc}: expected a number of processes in [1, 1024]")
+    cores = os.cpu_count() or 1
+    if not 1 <= args.nproc <= cores:
+        raise UsageError(
+            f"--nproc {args.nproc}: expected a number of processes in [1, {cores}] (the cores "
+            "of this machine; for more, run torchrun across machines)"
+        )
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        raise UsageError("--nproc inside a torchrun job would start processes per rank; drop it")
     problem, data = load(args, _solve_overrides(args))
-    if args.resume:
-        directory = Path(args.resume)
-        if args.out and Path(args.out) != directory:
-            raise UsageError("--out and --resume name different directories")
-        _check_resumable(directory, data)
-    else:
-        _check_output(Path(args.out) if args.out else Path("runs") / problem.name, args.force)
+    _check_run_directory(args, problem, data)
     if problem.training.device == "cuda":
         import torch
 

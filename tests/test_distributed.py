@@ -294,3 +294,29 @@ def test_ctrl_c_to_nproc_stops_every_rank_with_one_checkpoint_and_resumes(tmp_pa
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"resuming    step {step} (adam)" in resumed.stdout
     assert "status      completed" in resumed.stdout
+
+
+@pytest.mark.parametrize(
+    ("nproc", "world", "message"),
+    [
+        ("0", "1", "--nproc 0: expected a number of processes in [1, "),
+        ("100000", "1", "--nproc 100000: expected a number of processes in [1, "),
+        ("2", "2", "--nproc inside a torchrun job"),
+    ],
+)
+def test_nproc_out_of_bounds_is_refused_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    nproc,
+    world,
+    message,
+) -> None:
+    from pinn_gelu.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORLD_SIZE", world)
+    assert main(["solve", POISSON, "--nproc", nproc]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.strip().count("\n") == 0
+    assert list(tmp_path.iterdir()) == []
