@@ -7,6 +7,7 @@ derivatives are closed forms in Φ and φ::
     GELU'(z)   = Φ(z) + z φ(z)
     GELU''(z)  = φ(z) (2 − z²)
     GELU'''(z) = φ(z) (z³ − 4z)
+    GELU⁗(z)  = φ(z) (7z² − z⁴ − 4)
 
 so a GELU network is C∞ and its second derivatives, which a second-order PDE residual needs, are
 non-zero. ReLU's second derivative is zero almost everywhere: a ReLU network has a zero Laplacian
@@ -45,7 +46,7 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_TANH_K = math.sqrt(2.0 / math.pi)
 _GELU_TANH_A = 0.044715
 
-# A base function returns [σ(z), σ'(z), ..., σ⁽ⁿ⁾(z)] for n ≤ 2 (n = 0, 1, 2).
+# A base function returns [σ(z), σ'(z), ..., σ⁽ⁿ⁾(z)] for n ≤ 4 (n = 0, ..., 4).
 _Derivatives = Callable[[Tensor, int], list[Tensor]]
 
 
@@ -56,7 +57,12 @@ def _gelu(z: Tensor, n: int) -> list[Tensor]:
         pdf = _INV_SQRT_2PI * torch.exp(-0.5 * z * z)
         out.append(cdf + z * pdf)
         if n >= 2:
-            out.append(pdf * (2.0 - z * z))
+            z2 = z * z
+            out.append(pdf * (2.0 - z2))
+            if n >= 3:
+                out.append(pdf * z * (z2 - 4.0))
+                if n >= 4:
+                    out.append(pdf * (7.0 * z2 - z2 * z2 - 4.0))
     return out
 
 
@@ -72,6 +78,24 @@ def _gelu_tanh(z: Tensor, n: int) -> list[Tensor]:
         if n >= 2:
             d2u = 6.0 * _GELU_TANH_K * _GELU_TANH_A * z
             out.append(sech2 * du + 0.5 * z * sech2 * (d2u - 2.0 * t * du * du))
+    if n >= 3:  # exact, by forward-mode products of the closed-form second derivative
+        out.extend(_higher_by_jvp(lambda w: _gelu_tanh(w, 2)[2], z, n - 2))
+    return out
+
+
+def _higher_by_jvp(function: Callable[[Tensor], Tensor], z: Tensor, count: int) -> list[Tensor]:
+    """[f'(z), …, f⁽ᶜᵒᵘⁿᵗ⁾(z)] of an elementwise f by nested ``torch.func.jvp`` (exact)."""
+    from torch.func import jvp
+
+    out: list[Tensor] = []
+    current = function
+    for _ in range(count):
+
+        def derivative(w: Tensor, f: Callable[[Tensor], Tensor] = current) -> Tensor:
+            return jvp(f, (w,), (torch.ones_like(w),))[1]
+
+        out.append(derivative(z))
+        current = derivative
     return out
 
 
@@ -83,6 +107,10 @@ def _tanh(z: Tensor, n: int) -> list[Tensor]:
         out.append(sech2)
         if n >= 2:
             out.append(-2.0 * t * sech2)
+            if n >= 3:
+                out.append(sech2 * (6.0 * t * t - 2.0))
+                if n >= 4:
+                    out.append(sech2 * t * (16.0 - 24.0 * t * t))
     return out
 
 
@@ -93,6 +121,10 @@ def _sin(z: Tensor, n: int) -> list[Tensor]:
         out.append(torch.cos(z))
         if n >= 2:
             out.append(-s)
+            if n >= 3:
+                out.append(-out[1])
+                if n >= 4:
+                    out.append(s)
     return out
 
 
@@ -104,6 +136,13 @@ def _silu(z: Tensor, n: int) -> list[Tensor]:
         out.append(s + z * ds)
         if n >= 2:
             out.append(ds * (2.0 + z * (1.0 - 2.0 * s)))
+            if n >= 3:  # (z s)⁽ⁿ⁾ = z s⁽ⁿ⁾ + n s⁽ⁿ⁻¹⁾
+                d2s = ds * (1.0 - 2.0 * s)
+                d3s = ds * (1.0 - 6.0 * s + 6.0 * s * s)
+                out.append(z * d3s + 3.0 * d2s)
+                if n >= 4:
+                    d4s = d2s * (1.0 - 12.0 * s + 12.0 * s * s)
+                    out.append(z * d4s + 4.0 * d3s)
     return out
 
 
@@ -113,7 +152,12 @@ def _softplus(z: Tensor, n: int) -> list[Tensor]:
         s = torch.sigmoid(z)
         out.append(s)
         if n >= 2:
-            out.append(s * (1.0 - s))
+            ds = s * (1.0 - s)
+            out.append(ds)
+            if n >= 3:
+                out.append(ds * (1.0 - 2.0 * s))
+                if n >= 4:
+                    out.append(ds * (1.0 - 6.0 * s + 6.0 * s * s))
     return out
 
 
@@ -127,8 +171,7 @@ def _relu(z: Tensor, n: int) -> list[Tensor]:
     out = [torch.relu(z)]
     if n >= 1:
         out.append((z > 0).to(z.dtype))
-        if n >= 2:
-            out.append(torch.zeros_like(z))
+        out.extend(torch.zeros_like(z) for _ in range(2, n + 1))
     return out
 
 
@@ -141,7 +184,7 @@ class ActivationKind:
         smoothness: how many times σ is continuously differentiable (math.inf for C∞).
         vanishing_order: the lowest derivative order that is zero almost everywhere (None if
             none is): a PDE of that order or higher cannot train the network's residual.
-        derivatives: closed forms of σ, σ', σ''.
+        derivatives: closed forms of σ, σ', …, σ⁗.
         module: the torch function used for the plain forward pass (fast path).
     """
 
@@ -202,9 +245,9 @@ class Activation(nn.Module):
         return self.kind.module(self.alpha * z)
 
     def derivatives(self, z: Tensor, n: int) -> list[Tensor]:
-        """[σ_α(z), σ_α'(z), …, σ_α⁽ⁿ⁾(z)] for n ≤ 2, elementwise, by closed forms."""
-        if not 0 <= n <= 2:
-            raise ValueError(f"closed-form derivatives are available up to order 2, got {n}")
+        """[σ_α(z), σ_α'(z), …, σ_α⁽ⁿ⁾(z)] for n ≤ 4, elementwise, by closed forms."""
+        if not 0 <= n <= 4:
+            raise ValueError(f"closed-form derivatives are available up to order 4, got {n}")
         if self.alpha == 1.0:
             return self.kind.derivatives(z, n)
         values = self.kind.derivatives(self.alpha * z, n)

@@ -204,10 +204,17 @@ def describe_problem(problem: Problem) -> str:
         "boundary",
     ]
     components = problem.pde.boundary_components
+    equations = problem.equations()
     for side, conditions in problem.resolved_boundary().items():
-        parts = [f"{kind} {getattr(value, 'source', value)}" for kind, value in conditions]
-        if len(components) > 1:
-            parts = [f"{name}: {part}" for name, part in zip(components, parts, strict=True)]
+        parts = [
+            f"{name + ': ' if len(components) > 1 else ''}{entry[0]} "
+            f"{getattr(entry[1], 'source', entry[1])}"
+            for name, entry in zip(components, conditions, strict=True)
+            if entry is not None
+        ]
+        parts += [f"equation {r.source} = 0" for s, r in equations if s == side]
+        if not parts:
+            parts = ["no condition"]
         lines.append(f"  {side:<6}    {'; '.join(parts)}")
     if problem.exact:
         exact = "; ".join(f"{k} = {v.source}" for k, v in problem.exact.items())
@@ -332,7 +339,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     evaluate_inputs(problem)
     print(printable(describe_problem(problem)))
-    message = order_warning(problem.network.activation, problem.pde.order, problem.pde.kind)
+    message = order_warning(problem.network.activation, problem.order, problem.pde.kind)
     if message:
         print(f"warning: {message}", file=sys.stderr)
     print("ok: the problem file is valid")
@@ -386,7 +393,12 @@ def evaluate_inputs(problem: Problem, *, evaluator: bool = True) -> None:
 
     dtype = DTYPES[problem.training.dtype]
     points = sample_collocation(
-        problem.domain, problem.training.points, problem.training.seed, dtype=dtype, device="cpu"
+        problem.domain,
+        problem.training.points,
+        problem.training.seed,
+        dtype=dtype,
+        device="cpu",
+        sides=problem.boundary_sides,
     )
     problem.pde.terms(problem, points)
     if evaluator:
@@ -719,7 +731,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"{directory} holds a finished comparison; use --force to overwrite it or --out"
         )
     for activation in activations:
-        message = order_warning(activation, problem.pde.order, problem.pde.kind)
+        message = order_warning(activation, problem.order, problem.pde.kind)
         if message:
             print(f"warning: {message}", file=sys.stderr)
     from .outputs import write_comparison

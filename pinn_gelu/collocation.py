@@ -7,6 +7,7 @@ changing one count does not move the other sets.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,19 +64,23 @@ def sample_collocation(
     *,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
+    sides: Sequence[str] | None = None,
 ) -> Collocation:
-    """Draw the collocation points of a problem reproducibly from ``seed``."""
+    """Draw the collocation points of a problem reproducibly from ``seed``.
+
+    ``sides``: the sides that carry a condition (default: all); the others get no points.
+    """
     streams = np.random.SeedSequence([seed, 0x9E3779B9]).spawn(1 + len(domain.sides))
     interior = domain.sample_interior(
         points.interior, points.sampler, np.random.default_rng(streams[0])
     )
-    counts = domain.side_counts(points.boundary)
-    chunks, normals, sides, start = [], [], {}, 0
+    counts = domain.side_counts(points.boundary, sides)
+    chunks, normals, ranges, start = [], [], {}, 0
     for side, stream in zip(domain.sides, streams[1:], strict=True):
         n = counts[side]
         chunks.append(domain.sample_side(side, n, points.sampler, np.random.default_rng(stream)))
         normals.append(np.tile(domain.normal(side), (n, 1)))
-        sides[side] = (start, start + n)
+        ranges[side] = (start, start + n)
         start += n
 
     def tensor(a: np.ndarray) -> Tensor:
@@ -85,5 +90,5 @@ def sample_collocation(
         interior=tensor(interior),
         boundary=tensor(np.concatenate(chunks).reshape(-1, domain.dimension)),
         normals=tensor(np.concatenate(normals).reshape(-1, domain.dimension)),
-        sides=sides,
+        sides=ranges,
     )

@@ -306,7 +306,8 @@ class ValidationConfig:
 
     grid: int = option(
         0,
-        "points per dimension of the evaluation grid (0: 1001 in 1D, 101 in 2D, 31 in 3D)",
+        "points per dimension of the evaluation grid (0: 1001 in 1D, 101 in 2D, 31 in 3D, 15 in "
+        "4D)",
         min=0,
     )
     every: int = option(
@@ -317,7 +318,7 @@ class ValidationConfig:
         """Points per dimension for a domain of this dimension."""
         if self.grid:
             return self.grid
-        return {1: 1001, 2: 101, 3: 31}[dimension]
+        return {1: 1001, 2: 101, 3: 31, 4: 15}[dimension]
 
 
 #: The sections of a problem file that are config dataclasses, by key path.

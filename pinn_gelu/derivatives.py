@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from . import operators
-from .fields import Engine, Fields, need_rank
+from .fields import Engine, Fields, multi_indices, need_rank
 from .forward_mode import forward_fields, supports_forward
 
 __all__ = ["CHOICES", "ENGINES", "autograd_fields", "func_fields", "select_engine"]
@@ -40,7 +40,36 @@ def autograd_fields(network: nn.Module, x: Tensor, need: str) -> Fields:
         return fields
     fields.hessian = torch.stack([operators.hessian(c, x) for c in columns], dim=1)
     fields.laplacian = torch.diagonal(fields.hessian, dim1=2, dim2=3).sum(-1)
+    if rank >= 4:
+        _autograd_higher(fields, x, rank - 1)
     return fields
+
+
+def _autograd_higher(fields: Fields, x: Tensor, order: int) -> None:
+    """Third (and fourth) derivatives: one more reverse pass per distinct lower derivative."""
+    hessian = fields.require_hessian()
+    d, m = x.shape[1], hessian.shape[1]
+    lower = {
+        (k, key): hessian[:, k, key[0], key[1]] for k in range(m) for key in multi_indices(d, 2)
+    }
+    for n in range(3, order + 1):
+        grads: dict[tuple[int, tuple[int, ...]], Tensor] = {}
+        channel = []
+        for k in range(m):
+            entries = []
+            for key in multi_indices(d, n):
+                head = (k, key[:-1])
+                if head not in grads:
+                    grads[head] = operators.jacobian(lower[head][:, None], x)[:, 0, :]
+                entries.append(grads[head][:, key[-1]])
+            channel.append(torch.stack(entries, dim=1))
+        stacked = torch.stack(channel, dim=1)  # (N, m, P_n)
+        lower = {
+            (k, key): stacked[:, k, p]
+            for k in range(m)
+            for p, key in enumerate(multi_indices(d, n))
+        }
+        setattr(fields, "third" if n == 3 else "fourth", stacked)
 
 
 def func_fields(network: nn.Module, x: Tensor, need: str) -> Fields:
@@ -65,6 +94,17 @@ def func_fields(network: nn.Module, x: Tensor, need: str) -> Fields:
     second = vmap(hessian(single))(x)  # (N, m, d, d)
     fields = Fields(value, vmap(jacrev(single))(x), hessian=second)
     fields.laplacian = torch.diagonal(second, dim1=2, dim2=3).sum(-1)
+    if rank >= 4:
+        from torch.func import jacfwd
+
+        third = jacfwd(hessian(single))
+        for n, function in ((3, third), (4, jacfwd(third))):
+            if n > rank - 1:
+                break
+            full = vmap(function)(x)  # (N, m, d, ..., d)
+            keys = multi_indices(x.shape[1], n)
+            picked = torch.stack([full[(slice(None), slice(None), *key)] for key in keys], 2)
+            setattr(fields, "third" if n == 3 else "fourth", picked)
     return fields
 
 

@@ -47,7 +47,11 @@ def term_gradient_norms(
         )
     engine, _ = select_engine(network, derivatives)
     points = sample_collocation(
-        problem.domain, problem.training.points, problem.training.seed, dtype=dtype
+        problem.domain,
+        problem.training.points,
+        problem.training.seed,
+        dtype=dtype,
+        sides=problem.boundary_sides,
     )
     terms = problem.pde.terms(problem, points)
     needs: dict[str, str] = {}

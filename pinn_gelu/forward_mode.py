@@ -20,16 +20,29 @@ closed forms (:meth:`~pinn_gelu.activations.Activation.derivatives`).
 Shapes inside: value (N, w); Jacobian (d, N, w); Laplacian (N, w); Hessian (P, N, w) with the
 P = d(d+1)/2 pairs i ≤ j. Each kind of channel goes through its own matrix product (one
 stacked product plus slicing is slower: the slices' backward passes fill zero buffers).
+
+Third and fourth derivatives (needs ``third`` and ``fourth``) are propagated the same way, as
+*jets*: every distinct derivative ∂_α h of order 1 ≤ |α| ≤ K, α a sorted multi-index. Through
+σ, by the multivariate Faà di Bruno formula (Hardy 2006, "Combinatorics of partial
+derivatives", Electron. J. Combin. 13:R1),
+
+    ∂_α σ(z) = Σ_π σ⁽|π|⁾(z) ⊙ Π_{B ∈ π} ∂_{α_B} z,
+
+the sum running over the set partitions π of the positions of α (1, 2, 5 and 15 of them for
+orders 1 to 4; equal terms are merged and counted once with their multiplicity). For order 2
+this is the Hessian rule above.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+from itertools import combinations
 from typing import cast
 
 import torch
 from torch import Tensor, nn
 
-from .fields import Fields, need_rank
+from .fields import Fields, multi_indices, need_rank
 from .networks import MLP
 
 __all__ = ["forward_fields", "supports_forward"]
@@ -73,6 +86,8 @@ def forward_fields(network: nn.Module, x: Tensor, need: str) -> Fields:
     rank = need_rank(need)
     if rank == 0:
         return Fields(network(x))
+    if rank >= 4:
+        return _jet_fields(network, x, rank - 1)
     x = x.detach()
     n, d = x.shape
     first = cast(nn.Linear, network.hidden[0])
@@ -104,4 +119,89 @@ def forward_fields(network: nn.Module, x: Tensor, need: str) -> Fields:
         m = z.shape[1]
         fields.hessian = hess.permute(1, 2, 0)[:, :, _pair_lookup(d, x.device)].reshape(n, m, d, d)
         fields.laplacian = torch.diagonal(fields.hessian, dim1=2, dim2=3).sum(-1)
+    return fields
+
+
+def _set_partitions(items: tuple[int, ...]) -> list[list[tuple[int, ...]]]:
+    """All partitions of a tuple of positions into non-empty blocks (Bell-number many)."""
+    if not items:
+        return [[]]
+    first, rest = items[0], items[1:]
+    partitions: list[list[tuple[int, ...]]] = []
+    for size in range(len(rest) + 1):
+        for others in combinations(rest, size):
+            block = (first, *others)
+            remaining = tuple(i for i in rest if i not in others)
+            partitions.extend([block, *tail] for tail in _set_partitions(remaining))
+    return partitions
+
+
+@lru_cache(maxsize=16)
+def _jet_rules(
+    dimension: int, order: int
+) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[tuple[int, int, tuple[int, ...]], ...], ...]]:
+    """The jet's multi-indices (orders 1..K) and, per index, its Faà di Bruno terms.
+
+    A term is (derivative of σ, multiplicity, channels of the blocks' derivatives of z).
+    """
+    keys = tuple(k for n in range(1, order + 1) for k in multi_indices(dimension, n))
+    position = {k: i for i, k in enumerate(keys)}
+    rules = []
+    for key in keys:
+        merged: dict[tuple[int, tuple[int, ...]], int] = {}
+        for partition in _set_partitions(tuple(range(len(key)))):
+            blocks = tuple(
+                sorted(position[tuple(sorted(key[p] for p in block))] for block in partition)
+            )
+            merged[(len(partition), blocks)] = merged.get((len(partition), blocks), 0) + 1
+        rules.append(tuple((n, count, blocks) for (n, blocks), count in merged.items()))
+    return keys, tuple(rules)
+
+
+def _jet_fields(network: MLP, x: Tensor, order: int) -> Fields:
+    """Fields with every derivative up to ``order`` (3 or 4), by propagating jets."""
+    x = x.detach()
+    n, d = x.shape
+    keys, rules = _jet_rules(d, order)
+    first = cast(nn.Linear, network.hidden[0])
+    z = first(network.normalise(x))
+    scaled = (first.weight * network.input_scale).T  # (d, w): ∂z/∂x_i, constant in x
+    # channel c holds ∂_{keys[c]} z; None is an exact zero (the first layer is affine in x)
+    channels: list[Tensor | None] = [
+        scaled[key[0]].expand(n, -1) if len(key) == 1 else None for key in keys
+    ]
+    for layer in [*network.hidden[1:], network.output]:
+        sigma = network.activation.derivatives(z, order)
+        weight = layer.weight
+        activated = []
+        for rule in rules:
+            total: Tensor | None = None
+            for derivative, count, blocks in rule:
+                factors = [channels[b] for b in blocks]
+                term = sigma[derivative]
+                for factor in factors:
+                    if factor is None:
+                        break
+                    term = term * factor
+                else:
+                    if count != 1:
+                        term = term * count
+                    total = term if total is None else total + term
+                    continue
+            activated.append(total if total is not None else torch.zeros_like(z))
+        stacked = _linear(torch.stack(activated), weight)
+        channels = list(stacked.unbind(0))
+        z = torch.nn.functional.linear(sigma[0], weight, layer.bias)
+    index = {key: c for c, key in enumerate(keys)}
+
+    def gather(wanted: tuple[tuple[int, ...], ...]) -> Tensor:
+        return torch.stack([cast(Tensor, channels[index[k]]) for k in wanted], dim=2)
+
+    fields = Fields(z, gather(multi_indices(d, 1)))
+    pairs = gather(multi_indices(d, 2))  # (N, m, P)
+    fields.hessian = pairs[:, :, _pair_lookup(d, x.device)].reshape(n, z.shape[1], d, d)
+    fields.laplacian = torch.diagonal(fields.hessian, dim1=2, dim2=3).sum(-1)
+    fields.third = gather(multi_indices(d, 3))
+    if order >= 4:
+        fields.fourth = gather(multi_indices(d, 4))
     return fields

@@ -4,6 +4,9 @@ A box [a₁, b₁] × … × [a_d, b_d] has 2d sides named ``x_min, x_max, y_min
 Side points are drawn in the open interior of each side, so a corner belongs to no side and every
 boundary point has exactly one outward normal (DeepXDE #303 and #1967 report wrong normals at
 corners). Sampling is reproducible: every routine takes a :class:`numpy.random.Generator`.
+
+A space-time box (``time=True``) has the time interval as its last axis, the variable ``t``
+and the sides ``t_min`` (the initial time) and ``t_max``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import qmc
 
-from .expressions import VARIABLES
+from .expressions import TIME, VARIABLES
 
 __all__ = ["SAMPLERS", "Box"]
 
@@ -41,13 +44,17 @@ def unit_samples(n: int, dimension: int, sampler: str, rng: np.random.Generator)
 
 @dataclass(frozen=True)
 class Box:
-    """An axis-aligned box: ``bounds[i] = (min, max)`` along variable ``VARIABLES[i]``."""
+    """An axis-aligned box: ``bounds[i] = (min, max)`` along variable ``variables[i]``.
+
+    With ``time``, the last axis is the time interval (variable ``t``).
+    """
 
     bounds: tuple[tuple[float, float], ...]
+    time: bool = False
 
     def __post_init__(self) -> None:
-        if not 1 <= len(self.bounds) <= 3:
-            raise ValueError(f"a box has 1 to 3 dimensions, got {len(self.bounds)}")
+        if not 1 <= len(self.bounds) - self.time <= 3:
+            raise ValueError(f"a box has 1 to 3 spatial dimensions, got {len(self.bounds)}")
         for lo, hi in self.bounds:
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
                 raise ValueError(f"invalid interval [{lo}, {hi}]")
@@ -58,9 +65,19 @@ class Box:
         return len(self.bounds)
 
     @property
+    def spatial_dimension(self) -> int:
+        """Number of spatial dimensions (d without the time axis)."""
+        return self.dimension - self.time
+
+    @property
     def variables(self) -> tuple[str, ...]:
-        """Variable names of the coordinates, in column order."""
-        return VARIABLES[: self.dimension]
+        """Variable names of the coordinates, in column order (x, y, z, then t)."""
+        return VARIABLES[: self.spatial_dimension] + ((TIME,) if self.time else ())
+
+    @property
+    def spatial_sides(self) -> tuple[str, ...]:
+        """The sides of the spatial boundary (all sides but t_min and t_max)."""
+        return self.sides[: 2 * self.spatial_dimension]
 
     @property
     def sides(self) -> tuple[str, ...]:
@@ -110,15 +127,19 @@ class Box:
             points[:, others] = self._scale(unit_samples(n, len(others), sampler, rng), others)
         return points
 
-    def side_counts(self, total: int) -> dict[str, int]:
+    def side_counts(self, total: int, sides: Sequence[str] | None = None) -> dict[str, int]:
         """How many of ``total`` boundary points each side gets: in proportion to its measure.
 
         In 1D each side is a single point and gets one collocation point whatever the total.
-        Rounding is by largest remainder, so the counts add up to ``total``.
+        Rounding is by largest remainder, so the counts add up to ``total``. ``sides``: the
+        sides that get points (default: all); the others get none.
         """
+        used = tuple(self.sides if sides is None else sides)
         if self.dimension == 1:
-            return dict.fromkeys(self.sides, 1)
-        measures = np.array([self.side_measure(s) for s in self.sides])
+            return {side: int(side in used) for side in self.sides}
+        if not used:
+            return dict.fromkeys(self.sides, 0)
+        measures = np.array([self.side_measure(s) if s in used else 0.0 for s in self.sides])
         exact = total * measures / measures.sum()
         counts = np.floor(exact).astype(int)
         for i in np.argsort(-(exact - counts), kind="stable")[: total - counts.sum()]:

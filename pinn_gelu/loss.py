@@ -45,7 +45,7 @@ __all__ = ["Loss", "canonical_order"]
 
 #: Residual entries per chunk of the per-sample gradients in :meth:`Loss.jacobian`.
 JACOBIAN_CHUNK = 1024
-_CHANNELS = ("value", "gradient", "laplacian", "hessian")
+_CHANNELS = ("value", "gradient", "laplacian", "hessian", "third", "fourth")
 
 
 class Loss:

@@ -6,8 +6,9 @@ settings. It is built by :func:`pinn_gelu.problem_file.load_problem` and never h
 
 Boundary conditions are resolved per side and per component: a later entry of ``boundary``
 overrides an earlier one where both set the same component on the same side. A side that no
-entry covers gets the PDE's default condition (traction-free for elasticity) or is an error
-(Poisson, where every side needs a condition).
+entry covers gets the PDE's default condition (traction-free for elasticity), is an error
+(Poisson, where every side needs a condition) or stays free (``kind: equations``).
+``equation`` entries (residuals that must vanish on their sides) do not override: all apply.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from torch import Tensor, nn
 
 from .config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
-from .expressions import Expression
+from .expressions import Expression, Residual
 from .geometry import Box
 
 if TYPE_CHECKING:
@@ -35,14 +36,15 @@ class BoundaryCondition:
 
     Attributes:
         sides: the sides it applies to.
-        kind: dirichlet, neumann (Poisson); displacement, traction (elasticity).
-        values: one expression per component, None where the entry leaves a component free.
+        kind: dirichlet, neumann (Poisson); displacement, traction (elasticity); equation.
+        values: one expression per component, None where the entry leaves a component free;
+            for ``equation``, the residuals that must vanish.
         key: where it was written, such as ``boundary[1].dirichlet``, for messages.
     """
 
     sides: tuple[str, ...]
     kind: str
-    values: tuple[Expression | None, ...]
+    values: tuple[Expression | Residual | None, ...]
     key: str
 
 
@@ -111,7 +113,17 @@ class PDE(Protocol):
 
     @property
     def default_condition(self) -> tuple[str, float] | None:
-        """Condition of a component that no entry sets, as (kind, value), or None: an error."""
+        """Condition of a component that no entry sets, as (kind, value), or None: see below."""
+        ...
+
+    @property
+    def free_boundary(self) -> bool:
+        """Whether a side may have no condition (else a missing one is an error)."""
+        ...
+
+    @property
+    def allows_time(self) -> bool:
+        """Whether the domain may have a time interval."""
         ...
 
     @property
@@ -167,26 +179,67 @@ class Problem:
             return float(self.training.weights[term])
         return float(self.pde.default_weights.get(term, 1.0))
 
-    def resolved_boundary(self) -> dict[str, list[tuple[str, Expression | float]]]:
+    @property
+    def order(self) -> int:
+        """The highest derivative order of the PDE and of the boundary equations."""
+        orders = [self.pde.order]
+        for condition in self.boundary:
+            orders += [v.order for v in condition.values if isinstance(v, Residual)]
+        return max(orders)
+
+    @property
+    def boundary_sides(self) -> tuple[str, ...]:
+        """The sides that carry a condition (all of them unless the PDE allows free sides)."""
+        if not self.pde.free_boundary:
+            return self.domain.sides
+        used = {side for condition in self.boundary for side in condition.sides}
+        return tuple(side for side in self.domain.sides if side in used)
+
+    def equations(self) -> list[tuple[str, Residual]]:
+        """The boundary residuals of ``equation`` entries, as (side, residual), entry order."""
+        return [
+            (side, value)
+            for condition in self.boundary
+            if condition.kind == "equation"
+            for value in condition.values
+            if isinstance(value, Residual)
+            for side in condition.sides
+        ]
+
+    def fixed_boundary(self) -> dict[str, list[tuple[str, Expression | float]]]:
+        """:meth:`resolved_boundary` for a PDE without free sides (every entry is set)."""
+        fixed: dict[str, list[tuple[str, Expression | float]]] = {}
+        for side, per_component in self.resolved_boundary().items():
+            fixed[side] = []
+            for entry in per_component:
+                if entry is None:
+                    raise RuntimeError(f"side {side} has a free component")
+                fixed[side].append(entry)
+        return fixed
+
+    def resolved_boundary(self) -> dict[str, list[tuple[str, Expression | float] | None]]:
         """For each side, per component, the (kind, value) that applies.
 
         The last entry setting a component on a side wins; a component no entry sets gets the
-        PDE's default condition. Sides in the domain's order.
+        PDE's default condition, or None where the PDE allows free sides. Sides in the
+        domain's order; ``equation`` entries are not here (:meth:`equations`).
         """
-        components = max(self.pde.boundary_kinds.values())
+        components = len(self.pde.boundary_components)
         chosen: dict[str, list[tuple[str, Expression | float] | None]] = {
             side: [None] * components for side in self.domain.sides
         }
         for condition in self.boundary:
+            if condition.kind == "equation":
+                continue
             for side in condition.sides:
                 for k, value in enumerate(condition.values):
-                    if value is not None:
+                    if isinstance(value, Expression):
                         chosen[side][k] = (condition.kind, value)
-        resolved: dict[str, list[tuple[str, Expression | float]]] = {}
+        resolved: dict[str, list[tuple[str, Expression | float] | None]] = {}
         for side, per_component in chosen.items():
             resolved[side] = []
             for entry in per_component:
-                if entry is None:
+                if entry is None and not self.pde.free_boundary:
                     if self.pde.default_condition is None:
                         raise RuntimeError(f"side {side} has no boundary condition")
                     entry = self.pde.default_condition

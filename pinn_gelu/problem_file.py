@@ -38,9 +38,10 @@ import yaml
 
 from .config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
 from .errors import ProblemFileError, UsageError, describe, number_text
-from .expressions import CONSTANTS, FUNCTIONS, VARIABLES
+from .expressions import CONSTANTS, FUNCTIONS, VARIABLES, Expression, Residual
 from .geometry import Box
 from .pdes import PDE_KINDS
+from .pdes.equations import MAX_EQUATIONS, parse_boundary_residual
 from .problem import PDE, BoundaryCondition, Problem, ReferenceConfig
 from .schema import Context, Section, compile_expression, join, yaml12_number
 
@@ -312,10 +313,16 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
     pde_section.context = context
     kind = pde_section.string("kind", choices=tuple(PDE_KINDS))
     pde = PDE_KINDS[kind](pde_section)
+    if domain.time and not pde.allows_time:
+        raise ProblemFileError(
+            path,
+            "domain.time",
+            f"kind {kind} has no time variable (write the equation with kind: equations)",
+        )
 
     boundary = _boundary(top, pde, domain)
     exact = _exact(top.section("exact", {}), pde)
-    reference = _reference(top, domain, limits)
+    reference = _reference(top, domain, limits, kind)
 
     network = top.section("network", {}).dataclass(NetworkConfig)
     training = top.section("training", {}).dataclass(TrainingConfig)
@@ -335,7 +342,10 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
             f"dimension and at most {number_text(limits.max_grid_points)} in all "
             "(max_grid_points)",
         )
-    _check_memory(network, training, grid**domain.dimension, domain, pde, context)
+    order = max(
+        [pde.order] + [v.order for c in boundary for v in c.values if isinstance(v, Residual)]
+    )
+    _check_memory(network, training, grid**domain.dimension, domain, order, context)
     return Problem(
         name=name,
         path=path,
@@ -354,28 +364,35 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
 
 def _domain(section: Section) -> Box:
     rectangle = section.raw("rectangle")
+    time = section.raw("time", None)
     section.finish()
     what = "a list of 1 to 3 [min, max] pairs, e.g. [[0, 1], [0, 1]]"
     if not isinstance(rectangle, list) or not 1 <= len(rectangle) <= 3:
         raise section.expected("rectangle", what, rectangle)
     bounds = []
     for i, pair in enumerate(rectangle):
-        key = join("rectangle", i)
-        if not isinstance(pair, list) or len(pair) != 2:
-            raise section.expected(key, "a [min, max] pair", pair)
-        lo, hi = (_finite(section, join(key, j), v) for j, v in enumerate(pair))
-        if not lo < hi:
-            raise section.error(key, f"expected min < max, got [{lo:g}, {hi:g}]")
-        if hi - lo > 1e6 or max(abs(lo), abs(hi)) > 1e6:
-            raise section.error(key, "coordinates must lie within [-1e6, 1e6]")
-        if hi - lo < 1e-6 * max(1.0, abs(lo), abs(hi)):
-            raise section.error(
-                key,
-                f"the interval [{lo:g}, {hi:g}] is too narrow: its width must be at least 1e-6 "
-                "(and 1e-6 of its largest coordinate), or points and grid spacings underflow",
-            )
-        bounds.append((lo, hi))
-    return Box(tuple(bounds))
+        bounds.append(_interval(section, join("rectangle", i), pair))
+    if time is not None:
+        bounds.append(_interval(section, "time", time))
+    return Box(tuple(bounds), time=time is not None)
+
+
+def _interval(section: Section, key: str, pair: object) -> tuple[float, float]:
+    """A [min, max] pair of finite numbers, min < max, neither too wide nor too narrow."""
+    if not isinstance(pair, list) or len(pair) != 2:
+        raise section.expected(key, "a [min, max] pair", pair)
+    lo, hi = (_finite(section, join(key, j), v) for j, v in enumerate(pair))
+    if not lo < hi:
+        raise section.error(key, f"expected min < max, got [{lo:g}, {hi:g}]")
+    if hi - lo > 1e6 or max(abs(lo), abs(hi)) > 1e6:
+        raise section.error(key, "coordinates must lie within [-1e6, 1e6]")
+    if hi - lo < 1e-6 * max(1.0, abs(lo), abs(hi)):
+        raise section.error(
+            key,
+            f"the interval [{lo:g}, {hi:g}] is too narrow: its width must be at least 1e-6 "
+            "(and 1e-6 of its largest coordinate), or points and grid spacings underflow",
+        )
+    return lo, hi
 
 
 def _finite(section: Section, key: str, value: object) -> float:
@@ -426,7 +443,7 @@ def _sides(section: Section, domain: Box) -> tuple[str, ...]:
         if not isinstance(name, str) or name not in valid:
             shown = repr(name) if isinstance(name, str) else describe(name)
             raise section.error(key, f"unknown side {shown} (expected one of: {', '.join(valid)})")
-        sides.extend(domain.sides if name == "all" else [name])
+        sides.extend(domain.spatial_sides if name == "all" else [name])
     return tuple(dict.fromkeys(sides))
 
 
@@ -454,15 +471,14 @@ def _boundary(top: Section, pde: PDE, domain: Box) -> tuple[BoundaryCondition, .
         if len(found) > 1 and max(kinds.values()) == 1:
             raise section.error(found[1], f"one condition per entry (found {', '.join(found)})")
         for kind in found:
-            conditions.append(
-                BoundaryCondition(
-                    sides,
-                    kind,
-                    _condition_values(section, kind, kinds[kind]),
-                    join(section.key, kind),
-                )
+            values = (
+                _boundary_residuals(section, kind, pde)
+                if kinds[kind] == 0
+                else _condition_values(section, kind, pde.boundary_components)
             )
-    if pde.default_condition is None:
+            _check_time_sides(section, kind, sides, values, domain)
+            conditions.append(BoundaryCondition(sides, kind, values, join(section.key, kind)))
+    if pde.default_condition is None and not pde.free_boundary:
         covered = {side for c in conditions for side in c.sides}
         missing = [side for side in domain.sides if side not in covered]
         if missing:
@@ -493,8 +509,45 @@ def _restore_on_keys(data: dict[str, Any], shown: str) -> dict[str, Any]:
     return {**data, "boundary": restored}
 
 
-def _condition_values(section: Section, kind: str, components: int) -> tuple[Any, ...]:
+def _boundary_residuals(section: Section, kind: str, pde: PDE) -> tuple[Residual, ...]:
+    """The residuals of an ``equation`` entry: one expression or a list of them."""
     value = section.data[kind]
+    items = value if isinstance(value, list) else [value]
+    if not 1 <= len(items) <= MAX_EQUATIONS:
+        raise section.expected(
+            kind, f"a residual expression or a list of 1 to {MAX_EQUATIONS} of them", value
+        )
+    return tuple(
+        parse_boundary_residual(
+            section, kind if not isinstance(value, list) else join(kind, i), item, pde.outputs
+        )
+        for i, item in enumerate(items)
+    )
+
+
+def _check_time_sides(
+    section: Section, kind: str, sides: tuple[str, ...], values: tuple[Any, ...], domain: Box
+) -> None:
+    """The normal is spatial: a flux or a normal on t_min or t_max is a mistake."""
+    timed = [side for side in sides if side not in domain.spatial_sides]
+    if not timed:
+        return
+    spatial = kind == "neumann" or any(isinstance(v, Residual) and v.uses_normal for v in values)
+    if spatial:
+        raise section.error(
+            kind,
+            f"the outward normal is spatial: {timed[0]} has none (for a condition on the rate "
+            'write an equation such as "d(u, t) - 0")',
+        )
+
+
+def _condition_values(
+    section: Section, kind: str, names: tuple[str, ...]
+) -> tuple[Expression | None, ...]:
+    value = section.data[kind]
+    components = len(names)
+    if isinstance(value, dict):
+        return _named_values(section, kind, value, names)
     if components == 1:
         return (section.expression(kind, value),)
     if not isinstance(value, list) or len(value) != components:
@@ -510,6 +563,24 @@ def _condition_values(section: Section, kind: str, components: int) -> tuple[Any
     return values
 
 
+def _named_values(
+    section: Section, kind: str, value: dict[Any, Any], names: tuple[str, ...]
+) -> tuple[Expression | None, ...]:
+    """``{u: "...", v: "..."}``: one expression per named component, the rest left free."""
+    if not value:
+        raise section.expected(kind, f"expressions for some of: {', '.join(names)}", value)
+    for name in value:
+        if name not in names:
+            shown = repr(name) if isinstance(name, str) else describe(name)
+            raise section.error(
+                kind, f"unknown field {shown} (expected some of: {', '.join(names)})"
+            )
+    return tuple(
+        None if name not in value else section.expression(join(kind, name), value[name])
+        for name in names
+    )
+
+
 def _exact(section: Section, pde: PDE) -> dict[str, Any]:
     exact = {}
     for name, value in section.data.items():
@@ -522,9 +593,17 @@ def _exact(section: Section, pde: PDE) -> dict[str, Any]:
     return exact
 
 
-def _reference(top: Section, domain: Box, limits: Limits) -> ReferenceConfig | None:
+def _reference(top: Section, domain: Box, limits: Limits, kind: str) -> ReferenceConfig | None:
     if not top.has("reference"):
         return None
+    from .reference import FD_SOLVERS
+
+    if kind not in FD_SOLVERS:
+        raise top.error(
+            "reference",
+            f"no reference solver for kind {kind} (finite differences solve "
+            f"{', '.join(FD_SOLVERS)}); give an exact solution under exact: instead",
+        )
     section = top.section("reference")
     fd = section.section("finite_difference")
     section.finish()
@@ -556,13 +635,14 @@ def derivative_channels(dimension: int, order: int) -> int:
     """Numbers carried per neuron and point: the value and the derivatives the PDE needs.
 
     Forward mode propagates the value, the d first derivatives and, for second-order PDEs, the
-    d(d+1)/2 distinct second derivatives through every layer (an upper bound for nested
-    autograd, which keeps as many intermediate tensors of the same size).
+    d(d+1)/2 distinct second derivatives through every layer, and so on: C(d+k−1, k)
+    distinct derivatives of each order k ≤ the PDE's (an upper bound for nested autograd,
+    which keeps as many intermediate tensors of the same size).
 
-    >>> derivative_channels(2, 2)
-    6
+    >>> derivative_channels(2, 2), derivative_channels(1, 4)
+    (6, 5)
     """
-    return 1 + dimension + (dimension * (dimension + 1) // 2 if order >= 2 else 0)
+    return sum(math.comb(dimension + k - 1, k) for k in range(max(order, 1) + 1))
 
 
 def _check_memory(
@@ -570,7 +650,7 @@ def _check_memory(
     training: TrainingConfig,
     grid_points: int,
     domain: Box,
-    pde: PDE,
+    order: int,
     context: Context,
 ) -> None:
     """Bound the largest tensor a run allocates, estimated before anything is allocated.
@@ -579,7 +659,7 @@ def _check_memory(
     per number. Every bound on its own can be respected while the product asks for gigabytes.
     """
     size = 8 if training.dtype == "float64" else 4
-    channels = derivative_channels(domain.dimension, pde.order)
+    channels = derivative_channels(domain.dimension, order)
     points = training.points
     sets = [
         ("training.points.interior", points.interior, channels),

@@ -181,7 +181,12 @@ class Trainer:
         # every rank draws the same global set, then keeps its shard
         self.points = shard_collocation(
             sample_collocation(
-                problem.domain, cfg.points, cfg.seed, dtype=self.dtype, device=self.device
+                problem.domain,
+                cfg.points,
+                cfg.seed,
+                dtype=self.dtype,
+                device=self.device,
+                sides=problem.boundary_sides,
             ),
             group,
         )
@@ -201,7 +206,7 @@ class Trainer:
             build_evaluator(problem, self.dtype, self.device, reference) if group.is_main else None
         )
         self.warnings: list[str] = []
-        message = order_warning(activation, problem.pde.order, problem.pde.kind)
+        message = order_warning(activation, problem.order, problem.pde.kind)
         if message:
             self.warnings.append(message)
             warnings.warn(message, ActivationOrderWarning, stacklevel=2)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 
 from ..problem import PDE
 from ..schema import Section
-from . import elasticity, poisson
+from . import elasticity, equations, poisson
 
 __all__ = ["PDE_KINDS"]
 
@@ -17,4 +17,5 @@ __all__ = ["PDE_KINDS"]
 PDE_KINDS: Mapping[str, Callable[[Section], PDE]] = {
     "poisson": poisson.parse,
     "linear_elasticity": elasticity.parse,
+    "equations": equations.parse,
 }

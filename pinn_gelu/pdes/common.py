@@ -59,9 +59,10 @@ def boundary_targets(problem: Problem, points: Collocation, kind: str) -> Bounda
         start, stop = points.sides[side]
         side_points = points.boundary[start:stop]
         index = torch.arange(start, stop, device=side_points.device)
-        for k, (condition_kind, value) in enumerate(per_component):
-            if condition_kind != kind:
+        for k, entry in enumerate(per_component):
+            if entry is None or entry[0] != kind:
                 continue
+            value = entry[1]
             used = True
             if stop == start:  # no points of this side here (a data-parallel shard)
                 continue

@@ -90,6 +90,8 @@ class LinearElasticity:
     boundary_kinds = {"displacement": 2, "traction": 2}  # noqa: RUF012 (read-only by convention)
     boundary_components = ("ux", "uy")
     default_condition = ("traction", 0.0)
+    free_boundary = False
+    allows_time = False
 
     @property
     def order(self) -> int:

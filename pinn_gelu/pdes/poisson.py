@@ -37,6 +37,8 @@ class Poisson:
     boundary_kinds: ClassVar[dict[str, int]] = {"dirichlet": 1, "neumann": 1}
     boundary_components: ClassVar[tuple[str, ...]] = ("u",)
     default_condition: ClassVar[tuple[str, float] | None] = None
+    free_boundary: ClassVar[bool] = False
+    allows_time: ClassVar[bool] = False
     term_names: ClassVar[tuple[str, ...]] = ("pde", "dirichlet", "neumann")
     default_weights: ClassVar[Mapping[str, float]] = {
         "dirichlet": VALUE_WEIGHT,

@@ -87,7 +87,7 @@ def solve_elasticity(problem: Problem, points: int) -> FDSolution:
     size = grid.size
     coordinates = grid.points()
     index = grid.index()
-    resolved = problem.resolved_boundary()
+    resolved = problem.fixed_boundary()
     if not any(kind == "displacement" for per in resolved.values() for kind, _ in per):
         raise ValueError(
             "the finite-difference reference needs a displacement condition on some side: "

@@ -36,7 +36,7 @@ def solve_poisson(problem: Problem, points: int) -> FDSolution:
     """
     grid = Grid(problem.domain, points)
     coordinates = grid.points()
-    conditions = {side: per[0] for side, per in problem.resolved_boundary().items()}
+    conditions = {side: per[0] for side, per in problem.fixed_boundary().items()}
     dirichlet_sides = [s for s, (kind, _) in conditions.items() if kind == "dirichlet"]
     if not dirichlet_sides:
         raise ValueError(
