@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import qmc
 
-from .expressions import VARIABLES
+from ..expressions import VARIABLES
 
 __all__ = ["SAMPLERS", "Box"]
 
