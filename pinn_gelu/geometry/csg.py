@@ -371,7 +371,8 @@ def _parse(text: object, shapes: Mapping[str, Shape], limits: RegionLimits, key:
         raise fail(f"invalid syntax ({err.msg})", column=err.offset) from None
     except (ValueError, RecursionError, MemoryError) as err:
         raise fail(f"cannot parse the region ({type(err).__name__})") from None
-    count, stack = 0, [(tree.body, 0)]
+    count = 0
+    stack: list[tuple[ast.AST, int]] = [(tree.body, 0)]
     while stack:
         node, depth = stack.pop()
         count += 1

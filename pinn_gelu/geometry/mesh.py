@@ -82,7 +82,7 @@ class TriangleMesh:
 
     def _sides(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p = self.nodes[self.triangles]
-        return tuple(  # type: ignore[return-value]
+        return tuple(
             np.linalg.norm(p[:, (i + 1) % 3] - p[:, (i + 2) % 3], axis=1) for i in range(3)
         )
 

@@ -396,7 +396,7 @@ def parse_polygon(value: object, key: str = "polygon") -> Polygon:
         same = np.flatnonzero(np.all(v[i + 1 :] == v[i], axis=1))
         if same.size:
             raise GeometryError(f"vertex {i + 1 + same[0]} repeats vertex {i} {vertices[i]}", key)
-    polygon = Polygon(vertices)
+    polygon = Polygon(tuple((x, y) for x, y in vertices))
     if polygon.volume <= 1e-12 * scale**2:
         raise GeometryError("the polygon is degenerate (zero area)", key)
     crossing = _first_crossing(v, 1e-12 * scale)
