@@ -363,7 +363,8 @@ def _parse(text: object, shapes: Mapping[str, Shape], limits: RegionLimits, key:
         if node is not None:
             column = getattr(node, "col_offset", -1) + 1
         where = f" at column {column}" if column else ""
-        return GeometryError(f"{reason}{where} in {text!r}", key)
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        return GeometryError(f"{reason}{where} in {shown!r}", key)
 
     try:
         tree = ast.parse(text.strip(), mode="eval")
