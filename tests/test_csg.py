@@ -262,7 +262,7 @@ def test_bad_regions_name_what_and_where(text: str, message: str) -> None:
         plate={"rectangle": [[0, 4], [0, 4]]},
         hole={"disk": {"center": [2, 2], "radius": 1}},
     )
-    with pytest.raises(GeometryError, match="^region: ") as err:
+    with pytest.raises(GeometryError, match=r"^region: ") as err:
         parse_region(text, s)
     assert message in str(err.value)
 
@@ -282,10 +282,12 @@ def test_parts_that_do_not_survive() -> None:
     assert not region.part("hole").survives
     with pytest.raises(GeometryError, match="no part of shape 'hole' lies on the boundary"):
         region.resolve("hole")
-    corner = parse_region("plate - big", {**s, "big": parse_shape({"rectangle": [[-1, 5], [3, 5]]}, "b")})
-    with pytest.raises(GeometryError, match="'plate.y_max' does not lie on the boundary"):
+    corner = parse_region(
+        "plate - big", {**s, "big": parse_shape({"rectangle": [[-1, 5], [3, 5]]}, "b")}
+    )
+    with pytest.raises(GeometryError, match=r"'plate\.y_max' does not lie on the boundary"):
         corner.resolve("plate.y_max")
-    with pytest.raises(GeometryError, match="unknown boundary part 'plate.side'"):
+    with pytest.raises(GeometryError, match=r"unknown boundary part 'plate\.side'"):
         corner.resolve("plate.side")
     with pytest.raises(GeometryError, match="unknown boundary part 'wall'"):
         corner.resolve("wall")

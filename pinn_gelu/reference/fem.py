@@ -150,7 +150,7 @@ class FEMSolution:
             phi = self.basis.elem.gbasis(self.basis.mapping, reference, k, tind=cells)[0]
             for name, coefficients in self.fields.items():
                 c = coefficients[dofs[k]]
-                values[name] += c * phi.value[:, 0]
+                values[name] += c * np.asarray(phi)[:, 0]
                 gradients[name] += c * phi.grad[:, :, 0]
         if self.lame is not None:
             lam, mu = self.lame
