@@ -13,6 +13,7 @@ import reprlib
 
 __all__ = [
     "ExpressionError",
+    "GeometryError",
     "PinnGeluError",
     "ProblemFileError",
     "TrainingError",
@@ -112,6 +113,26 @@ class ExpressionError(PinnGeluError):
         text = self.source if len(self.source) <= 80 else self.source[:77] + "..."
         where = f" at column {self.column}" if self.column is not None else ""
         return f"{self.reason}{where} in {text!r}"
+
+
+class GeometryError(PinnGeluError):
+    """A shape, a region expression or a meshing request is invalid.
+
+    Raised by :mod:`pinn_gelu.geometry` without knowing the file; the problem-file parser
+    prefixes the file and the key path of the domain section.
+
+    Attributes:
+        key: where inside the domain description, such as ``shapes.hole.radius``; may be empty.
+        reason: what is wrong, including what was expected and what was found.
+    """
+
+    def __init__(self, reason: str, key: str = "") -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.reason}" if self.key else self.reason
 
 
 class ProblemFileError(PinnGeluError):

@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -73,3 +74,55 @@ CATALOGUE = [
     Separable("x^3 y^4", [power(3), power(4)]),
     Separable("sin(x) exp(-0.5y) cos(2z)", [sine(1.0), exponential(-0.5), sine(2.0, math.pi / 2)]),
 ]
+
+
+# --- Kirsch: an infinite plate with a circular hole under uniaxial tension (numpy) -------------
+
+
+def kirsch_stress(
+    x: np.ndarray, y: np.ndarray, a: float, s: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(σxx, σyy, σxy) around a traction-free hole of radius a at the origin, σxx → s far away.
+
+    Polar components (Kirsch 1898; Timoshenko & Goodier, Theory of Elasticity, §35):
+    σrr = s/2 (1 − a²/r²) + s/2 (1 − 4a²/r² + 3a⁴/r⁴) cos 2θ,
+    σθθ = s/2 (1 + a²/r²) − s/2 (1 + 3a⁴/r⁴) cos 2θ,
+    σrθ = −s/2 (1 + 2a²/r² − 3a⁴/r⁴) sin 2θ, rotated to Cartesian axes.
+    """
+    r, t = np.hypot(x, y), np.arctan2(y, x)
+    q2, q4 = (a / r) ** 2, (a / r) ** 4
+    srr = s / 2 * (1 - q2) + s / 2 * (1 - 4 * q2 + 3 * q4) * np.cos(2 * t)
+    stt = s / 2 * (1 + q2) - s / 2 * (1 + 3 * q4) * np.cos(2 * t)
+    srt = -s / 2 * (1 + 2 * q2 - 3 * q4) * np.sin(2 * t)
+    c, n = np.cos(t), np.sin(t)
+    sxx = srr * c**2 + stt * n**2 - 2 * srt * n * c
+    syy = srr * n**2 + stt * c**2 + 2 * srt * n * c
+    sxy = (srr - stt) * n * c + srt * (c**2 - n**2)
+    return sxx, syy, sxy
+
+
+def kirsch_displacement(
+    x: np.ndarray, y: np.ndarray, a: float, s: float, lam: float, mu: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ux, uy) of the Kirsch field, with κ = (λ + 3μ)/(λ + μ) (3 − 4ν in plane strain).
+
+    ux = s a/(8μ) [(r/a)(κ + 1) cos θ + 2 (a/r)((1 + κ) cos θ + cos 3θ) − 2 (a/r)³ cos 3θ],
+    uy = s a/(8μ) [(r/a)(κ − 3) sin θ + 2 (a/r)((1 − κ) sin θ + sin 3θ) − 2 (a/r)³ sin 3θ]
+    (Sukumar et al. 2001, Comput. Methods Appl. Mech. Eng. 190:6183, eq. 30), in the 2D law's
+    λ (λ* in plane stress); zero normal displacement on both symmetry axes. The test suite checks
+    it against :func:`kirsch_stress` by finite differences.
+    """
+    kappa = (lam + 3 * mu) / (lam + mu)
+    r, t = np.hypot(x, y), np.arctan2(y, x)
+    scale = s * a / (8 * mu)
+    ux = scale * (
+        r / a * (kappa + 1) * np.cos(t)
+        + 2 * a / r * ((1 + kappa) * np.cos(t) + np.cos(3 * t))
+        - 2 * (a / r) ** 3 * np.cos(3 * t)
+    )
+    uy = scale * (
+        r / a * (kappa - 3) * np.sin(t)
+        + 2 * a / r * ((1 - kappa) * np.sin(t) + np.sin(3 * t))
+        - 2 * (a / r) ** 3 * np.sin(3 * t)
+    )
+    return ux, uy
