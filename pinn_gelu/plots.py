@@ -1,7 +1,8 @@
 """Figures of a run, drawn on :class:`matplotlib.figure.Figure` objects (no pyplot state).
 
 - :func:`solution_figure`: per solution field, prediction, reference and pointwise error; lines
-  in 1D, colour maps in 2D, the mid-plane z = (a₃ + b₃)/2 in 3D.
+  in 1D, colour maps in 2D, the mid-plane z = (a₃ + b₃)/2 in 3D. With time: u(x, t) as an
+  image with a time axis in 1D + time; snapshots at four times in 2D (and 3D) + time.
 - :func:`loss_figure`: the loss and each term against step (log scale), the phase boundary, and
   the relative L2 error where it was measured.
 """
@@ -72,6 +73,8 @@ def field_panels(
 ) -> Figure:
     """One row per field: values, reference and |values − reference| (when a reference exists)."""
     names = list(values)
+    if problem.domain.time and problem.domain.dimension >= 3:
+        return _snapshot_panels(problem, shape, values, references, labels)
     columns = 3 if references else 1
     dimension = problem.domain.dimension
     figure = Figure(figsize=(4.2 * columns, 3.4 * len(names)), layout="constrained")
@@ -118,9 +121,57 @@ def _colour_map(
     image = ax.imshow(
         array.T, origin="lower", extent=(x0, x1, y0, y1), aspect="auto", cmap="viridis"
     )
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    ax.set_xlabel(problem.domain.variables[0])
+    ax.set_ylabel(problem.domain.variables[1])
     figure.colorbar(image, ax=ax, shrink=0.9)
+
+
+#: How many times a space-time solution is shown at.
+SNAPSHOTS = 4
+
+
+def _snapshot_panels(
+    problem: Problem,
+    shape: tuple[int, ...],
+    values: Mapping[str, np.ndarray],
+    references: Mapping[str, np.ndarray],
+    labels: tuple[str, str],
+) -> Figure:
+    """2D (3D: the mid-plane z) + time: per field, the values and |error| at a few times."""
+    times = np.unique(np.linspace(0, shape[-1] - 1, SNAPSHOTS).round().astype(int))
+    t0, t1 = problem.domain.bounds[-1]
+    rows = [(name, values[name], f"{name}: {labels[0]}") for name in values]
+    rows += [
+        (name, np.abs(values[name] - references[name]), f"|error| of {name}")
+        for name in values
+        if name in references
+    ]
+    figure = Figure(figsize=(3.4 * len(times), 3.0 * len(rows)), layout="constrained")
+    axes = np.atleast_2d(figure.subplots(len(rows), len(times), squeeze=False))
+    (x0, x1), (y0, y1) = problem.domain.bounds[0], problem.domain.bounds[1]
+    for row, (_, data, title) in enumerate(rows):
+        array = data.reshape(shape)
+        if array.ndim == 4:  # 3D + time: the middle z plane
+            array = array[:, :, shape[2] // 2, :]
+        low, high = float(array.min()), float(array.max())
+        for col, index in enumerate(times):
+            ax = axes[row, col]
+            image = ax.imshow(
+                array[:, :, index].T,
+                origin="lower",
+                extent=(x0, x1, y0, y1),
+                aspect="auto",
+                cmap="viridis",
+                vmin=low,
+                vmax=high,
+            )
+            t = t0 + (t1 - t0) * index / max(shape[-1] - 1, 1)
+            ax.set_title(f"{title}, t = {t:.3g}", fontsize=9)
+            ax.set_xlabel("x")
+            ax.set_ylabel("y")
+        figure.colorbar(image, ax=axes[row, :].tolist(), shrink=0.9)
+    figure.suptitle(problem.name, fontsize=11)
+    return figure
 
 
 def loss_figure(history: Sequence[Mapping[str, float | str]], terms: Sequence[str]) -> Figure:
