@@ -170,6 +170,14 @@ SCALARS = st.one_of(
             "9**9**9**9",
             "float64",
             "sobol",
+            "equations",
+            "t_min",
+            "d(u, x, x)",
+            "d(u, t, x, x, x, x)",
+            "d(__import__, x)",
+            "laplacian(u) - u**2",
+            "dn(u) - u",
+            "nx*d(u, y)",
         ]
     ),
 )
@@ -218,6 +226,10 @@ PATHS = st.lists(
             "grid",
             "reference",
             "finite_difference",
+            "fields",
+            "equations",
+            "equation",
+            "time",
             "unknown",
         ]
     ),
@@ -250,6 +262,27 @@ def mutate(data, path, value, delete):
 @given(st.lists(st.tuples(PATHS, VALUES, st.booleans()), min_size=1, max_size=4))
 def test_mutated_problem_files_are_accepted_or_refused_cleanly(mutations) -> None:
     data = copy.deepcopy(VALID)
+    for path, value, delete in mutations:
+        data = mutate(data, path, value, delete)
+    check_cleanly(yaml.safe_dump(data, allow_unicode=True))
+
+
+EQUATIONS = {
+    "pde": {"kind": "equations", "fields": ["u"], "equations": ["d(u, t) - d(u, x, x)"]},
+    "domain": {"rectangle": [[0, 1]], "time": [0, 1]},
+    "boundary": [
+        {"on": "all", "dirichlet": "0"},
+        {"on": "t_min", "equation": ["u - sin(pi*x)", "d(u, t)"]},
+    ],
+    "network": {"width": 8, "depth": 2},
+    "training": {"points": {"interior": 16, "boundary": 8}, "adam": {"steps": 2}},
+}
+
+
+@FUZZ
+@given(st.lists(st.tuples(PATHS, VALUES, st.booleans()), min_size=1, max_size=4))
+def test_mutated_equation_files_are_accepted_or_refused_cleanly(mutations) -> None:
+    data = copy.deepcopy(EQUATIONS)
     for path, value, delete in mutations:
         data = mutate(data, path, value, delete)
     check_cleanly(yaml.safe_dump(data, allow_unicode=True))
@@ -314,6 +347,11 @@ def test_known_attacks(tmp_path) -> None:
         'pde: {kind: poisson, source: "().__class__.__bases__[0].__subclasses__()"}',
         "pde: {kind: poisson, source: \"sin.__globals__['os']\"}",
         'pde: {kind: poisson, source: "9**9**9**9"}',
+        "pde: {kind: equations, equations: [\"d(__import__('os').system, x)\"]}",
+        'pde: {kind: equations, equations: ["d(u.__class__, x)"]}',
+        'pde: {kind: equations, fields: [__builtins__], equations: ["__builtins__"]}',
+        'pde: {kind: equations, equations: ["d(u, x, x, x, x, x, x, x, x)"]}',
+        'pde: {kind: equations, equations: ["laplacian(u)' + " + laplacian(u)" * 300 + '"]}',
         "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n"
         + "\n".join(
             f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]"
