@@ -10,7 +10,10 @@ Three tables in benchmarks/results/equations.txt (and .json):
    the validation grid, wall time, steps;
 2. poisson_2d solved twice, as ``kind: poisson`` and written as ``kind: equations`` (the same
    settings and points): the error ratio and the time ratio, side by side in one run;
-3. with ``--deepxde``: DeepXDE's forward examples of the same problems (Euler_beam.py,
+3. one training step of a fourth-order residual (every derivative up to order 4 and the
+   Laplacian, loss and backward pass) by forward-mode jets and by nested autograd, float64,
+   median of interleaved rounds: is the forward path faster as well as exact?
+4. with ``--deepxde``: DeepXDE's forward examples of the same problems (Euler_beam.py,
    Poisson_Robin_1d.py, heat.py, Helmholtz_Dirichlet_2d.py) with their published settings,
    their error on the same grid, and ours.
 
@@ -59,6 +62,41 @@ def solve(name: str, data: dict | None = None) -> dict:
     }
 
 
+def step_times(rounds: int = 15) -> list[dict]:
+    """Median time of one fourth-order step, forward jets vs nested autograd, interleaved."""
+    import time
+
+    from pinn_gelu.activations import parse_activation
+    from pinn_gelu.derivatives import autograd_fields
+    from pinn_gelu.forward_mode import forward_fields
+    from pinn_gelu.networks import MLP
+
+    rows = []
+    for dimension, points in ((1, 200), (2, 2000), (3, 2000)):
+        network = MLP([(0.0, 1.0)] * dimension, 1, 20, 3, parse_activation("gelu")).double()
+        x = torch.rand(points, dimension, dtype=torch.float64)
+        engines = {"forward": forward_fields, "autograd": autograd_fields}
+        times: dict[str, list[float]] = {name: [] for name in engines}
+        for _ in range(rounds):
+            for name, engine in engines.items():
+                started = time.perf_counter()
+                fields = engine(network, x, "fourth")
+                loss = fields.fourth.square().sum() + fields.laplacian.square().sum()
+                loss.backward()
+                times[name].append(time.perf_counter() - started)
+        median = {name: sorted(t)[len(t) // 2] for name, t in times.items()}
+        rows.append(
+            {
+                "dimension": dimension,
+                "points": points,
+                "forward_ms": 1000 * median["forward"],
+                "autograd_ms": 1000 * median["autograd"],
+                "speedup": median["autograd"] / median["forward"],
+            }
+        )
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("problems", nargs="*", default=PROBLEMS)
@@ -85,6 +123,20 @@ def main() -> int:
         lines.append(f"{label:<20} {row['steps']:>6} {row['wall_time_s']:>8.1f}  u {error:.2e}")
     lines.append(f"equations / poisson: error ratio {error_ratio:.3f}, time ratio {time_ratio:.3f}")
 
+    speed = step_times()
+    lines += [
+        "",
+        "one fourth-order step (all derivatives to order 4 + Laplacian, loss, backward), float64,"
+        " 20x3 network, median of 15 interleaved rounds",
+        f"{'variables':>9} {'points':>7} {'forward jets':>13} {'nested autograd':>16} "
+        f"{'speed-up':>9}",
+    ]
+    for row in speed:
+        lines.append(
+            f"{row['dimension']:>9} {row['points']:>7} {row['forward_ms']:>10.1f} ms "
+            f"{row['autograd_ms']:>13.1f} ms {row['speedup']:>8.2f}x"
+        )
+
     deepxde = []
     if args.deepxde:
         ours = {row["problem"]: row for row in rows}
@@ -107,6 +159,7 @@ def main() -> int:
             "poisson_pair": pair,
             "error_ratio": error_ratio,
             "time_ratio": time_ratio,
+            "step_times": speed,
             "deepxde": deepxde,
         },
         "\n".join(lines),
