@@ -38,7 +38,7 @@ import yaml
 
 from .config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
 from .errors import ProblemFileError, UsageError, describe, number_text
-from .expressions import CONSTANTS, FUNCTIONS, VARIABLES, Expression, Residual
+from .expressions import RESERVED, Expression, Residual
 from .geometry import Box
 from .pdes import PDE_KINDS
 from .pdes.equations import MAX_EQUATIONS, parse_boundary_residual
@@ -411,7 +411,7 @@ def _finite(section: Section, key: str, value: object) -> float:
 def _parameters(section: Section, context: Context) -> dict[str, float]:
     if len(section.data) > MAX_PARAMETERS:
         raise section.error(None, f"at most {MAX_PARAMETERS} parameters")
-    reserved = set(VARIABLES) | set(CONSTANTS) | set(FUNCTIONS)
+    reserved = set(RESERVED)  # variables, t, constants, functions, d, laplacian, dn, normals
     parameters: dict[str, float] = {}
     for name, value in section.data.items():
         section.known.append(name)
@@ -422,7 +422,10 @@ def _parameters(section: Section, context: Context) -> dict[str, float]:
                 name, f"'{name}' is a Python keyword, which no expression can use as a name"
             )
         if name in reserved:
-            raise section.error(name, f"'{name}' is reserved (a variable, constant or function)")
+            raise section.error(
+                name,
+                f"'{name}' is reserved (a variable, constant, function, operator or normal)",
+            )
         scope = Context(context.path, context.limits, (), parameters)
         compiled = compile_expression(value, join(section.key, name), scope)
         if compiled.constant is None:

@@ -410,3 +410,10 @@ def test_compare_runs_an_equations_problem(tmp_path) -> None:
     )
     summary = comparison.summary()
     assert set(summary) == {"gelu", "tanh"}
+
+
+@pytest.mark.parametrize("name", ["t", "d", "laplacian", "dn", "nx", "nz"])
+def test_parameters_cannot_take_the_names_of_the_residual_language(write, name) -> None:
+    data = heat(parameters={name: 1})
+    with pytest.raises(ProblemFileError, match=f"parameters.{name}: '{name}' is reserved"):
+        load_problem(write(data))
