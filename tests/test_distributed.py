@@ -147,7 +147,7 @@ def test_shards_partition_every_point_set_and_side() -> None:
             assert max(len(p) for p in pieces) - min(len(p) for p in pieces) <= 1
 
 
-@pytest.mark.parametrize("name", ["poisson_1d", "elasticity_plate_mixed"])
+@pytest.mark.parametrize("name", ["poisson_1d", "elasticity_plate_mixed", "beam", "wave_1d"])
 def test_every_shard_has_every_term_even_without_points_of_it(name: str) -> None:
     """A side with fewer points than ranks leaves some shards without them: empty terms."""
     problem = load_problem(

@@ -417,3 +417,13 @@ def test_parameters_cannot_take_the_names_of_the_residual_language(write, name) 
     data = heat(parameters={name: 1})
     with pytest.raises(ProblemFileError, match=f"parameters.{name}: '{name}' is reserved"):
         load_problem(write(data))
+
+
+@pytest.mark.parametrize("path", EQUATION_PROBLEMS, ids=lambda p: p.stem)
+def test_every_shipped_equation_problem_trains_a_few_steps(path) -> None:
+    overrides = [*TINY, "training.adam.steps=15", "training.gauss_newton.steps=2"]
+    result = Trainer(load_problem(path, overrides), progress=False).run()
+    assert result.status == "completed"
+    losses = [float(r["loss"]) for r in result.history]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    assert set(result.relative_l2) == set(load_problem(path).pde.outputs)
