@@ -96,7 +96,12 @@ def method_for(domain: Domain, kind: str) -> ReferenceMethod:
     offered = "; ".join(
         f"{m.name} solves {', '.join(m.kinds)} on {m.domains}" for m in METHODS.values()
     )
-    raise ValueError(f"no reference method for kind {kind} on this domain ({offered})")
+    what = (
+        f"a {domain.dimension}D region"
+        if isinstance(domain, RegionDomain)
+        else ("a box with time" if domain.time else "this domain")
+    )
+    raise ValueError(f"no reference solution is available for kind {kind} on {what} ({offered})")
 
 
 def solve_reference(problem: Problem, resolution: int | float | None = None) -> Any:

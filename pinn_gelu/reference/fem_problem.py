@@ -9,8 +9,9 @@ evaluated on numpy coordinates through torch in float64.
 
 The default H is the region's diameter / :data:`DEFAULT_DIVISIONS`. With P2 the L2 error goes as
 H³ for smooth solutions (1e-5 relative on the Kirsch plate at H = diameter / 57, tests/test_fem.py)
-and as H^(4/3) at a re-entrant corner (the L-shape's r^(2/3) singularity: measured 1e-4 at
-H = diameter / 60), at least 10× below the PINN targets of the shipped problems (1e-3, 5e-3).
+and as about H^1.6 at a re-entrant corner: on the L-shape the difference to a solution at
+H = diameter / 200 is 1.9e-3, 6.6e-4 and 2.2e-4 at diameter / 30, 60 and 100, so the default
+(100) is 10× below the PINN target of 5e-3 there; 1e-3 on the Kirsch plate.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .fem import ComponentData, FEMSolution, Field, solve_elasticity, solve_pois
 __all__ = ["DEFAULT_DIVISIONS", "FEMReference", "FEM_SOLVERS", "default_size", "solve_fem"]
 
 #: Default mesh size: the region's diameter divided by this.
-DEFAULT_DIVISIONS = 60
+DEFAULT_DIVISIONS = 100
 
 
 @dataclass(frozen=True, eq=False)
