@@ -1,8 +1,8 @@
 """Collocation points: where the PDE and boundary residuals are evaluated.
 
 One seed fixes every point: the interior set and each side's (or part's) set are drawn from
-independent streams spawned from ``numpy.random.SeedSequence(seed)``, in a fixed order, so adding a side or
-changing one count does not move the other sets.
+independent streams spawned from ``numpy.random.SeedSequence(seed)``, in a fixed order, so adding
+a side or changing one count does not move the other sets.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 The grid is regular and includes the boundary (:meth:`~pinn_gelu.geometry.Box.grid`); for a CSG
 region it covers the bounding box and only the grid points in the closed region are evaluated
-(:meth:`~pinn_gelu.geometry.domain.RegionDomain.evaluation_grid`). It is not the collocation set, so the error is measured where the network was not trained. The error per
-field is the relative L2 error on the grid,
+(:meth:`~pinn_gelu.geometry.domain.RegionDomain.evaluation_grid`). It is not the collocation
+set, so the error is measured where the network was not trained. The error per field is the
+relative L2 error on the grid,
 
     e = ‖u − u_ref‖₂ / ‖u_ref‖₂,
 

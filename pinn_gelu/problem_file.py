@@ -37,9 +37,8 @@ from typing import Any
 import yaml
 
 from .config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
-from .errors import ProblemFileError, UsageError, describe, number_text
+from .errors import GeometryError, ProblemFileError, UsageError, describe, number_text
 from .expressions import CONSTANTS, FUNCTIONS, VARIABLES, Expression, Residual
-from .errors import GeometryError
 from .geometry import Box
 from .geometry.csg import parse_region
 from .geometry.domain import Domain, RegionDomain

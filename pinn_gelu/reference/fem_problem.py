@@ -30,7 +30,7 @@ from ..pdes.common import evaluate_checked
 from ..problem import Problem
 from .fem import ComponentData, FEMSolution, Field, solve_elasticity, solve_poisson
 
-__all__ = ["DEFAULT_DIVISIONS", "FEMReference", "FEM_SOLVERS", "default_size", "solve_fem"]
+__all__ = ["DEFAULT_DIVISIONS", "FEM_SOLVERS", "FEMReference", "default_size", "solve_fem"]
 
 #: Default mesh size: the region's diameter divided by this.
 DEFAULT_DIVISIONS = 100
