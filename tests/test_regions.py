@@ -62,6 +62,28 @@ def test_shipped_region_problems_are_valid(name) -> None:
     assert (PROBLEMS / "README.md").read_text().count(f"{name}.yaml") >= 1
 
 
+def test_kirsch_exact_field_satisfies_every_term_and_concentrates_stress() -> None:
+    from pinn_gelu.derivatives import autograd_fields
+
+    from .test_poisson import ExactNetwork
+
+    problem = load_problem(PROBLEMS / "kirsch_plate.yaml")
+    points = sample_collocation(
+        problem.domain, PointsConfig(interior=300, boundary=200), 0, dtype=torch.float64
+    )
+    terms = problem.pde.terms(problem, points)
+    assert [t.name for t in terms] == ["pde", "displacement", "traction"]
+    for term in terms:
+        residual = term.residual(
+            autograd_fields(ExactNetwork(problem), points.on(term.on), term.need)
+        )
+        # float64, rational expressions of size ~10 on r ≥ 1: 1e-12
+        assert residual.abs().max().item() < 1e-12, term.name
+    top = torch.tensor([[0.0, 1.0]], dtype=torch.float64)
+    # the stress concentration: σxx = 3S at the top of the hole (S = 1), exact to rounding
+    assert problem.exact["sxx"](top).item() == pytest.approx(3.0, abs=1e-14)
+
+
 def test_parts_of_a_region_and_their_measures() -> None:
     problem = parse_problem(plate(), "p.yaml")
     domain = problem.domain
@@ -248,6 +270,10 @@ def test_a_region_problem_trains_through_the_cli(write, tmp_path, capsys) -> Non
     metrics = json.loads((out / "metrics.json").read_text())
     assert math.isfinite(metrics["relative_l2"]["u"])
     assert (out / "solution.png").stat().st_size > 0
+    from pinn_gelu import load_run
+
+    values = load_run(out)([[0.0, 0.75]])["u"]
+    assert values.shape == (1,) and np.isfinite(values).all()
     assert main(["check", str(write(data))]) == 0
     text = capsys.readouterr().out
     assert "region 'outer - inner'" in text and "inner (length 3.142)" in text
