@@ -121,12 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--quiet", action="store_true", help="no progress display")
 
     reference = commands.add_parser(
-        "reference", help="compute and plot the finite-difference reference solution"
+        "reference",
+        help="compute and plot the reference solution (finite differences on boxes, finite "
+        "elements on 2D regions)",
     )
     problem_arguments(reference)
     reference.add_argument("--out", help="output directory (default: runs/<name>_reference)")
     reference.add_argument(
-        "--points", type=int, help="nodes per dimension (default: the file's, else 129)"
+        "--points",
+        type=int,
+        help="finite differences (boxes): nodes per dimension (default: the file's, else 129)",
+    )
+    reference.add_argument(
+        "--size",
+        type=float,
+        help="finite elements (2D regions): mesh size H (default: the file's, else diameter/100)",
     )
     return parser
 
@@ -196,11 +205,10 @@ def _phase_text(training: Any, name: str) -> str:
 def describe_problem(problem: Problem) -> str:
     """A readable summary of a validated problem."""
     t, n = problem.training, problem.network
-    bounds = " × ".join(f"[{a:g}, {b:g}]" for a, b in problem.domain.bounds)
     lines = [
         f"problem     {problem.name}  ({problem.path})",
         f"equation    {problem.pde.describe()}",
-        f"domain      {bounds}  (variables {', '.join(problem.domain.variables)})",
+        *_domain_lines(problem),
         "boundary",
     ]
     components = problem.pde.boundary_components
@@ -215,11 +223,17 @@ def describe_problem(problem: Problem) -> str:
         parts += [f"equation {r.source} = 0" for s, r in equations if s == side]
         if not parts:
             parts = ["no condition"]
-        lines.append(f"  {side:<6}    {'; '.join(parts)}")
+        lines.append(f"  {_part_label(problem, side):<6}    {'; '.join(parts)}")
     if problem.exact:
         exact = "; ".join(f"{k} = {v.source}" for k, v in problem.exact.items())
         lines.append(f"exact       {exact}")
-    if problem.reference is not None:
+    if problem.reference is not None and problem.reference.method == "finite_element":
+        size = problem.reference.size
+        lines.append(
+            "reference   finite elements (P2), mesh size "
+            + (f"{size:g}" if size is not None else "default (diameter / 100)")
+        )
+    elif problem.reference is not None:
         lines.append(
             f"reference   finite differences, {problem.reference.points} points per dimension"
         )
@@ -234,6 +248,52 @@ def describe_problem(problem: Problem) -> str:
         + ", ".join(f"{name} {problem.weight(name):g}" for name in problem.pde.term_names),
     ]
     return "\n".join(lines)
+
+
+def _domain_lines(problem: Problem) -> list[str]:
+    """The domain in the summary: a box's bounds, or a region's shapes and expression."""
+    from .geometry.domain import RegionDomain
+
+    domain = problem.domain
+    bounds = " × ".join(f"[{a:g}, {b:g}]" for a, b in domain.bounds)
+    variables = ", ".join(domain.variables)
+    if not isinstance(domain, RegionDomain):
+        return [f"domain      {bounds}  (variables {variables})"]
+    measure = {1: "length", 2: "area", 3: "volume"}[domain.dimension]
+    lines = [
+        f"domain      region {domain.region.expression!r} in {bounds}  (variables {variables}; "
+        f"{measure} {domain.volume:.6g})",
+        "shapes",
+    ]
+    for name, shape in domain.region.shapes.items():
+        lines.append(f"  {name:<6}    {_shape_text(shape)}")
+    return lines
+
+
+def _shape_text(shape: Any) -> str:
+    """``rectangle [0, 4] × [0, 4]``, ``disk centre (0, 0), radius 1``, ``polygon, 6 vertices``."""
+    from .geometry.primitives import Disk, Polygon
+
+    if isinstance(shape, Disk):
+        centre = ", ".join(f"{c:g}" for c in shape.center)
+        kind = "disk" if shape.dimension == 2 else "ball"
+        return f"{kind} centre ({centre}), radius {shape.radius:g}"
+    if isinstance(shape, Polygon):
+        return (
+            f"polygon, {len(shape.vertices)} vertices (edges edge0 … edge{len(shape.vertices) - 1})"
+        )
+    return "rectangle " + " × ".join(f"[{a:g}, {b:g}]" for a, b in shape.bounds)
+
+
+def _part_label(problem: Problem, side: str) -> str:
+    """A box's side as is; a region's part with its measure on the region's boundary."""
+    from .geometry.domain import RegionDomain
+
+    domain = problem.domain
+    if not isinstance(domain, RegionDomain):
+        return side
+    word = {1: "point", 2: "length", 3: "area"}[domain.dimension]
+    return f"{side} ({word} {domain.side_measure(side):.4g})"
 
 
 def _print_warning(
@@ -653,8 +713,22 @@ def _without_nproc(argv: Sequence[str]) -> list[str]:
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
-    """``pinn-gelu reference FILE``: the finite-difference solution, its plot and its error."""
+    """``pinn-gelu reference FILE``: the reference solution, its plot and its error.
+
+    The method is the domain's (:func:`~pinn_gelu.reference.method_for`): finite differences on
+    boxes, finite elements on 2D regions.
+    """
     problem, _ = load(args)
+    from .reference import method_for
+
+    try:
+        method = method_for(problem.domain, problem.pde.kind)
+    except ValueError as err:
+        raise ProblemFileError(problem.path, "domain", str(err)) from None
+    if method.name == "finite_element":
+        return _fem_reference(args, problem)
+    if args.size is not None:
+        raise UsageError("--size is the mesh size of a finite-element reference (regions only)")
     if args.points is not None and not 3 <= args.points <= 100_000:
         raise UsageError("--points must be between 3 and 100000")
     points = args.points or (problem.reference.points if problem.reference else 129)
@@ -689,6 +763,36 @@ def cmd_reference(args: argparse.Namespace) -> int:
     print(
         f"finite differences on {grid} nodes: {summary['unknowns']} unknowns, solved in "
         f"{summary['solve_time_s']:.2f} s"
+    )
+    for name, value in summary["relative_l2_vs_exact"].items():
+        print(f"error       relative L2 of {name} against the exact solution = {value:.3e}")
+    written = sorted(
+        p.name for p in directory.iterdir() if p.name.startswith(("reference", "deform"))
+    )
+    print(f"written     {directory}/ ({', '.join(written)})")
+    return EXIT_OK
+
+
+def _fem_reference(args: argparse.Namespace, problem: Problem) -> int:
+    """The finite-element half of ``pinn-gelu reference``."""
+    if args.points is not None:
+        raise UsageError("--points is for finite differences; a region takes --size H")
+    if args.size is not None and not (math.isfinite(args.size) and args.size > 0):
+        raise UsageError("--size must be a positive number")
+    directory = Path(args.out) if args.out else Path("runs") / f"{problem.name}_reference"
+    from .errors import GeometryError
+    from .outputs import write_fem_reference
+    from .reference import solve_reference
+
+    evaluate_inputs(problem, evaluator=False)
+    try:
+        solution = solve_reference(problem, args.size)
+    except (ValueError, GeometryError) as err:
+        raise ProblemFileError(problem.path, "reference.finite_element", str(err)) from None
+    summary = write_fem_reference(directory, problem, solution)
+    print(
+        f"finite elements (P2) on {summary['triangles']} triangles, H = {summary['size']:.3g}: "
+        f"{summary['unknowns']} unknowns, solved in {summary['solve_time_s']:.2f} s"
     )
     for name, value in summary["relative_l2_vs_exact"].items():
         print(f"error       relative L2 of {name} against the exact solution = {value:.3e}")

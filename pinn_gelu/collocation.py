@@ -1,8 +1,8 @@
 """Collocation points: where the PDE and boundary residuals are evaluated.
 
-One seed fixes every point: the interior set and each side's set are drawn from independent
-streams spawned from ``numpy.random.SeedSequence(seed)``, in a fixed order, so adding a side or
-changing one count does not move the other sets.
+One seed fixes every point: the interior set and each side's (or part's) set are drawn from
+independent streams spawned from ``numpy.random.SeedSequence(seed)``, in a fixed order, so adding
+a side or changing one count does not move the other sets.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .config import PointsConfig
-from .geometry import Box
+from .geometry.domain import Domain
 
 __all__ = ["Collocation", "sample_collocation"]
 
@@ -58,7 +58,7 @@ class Collocation:
 
 
 def sample_collocation(
-    domain: Box,
+    domain: Domain,
     points: PointsConfig,
     seed: int,
     *,
@@ -68,27 +68,19 @@ def sample_collocation(
 ) -> Collocation:
     """Draw the collocation points of a problem reproducibly from ``seed``.
 
-    ``sides``: the sides that carry a condition (default: all); the others get no points.
+    ``sides``: the boundary parts (a box's sides) that carry a condition (default: all); the
+    others get no points. The domain draws them (:meth:`~pinn_gelu.geometry.domain.Domain.sample`).
     """
-    streams = np.random.SeedSequence([seed, 0x9E3779B9]).spawn(1 + len(domain.sides))
-    interior = domain.sample_interior(
-        points.interior, points.sampler, np.random.default_rng(streams[0])
+    interior, boundary, normals, ranges = domain.sample(
+        points.interior, points.boundary, points.sampler, seed, sides
     )
-    counts = domain.side_counts(points.boundary, sides)
-    chunks, normals, ranges, start = [], [], {}, 0
-    for side, stream in zip(domain.sides, streams[1:], strict=True):
-        n = counts[side]
-        chunks.append(domain.sample_side(side, n, points.sampler, np.random.default_rng(stream)))
-        normals.append(np.tile(domain.normal(side), (n, 1)))
-        ranges[side] = (start, start + n)
-        start += n
 
     def tensor(a: np.ndarray) -> Tensor:
         return torch.as_tensor(a, dtype=dtype, device=device)
 
     return Collocation(
         interior=tensor(interior),
-        boundary=tensor(np.concatenate(chunks).reshape(-1, domain.dimension)),
-        normals=tensor(np.concatenate(normals).reshape(-1, domain.dimension)),
+        boundary=tensor(boundary),
+        normals=tensor(normals),
         sides=ranges,
     )

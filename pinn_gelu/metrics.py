@@ -1,8 +1,10 @@
 """Errors of a trained network on a held-out evaluation grid.
 
-The grid is regular and includes the boundary (:meth:`~pinn_gelu.geometry.Box.grid`); it is not
-the collocation set, so the error is measured where the network was not trained. The error per
-field is the relative L2 error on the grid,
+The grid is regular and includes the boundary (:meth:`~pinn_gelu.geometry.Box.grid`); for a CSG
+region it covers the bounding box and only the grid points in the closed region are evaluated
+(:meth:`~pinn_gelu.geometry.domain.RegionDomain.evaluation_grid`). It is not the collocation
+set, so the error is measured where the network was not trained. The error per field is the
+relative L2 error on the grid,
 
     e = ‖u − u_ref‖₂ / ‖u_ref‖₂,
 
@@ -25,7 +27,7 @@ from .fields import Engine
 from .pdes.common import evaluate_checked
 from .problem import Problem
 
-__all__ = ["Evaluator", "build_evaluator", "predict", "relative_l2"]
+__all__ = ["Evaluator", "build_evaluator", "evaluation_grid", "predict", "relative_l2"]
 
 _CHUNK = 16384
 
@@ -63,16 +65,20 @@ class Evaluator:
     """The evaluation grid and the reference values on it.
 
     Attributes:
-        points: (M, d) grid points in the training dtype and device.
-        shape: grid points per dimension, for reshaping values into arrays.
-        reference: field → (M,) float64 reference values (exact or finite-difference).
+        points: (M, d) grid points in the domain, in the training dtype and device.
+        shape: grid points per dimension of the whole grid, for reshaping values into arrays.
+        reference: field → (M,) float64 reference values (exact, finite differences or
+            finite elements).
         source: where the reference comes from (``exact`` or ``finite difference, 129²``).
+        mask: for a region, (prod(shape),) whether each grid point is in the domain (the
+            ``points`` are the grid points where it is True); None for a box (all are).
     """
 
     points: Tensor
     shape: tuple[int, ...]
     reference: Mapping[str, Tensor]
     source: str
+    mask: np.ndarray | None = None
 
     def errors(self, problem: Problem, network: nn.Module, engine: Engine) -> dict[str, float]:
         """Relative L2 error per reference field."""
@@ -95,7 +101,7 @@ def build_evaluator(
     Returns:
         None when there is nothing to compare with.
     """
-    grid, shape = problem.domain.grid(problem.validation.grid_points(problem.domain.dimension))
+    grid, shape, mask = evaluation_grid(problem)
     points = torch.as_tensor(grid, dtype=dtype, device=device)
     if reference is not None:
         values = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in reference.items()}
@@ -113,13 +119,31 @@ def build_evaluator(
         try:
             solution = solve_reference(problem)
         except ValueError as err:
-            raise ProblemFileError(problem.path, "reference.finite_difference", str(err)) from None
+            raise ProblemFileError(
+                problem.path, f"reference.{problem.reference.method}", str(err)
+            ) from None
         values = {
             k: torch.as_tensor(v, dtype=torch.float64)
             for k, v in solution.interpolate(grid).items()
+            if k in solution.fields
         }
-        n = solution.grid.n
-        source = f"finite-difference reference ({'×'.join([str(n)] * problem.domain.dimension)})"
+        if problem.reference.method == "finite_element":
+            source = solution.describe()
+        else:
+            n = solution.grid.n
+            grid_text = "×".join([str(n)] * problem.domain.dimension)
+            source = f"finite-difference reference ({grid_text})"
     else:
         return None
-    return Evaluator(points, shape, values, source)
+    return Evaluator(points, shape, values, source, mask)
+
+
+def evaluation_grid(problem: Problem) -> tuple[np.ndarray, tuple[int, ...], np.ndarray | None]:
+    """The validation grid's points in the domain (K, d), the grid's shape, and its mask.
+
+    For a box every grid point is in the domain and the mask is None; for a region the points
+    are the grid points in the closed region, ``mask`` marks them among all grid points.
+    """
+    domain = problem.domain
+    grid, shape, mask = domain.evaluation_grid(problem.validation.grid_points(domain.dimension))
+    return (grid if mask is None else grid[mask]), shape, mask

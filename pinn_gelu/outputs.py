@@ -224,6 +224,65 @@ def write_reference(directory: str | Path, problem: Problem, solution: Any) -> d
     return summary
 
 
+def write_fem_reference(directory: str | Path, problem: Problem, solution: Any) -> dict[str, Any]:
+    """Write a finite-element solution: reference.json, reference.npz, reference.png.
+
+    The error against the exact solution (where there is one) is the relative L2 error at the
+    P2 nodes; the figure shows the solution on the validation grid, blank outside the region.
+    """
+    from .metrics import evaluation_grid
+    from .plots import _unmasked, extra_figures, field_panels
+    from .reference.grid import evaluate
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    nodes = solution.nodes
+    exact = {
+        name: evaluate(problem.exact[name], nodes)
+        for name in solution.fields
+        if name in problem.exact
+    }
+    errors = {name: relative_l2(solution.fields[name], values) for name, values in exact.items()}
+    summary = {
+        "problem": problem.name,
+        "method": "finite_element",
+        "size": solution.size,
+        "triangles": int(solution.mesh.triangles.shape[0]),
+        "unknowns": solution.unknowns,
+        "solve_time_s": solution.solve_time_s,
+        "relative_l2_vs_exact": errors,
+    }
+    write_text(directory / "reference.json", json.dumps(_json_safe(summary), indent=2) + "\n")
+    arrays = {"nodes": nodes, "triangles": solution.mesh.triangles}
+    arrays.update(solution.fields)
+    atomic_write(directory / "reference.npz", lambda handle: np.savez_compressed(handle, **arrays))
+    inside, shape, mask = evaluation_grid(problem)
+    values = solution.interpolate(inside)
+    grid_exact = {
+        name: evaluate(problem.exact[name], inside) for name in values if name in problem.exact
+    }
+    full, _, _ = problem.domain.evaluation_grid(shape[0])
+    if mask is None:
+        mask = np.ones(full.shape[0], dtype=bool)
+    shown = _unmasked({k: v for k, v in values.items() if k in solution.fields}, mask)
+    figures = {
+        "reference.png": field_panels(
+            problem,
+            full,
+            shape,
+            shown,
+            _unmasked({k: v for k, v in grid_exact.items() if k in shown}, mask),
+            labels=("finite elements", "exact"),
+        )
+    }
+    figures.update(
+        extra_figures(problem, shape, _unmasked(values, mask), f"{problem.name} (finite elements)")
+    )
+    for name, picture in figures.items():
+        save_figure(directory / name, picture)
+    return summary
+
+
 def write_comparison(directory: str | Path, comparison: Any) -> list[Path]:
     """Write comparison.json, comparison.md and comparison.png; returns the paths."""
     from .plots import comparison_figure

@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from .derivatives import select_engine
-from .metrics import build_evaluator, predict
+from .geometry.domain import RegionDomain
+from .metrics import build_evaluator, evaluation_grid, predict
 from .problem import Problem
 
 if TYPE_CHECKING:
@@ -34,21 +35,39 @@ def grid_values(
     network: nn.Module,
     reference: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, tuple[int, ...], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(grid points, grid shape, predictions, references) on the validation grid."""
+    """(grid points, grid shape, predictions, references) on the validation grid.
+
+    For a region the arrays cover the whole grid over its bounding box, NaN outside the region
+    (drawn blank).
+    """
     parameter = next(network.parameters())
     evaluator = build_evaluator(problem, parameter.dtype, parameter.device, reference)
     if evaluator is None:
-        grid, shape = problem.domain.grid(problem.validation.grid_points(problem.domain.dimension))
+        grid, shape, mask = evaluation_grid(problem)
         points = torch.as_tensor(grid, dtype=parameter.dtype, device=parameter.device)
         refs: dict[str, np.ndarray] = {}
     else:
-        points, shape = evaluator.points, evaluator.shape
+        points, shape, mask = evaluator.points, evaluator.shape, evaluator.mask
         refs = {k: v.cpu().numpy() for k, v in evaluator.reference.items()}
     engine, _ = select_engine(network, "auto")
     preds = {
         k: v.cpu().double().numpy() for k, v in predict(problem, network, points, engine).items()
     }
-    return points.cpu().double().numpy(), shape, preds, refs
+    inside = points.cpu().double().numpy()
+    if mask is None:
+        return inside, shape, preds, refs
+    full, _, _ = problem.domain.evaluation_grid(shape[0])
+    return full, shape, _unmasked(preds, mask), _unmasked(refs, mask)
+
+
+def _unmasked(values: Mapping[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Values at the masked points → values at every grid point, NaN outside the mask."""
+    out = {}
+    for name, v in values.items():
+        full = np.full(mask.shape, np.nan)
+        full[mask] = v
+        out[name] = full
+    return out
 
 
 def solution_figure(
@@ -121,6 +140,10 @@ def _colour_map(
     image = ax.imshow(
         array.T, origin="lower", extent=(x0, x1, y0, y1), aspect="auto", cmap="viridis"
     )
+    if isinstance(problem.domain, RegionDomain) and problem.domain.dimension == 2:
+        for line in problem.domain.outline():
+            ax.plot(line[:, 0], line[:, 1], color="black", lw=0.8)
+        ax.set_aspect("equal")
     ax.set_xlabel(problem.domain.variables[0])
     ax.set_ylabel(problem.domain.variables[1])
     figure.colorbar(image, ax=ax, shrink=0.9)
@@ -265,9 +288,71 @@ def extra_figures(
     problem: Problem, shape: tuple[int, ...], values: Mapping[str, np.ndarray], title: str = ""
 ) -> dict[str, Figure]:
     """Figures particular to a PDE kind: the deformed shape for elasticity; none otherwise."""
+    if {"ux", "uy"} <= set(values) and isinstance(problem.domain, RegionDomain):
+        return {"deformation.png": region_deformation_figure(problem, shape, values, title)}
     if {"ux", "uy"} <= set(values) and problem.domain.dimension == 2:
         return {"deformation.png": deformation_figure(problem, shape, values, title)}
     return {}
+
+
+def region_deformation_figure(
+    problem: Problem,
+    shape: tuple[int, ...],
+    values: Mapping[str, np.ndarray],
+    title: str = "",
+) -> Figure:
+    """The deformed region: its grid points moved by the scaled displacement.
+
+    ``values`` cover the whole grid over the bounding box, NaN outside the region. The points
+    inside are triangulated (Delaunay, keeping the triangles whose centroid lies in the region,
+    so a hole stays open) and coloured by the plane von Mises stress
+    σ_vm = √(σxx² − σxx σyy + σyy² + 3 σxy²) where the stresses are given; the undeformed outline
+    is drawn dashed in grey, the deformed boundary of the triangulation in black. The scale makes
+    the largest displacement 10% of the bounding box's larger side (stated in the title).
+    """
+    from matplotlib.tri import Triangulation
+
+    domain = problem.domain
+    assert isinstance(domain, RegionDomain)  # the caller checked
+    full, _, _ = domain.evaluation_grid(shape[0])
+    inside = np.isfinite(values["ux"]) & np.isfinite(values["uy"])
+    points = full[inside]
+    ux, uy = values["ux"][inside], values["uy"][inside]
+    (x0, x1), (y0, y1) = domain.bounds
+    largest = float(np.sqrt(ux**2 + uy**2).max()) if ux.size else 0.0
+    scale = 0.1 * max(x1 - x0, y1 - y0) / largest if largest > 0 else 1.0
+    undeformed = Triangulation(points[:, 0], points[:, 1])
+    centroids = points[undeformed.triangles].mean(axis=1)
+    keep = domain.contains(centroids)
+    moved = points + scale * np.stack([ux, uy], axis=1)
+    triangulation = Triangulation(moved[:, 0], moved[:, 1], undeformed.triangles[keep])
+    figure = Figure(figsize=(6.4, 5.4), layout="constrained")
+    ax = figure.subplots()
+    if all(k in values for k in ("sxx", "syy", "sxy")):
+        sxx, syy, sxy = (values[k][inside] for k in ("sxx", "syy", "sxy"))
+        von_mises = np.sqrt(sxx**2 - sxx * syy + syy**2 + 3 * sxy**2)
+        mesh = ax.tripcolor(triangulation, von_mises, shading="gouraud", cmap="plasma")
+        figure.colorbar(mesh, ax=ax, label="von Mises stress")
+    else:
+        ax.triplot(triangulation, color="black", lw=0.2)
+    triangles = triangulation.triangles
+    sides = np.sort(
+        np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), 1
+    )
+    unique, counts = np.unique(sides, axis=0, return_counts=True)
+    boundary = unique[counts == 1]  # edges of one triangle: the deformed outline
+    if boundary.size:
+        segments = moved[boundary]
+        ax.plot(segments[:, :, 0].T, segments[:, :, 1].T, color="black", lw=0.8)
+    for line in domain.outline():
+        ax.plot(line[:, 0], line[:, 1], color="grey", ls="--", lw=1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(
+        f"{title or problem.name}: deformed shape (displacement × {scale:.3g})", fontsize=10
+    )
+    return figure
 
 
 def comparison_figure(comparison: Comparison) -> Figure:

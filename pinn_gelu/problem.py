@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from .config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
 from .expressions import Expression, Residual
-from .geometry import Box
+from .geometry.domain import Domain
 
 if TYPE_CHECKING:
     from .collocation import Collocation
@@ -50,9 +50,17 @@ class BoundaryCondition:
 
 @dataclass(frozen=True)
 class ReferenceConfig:
-    """``reference: {finite_difference: {points: 129}}``: validate against an FD solution."""
+    """``reference:``: validate against a computed solution.
 
-    points: int
+    Attributes:
+        points: ``finite_difference: {points: 129}``, nodes per dimension on a box.
+        method: ``finite_difference`` (boxes) or ``finite_element`` (2D regions).
+        size: ``finite_element: {size: H}``, the mesh size; None: the method's default.
+    """
+
+    points: int = 129
+    method: str = "finite_difference"
+    size: float | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +171,7 @@ class Problem:
     name: str
     path: str
     pde: PDE
-    domain: Box
+    domain: Domain
     boundary: tuple[BoundaryCondition, ...]
     exact: Mapping[str, Expression] = field(default_factory=dict)
     reference: ReferenceConfig | None = None

@@ -146,6 +146,44 @@ class Box:
             counts[i] += 1
         return dict(zip(self.sides, (int(c) for c in counts), strict=True))
 
+    def sample(
+        self,
+        interior: int,
+        boundary: int,
+        sampler: str,
+        seed: int,
+        sides: Sequence[str] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, tuple[int, int]]]:
+        """Interior points, boundary points, their normals and side → (start, stop) rows.
+
+        Drawn from independent streams spawned from ``numpy.random.SeedSequence(seed)``: the
+        interior first, then one per side in the box's order. ``sides``: the sides that get
+        points (default: all).
+        """
+        streams = np.random.SeedSequence([seed, 0x9E3779B9]).spawn(1 + len(self.sides))
+        inside = self.sample_interior(interior, sampler, np.random.default_rng(streams[0]))
+        counts = self.side_counts(boundary, sides)
+        chunks, normals, ranges, start = [], [], {}, 0
+        for side, stream in zip(self.sides, streams[1:], strict=True):
+            n = counts[side]
+            chunks.append(self.sample_side(side, n, sampler, np.random.default_rng(stream)))
+            normals.append(np.tile(self.normal(side), (n, 1)))
+            ranges[side] = (start, start + n)
+            start += n
+        return (
+            inside,
+            np.concatenate(chunks).reshape(-1, self.dimension),
+            np.concatenate(normals).reshape(-1, self.dimension),
+            ranges,
+        )
+
+    def evaluation_grid(
+        self, points_per_dimension: int
+    ) -> tuple[np.ndarray, tuple[int, ...], np.ndarray | None]:
+        """:meth:`grid` with no mask (every grid point is in the box)."""
+        points, shape = self.grid(points_per_dimension)
+        return points, shape, None
+
     def grid(self, points_per_dimension: int) -> tuple[np.ndarray, tuple[int, ...]]:
         """A regular grid including the boundary: (points (M, d), shape per dimension).
 

@@ -1,18 +1,36 @@
-"""Finite-difference reference solutions on rectangles (scipy.sparse), second order.
+"""Reference solutions: finite differences on boxes, finite elements on 2D regions.
 
-:func:`solve_reference` dispatches on the PDE kind through :data:`FD_SOLVERS`.
+:data:`METHODS` lists the reference methods (``reference: {finite_difference: …}`` or
+``reference: {finite_element: …}``): the PDE kinds and domains each solves. Finite differences
+(scipy.sparse, second order) solve on boxes, dispatching on the PDE kind through
+:data:`FD_SOLVERS`; finite elements (scikit-fem, P2 isoparametric) on 2D regions through
+:data:`~pinn_gelu.reference.fem_problem.FEM_SOLVERS`. :func:`method_for` picks a domain's method.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
+from ..geometry import Box
+from ..geometry.domain import Domain, RegionDomain
 from ..problem import Problem
 from .elasticity import solve_elasticity
+from .fem_problem import FEM_SOLVERS, FEMReference, solve_fem
 from .grid import FDSolution, Grid
 from .poisson import solve_poisson
 
-__all__ = ["FD_SOLVERS", "FDSolution", "Grid", "solve_reference"]
+__all__ = [
+    "FD_SOLVERS",
+    "METHODS",
+    "FDSolution",
+    "FEMReference",
+    "Grid",
+    "ReferenceMethod",
+    "method_for",
+    "solve_reference",
+]
 
 #: ``pde.kind`` → solver(problem, points per dimension).
 FD_SOLVERS: Mapping[str, Callable[[Problem, int], FDSolution]] = {
@@ -21,19 +39,86 @@ FD_SOLVERS: Mapping[str, Callable[[Problem, int], FDSolution]] = {
 }
 
 
-def solve_reference(problem: Problem, points: int | None = None) -> FDSolution:
-    """The finite-difference solution of a problem.
+@dataclass(frozen=True)
+class ReferenceMethod:
+    """One reference method: what it solves and how.
 
-    Args:
-        problem: the problem.
-        points: nodes per dimension; default: the file's ``reference.finite_difference.points``,
-            else 129.
-
-    Raises:
-        ValueError: when the problem has no FD solver or cannot be solved by one.
+    Attributes:
+        name: its key under ``reference:``.
+        kinds: the PDE kinds it solves.
+        domains: the domains it solves on, in words (for messages).
+        accepts: whether it solves on a domain.
+        solve: (problem, resolution or None for the file's/default) → a solution with
+            ``fields``, ``interpolate(points)`` and ``unknowns``.
     """
-    if problem.pde.kind not in FD_SOLVERS:
-        raise ValueError(f"no finite-difference solver for {problem.pde.kind}")
+
+    name: str
+    kinds: tuple[str, ...]
+    domains: str
+    accepts: Callable[[Domain], bool]
+    solve: Callable[[Problem, Any], Any]
+
+
+def _fd(problem: Problem, points: int | None) -> FDSolution:
     if points is None:
         points = problem.reference.points if problem.reference is not None else 129
     return FD_SOLVERS[problem.pde.kind](problem, points)
+
+
+#: Reference method name → method.
+METHODS: Mapping[str, ReferenceMethod] = {
+    "finite_difference": ReferenceMethod(
+        "finite_difference",
+        tuple(FD_SOLVERS),
+        "boxes (rectangle:)",
+        lambda domain: isinstance(domain, Box) and not domain.time,
+        _fd,
+    ),
+    "finite_element": ReferenceMethod(
+        "finite_element",
+        tuple(FEM_SOLVERS),
+        "2D regions (shapes and a region)",
+        lambda domain: isinstance(domain, RegionDomain) and domain.dimension == 2,
+        solve_fem,
+    ),
+}
+
+
+def method_for(domain: Domain, kind: str) -> ReferenceMethod:
+    """The reference method that solves ``kind`` on ``domain``.
+
+    Raises:
+        ValueError: when none does, saying which methods solve what.
+    """
+    for method in METHODS.values():
+        if method.accepts(domain) and kind in method.kinds:
+            return method
+    offered = "; ".join(
+        f"{m.name} solves {', '.join(m.kinds)} on {m.domains}" for m in METHODS.values()
+    )
+    what = (
+        f"a {domain.dimension}D region"
+        if isinstance(domain, RegionDomain)
+        else ("a box with time" if domain.time else "this domain")
+    )
+    raise ValueError(f"no reference solution is available for kind {kind} on {what} ({offered})")
+
+
+def solve_reference(problem: Problem, resolution: int | float | None = None) -> Any:
+    """The reference solution of a problem by its method (the file's, else the domain's).
+
+    Args:
+        problem: the problem.
+        resolution: nodes per dimension (finite differences) or mesh size H (finite elements);
+            default: the file's, else the method's default.
+
+    Raises:
+        ValueError: when no method solves the problem.
+    """
+    if problem.reference is not None and problem.reference.method in METHODS:
+        method = METHODS[problem.reference.method]
+        if not (method.accepts(problem.domain) and problem.pde.kind in method.kinds):
+            method = method_for(problem.domain, problem.pde.kind)
+    else:
+        method = method_for(problem.domain, problem.pde.kind)
+    return method.solve(problem, resolution)

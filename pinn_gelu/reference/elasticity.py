@@ -20,7 +20,7 @@ import numpy as np
 from scipy import sparse
 
 from ..problem import Problem
-from .grid import FDSolution, Grid, evaluate, solve_sparse
+from .grid import FDSolution, Grid, box_of, evaluate, solve_sparse
 
 __all__ = ["solve_elasticity"]
 
@@ -83,7 +83,8 @@ def solve_elasticity(problem: Problem, points: int) -> FDSolution:
     """
     pde = problem.pde
     lam, mu = pde.lam, pde.mu  # type: ignore[attr-defined]
-    grid = Grid(problem.domain, points)
+    box = box_of(problem.domain)
+    grid = Grid(box, points)
     size = grid.size
     coordinates = grid.points()
     index = grid.index()
@@ -138,7 +139,7 @@ def solve_elasticity(problem: Problem, points: int) -> FDSolution:
                 rhs[component * size + nodes] = evaluate(value, coordinates[nodes])
                 done |= mask
         # traction: prefer the side whose normal lies along this component
-        ordered = sorted(sides, key=lambda s: problem.domain.side_axis(s)[0] != component)
+        ordered = sorted(sides, key=lambda s: box.side_axis(s)[0] != component)
         for side in ordered:
             mask = masks[side] & ~done
             if not mask.any():
@@ -146,7 +147,7 @@ def solve_elasticity(problem: Problem, points: int) -> FDSolution:
             _, value = resolved[side][component]
             nodes = boundary[mask]
             row = component * size + nodes
-            axis, sign = problem.domain.side_axis(side)
+            axis, sign = box.side_axis(side)
             # (σ·n)_c = sign · σ_{c,axis}
             if component == axis == 0:  # σxx = (λ+2μ) u_x + λ v_y
                 terms = ((0, 0, lam + 2 * mu), (1, 1, lam))

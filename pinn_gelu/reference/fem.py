@@ -132,14 +132,18 @@ class FEMSolution:
 
         return float(square.assemble(self.basis, uh=interpolated))
 
-    def evaluate(self, points: np.ndarray) -> dict[str, np.ndarray]:
+    def evaluate(self, points: np.ndarray, tolerance: float = 1e-6) -> dict[str, np.ndarray]:
         """Fields (and in elasticity σxx, σyy, σxy) at points (P, 2) → name: (P,).
 
+        ``tolerance``: how far outside its nearest element (in the element's reference
+        coordinates, about distance / element size) a point may lie; it is then evaluated by
+        that element's polynomial (points on a curved boundary between the mesh's nodes).
+
         Raises:
-            ValueError: for a point outside the mesh (farther than 1e-6 of an element's size).
+            ValueError: for a point outside the mesh (farther than ``tolerance``).
         """
         points = np.asarray(points, dtype=float)
-        cells, reference = self._locate(points)
+        cells, reference = self._locate(points, tolerance)
         values: dict[str, np.ndarray] = {}
         gradients: dict[str, np.ndarray] = {}
         dofs = self.basis.element_dofs[:, cells]
@@ -161,7 +165,7 @@ class FEMSolution:
             values["sxy"] = mu * (gx[1] + gy[0])
         return values
 
-    def _locate(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _locate(self, points: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
         """Element of each point and its reference coordinates (2, P, 1)."""
         count = min(8, self.mesh.t.shape[1])
         _, candidates = self._tree.query(points, count)
@@ -188,7 +192,7 @@ class FEMSolution:
         margin = np.minimum(np.minimum(ref[0, :, 0], ref[1, :, 0]), 1 - ref[0, :, 0] - ref[1, :, 0])
         margin = np.where(miss < 1e-10, margin, -np.inf).reshape(points.shape[0], count)
         best = margin.argmax(axis=1)
-        if np.any(margin.max(axis=1) < -1e-6):
+        if np.any(margin.max(axis=1) < -tolerance):
             worst = int(np.argmin(margin.max(axis=1)))
             raise ValueError(f"point {points[worst].tolist()} lies outside the mesh")
         chosen = np.arange(points.shape[0]) * count + best

@@ -15,7 +15,14 @@ from scipy.sparse import linalg
 from ..expressions import Expression
 from ..geometry import Box
 
-__all__ = ["FDSolution", "Grid", "solve_sparse"]
+__all__ = ["FDSolution", "Grid", "box_of", "solve_sparse"]
+
+
+def box_of(domain: object) -> Box:
+    """The domain as a box; ValueError for any other domain (finite differences need a box)."""
+    if not isinstance(domain, Box):
+        raise ValueError("finite differences solve on boxes (rectangle:), not on a region")
+    return domain
 
 
 @dataclass(frozen=True)

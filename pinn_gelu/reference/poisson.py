@@ -23,7 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from ..problem import Problem
-from .grid import FDSolution, Grid, evaluate, solve_sparse
+from .grid import FDSolution, Grid, box_of, evaluate, solve_sparse
 
 __all__ = ["solve_poisson"]
 
@@ -34,7 +34,7 @@ def solve_poisson(problem: Problem, points: int) -> FDSolution:
     Raises:
         ValueError: with Neumann conditions only (the solution is defined up to a constant).
     """
-    grid = Grid(problem.domain, points)
+    grid = Grid(box_of(problem.domain), points)
     coordinates = grid.points()
     conditions = {side: per[0] for side, per in problem.fixed_boundary().items()}
     dirichlet_sides = [s for s, (kind, _) in conditions.items() if kind == "dirichlet"]
