@@ -82,8 +82,11 @@ def _umask() -> int:
 
 
 def plain_data(value: Any) -> Any:
-    """A deep copy as plain dicts, lists, strings and numbers (YAML round trip)."""
-    return yaml.safe_load(yaml.safe_dump(value))
+    """A deep copy as plain dicts, lists, strings and numbers (YAML round trip).
+
+    Key order is kept: a parameter may refer to the ones before it.
+    """
+    return yaml.safe_load(yaml.safe_dump(value, sort_keys=False))
 
 
 def write_checkpoint(path: str | Path, content: Mapping[str, Any]) -> None:

@@ -269,3 +269,15 @@ def test_threads_option_sets_torch_threads(write, valid, tmp_path) -> None:
     refused = solve(str(write(valid)), "--out", str(tmp_path / "r2"), "--threads", "0", *FAST)
     assert refused.returncode == 2
     assert "--threads 0: expected a number of threads in [1, 1024]" in refused.stderr
+
+
+def test_a_run_whose_parameters_refer_to_earlier_ones_loads_back(tmp_path, write, valid) -> None:
+    from pinn_gelu import load_run
+
+    valid["parameters"] = {"zeta": 2.0, "alpha": "zeta*pi"}  # alphabetical order breaks it
+    valid["pde"]["source"] = "alpha*sin(pi*x)"
+    valid["training"]["adam"]["steps"] = 2
+    valid["training"]["lbfgs"]["steps"] = 0
+    out = tmp_path / "run"
+    assert main(["solve", str(write(valid)), "--out", str(out), "--quiet", "--no-plots"]) == 0
+    assert load_run(out).problem.parameters["alpha"] == pytest.approx(2 * 3.141592653589793)
