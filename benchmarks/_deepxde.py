@@ -83,8 +83,13 @@ def run_deepxde(threads: int, adam_steps: int = 1000, lbfgs_steps: int = 2500) -
     python = ensure_deepxde()
     script = VENV / "race_deepxde.py"
     script.write_text(SCRIPT, encoding="utf-8")
+    return _run(python, script, [threads, adam_steps, lbfgs_steps], "the DeepXDE run")
+
+
+def _run(python: Path, script: Path, arguments: list[int], what: str) -> dict[str, Any]:
+    """Run a script in DeepXDE's environment; the JSON object of its last output line."""
     done = subprocess.run(
-        [str(python), str(script), str(threads), str(adam_steps), str(lbfgs_steps)],
+        [str(python), str(script), *map(str, arguments)],
         capture_output=True,
         text=True,
         env={**os.environ, "DDEBACKEND": "pytorch"},
@@ -92,7 +97,7 @@ def run_deepxde(threads: int, adam_steps: int = 1000, lbfgs_steps: int = 2500) -
     )
     if done.returncode != 0:
         print(done.stderr[-2000:])
-        raise SystemExit("the DeepXDE run failed")
+        raise SystemExit(f"{what} failed")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -204,14 +209,4 @@ def run_example(name: str, threads: int) -> dict[str, Any]:
     script = VENV / f"example_{name}.py"
     body = textwrap.indent(textwrap.dedent(EXAMPLES[name]).strip(), "")
     script.write_text(EXAMPLE_SCRIPT.replace("{body}", body).replace("{{", "{").replace("}}", "}"))
-    done = subprocess.run(
-        [str(python), str(script), str(threads)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DDEBACKEND": "pytorch"},
-        check=False,
-    )
-    if done.returncode != 0:
-        print(done.stderr[-2000:])
-        raise SystemExit(f"the DeepXDE example {name} failed")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return _run(python, script, [threads], f"the DeepXDE example {name}")

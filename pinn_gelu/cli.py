@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -764,6 +764,11 @@ def cmd_reference(args: argparse.Namespace) -> int:
         f"finite differences on {grid} nodes: {summary['unknowns']} unknowns, solved in "
         f"{summary['solve_time_s']:.2f} s"
     )
+    return _report_reference(directory, summary)
+
+
+def _report_reference(directory: Path, summary: Mapping[str, Any]) -> int:
+    """The errors against the exact solution and the files written, after a reference solve."""
     for name, value in summary["relative_l2_vs_exact"].items():
         print(f"error       relative L2 of {name} against the exact solution = {value:.3e}")
     written = sorted(
@@ -794,13 +799,7 @@ def _fem_reference(args: argparse.Namespace, problem: Problem) -> int:
         f"finite elements (P2) on {summary['triangles']} triangles, H = {summary['size']:.3g}: "
         f"{summary['unknowns']} unknowns, solved in {summary['solve_time_s']:.2f} s"
     )
-    for name, value in summary["relative_l2_vs_exact"].items():
-        print(f"error       relative L2 of {name} against the exact solution = {value:.3e}")
-    written = sorted(
-        p.name for p in directory.iterdir() if p.name.startswith(("reference", "deform"))
-    )
-    print(f"written     {directory}/ ({', '.join(written)})")
-    return EXIT_OK
+    return _report_reference(directory, summary)
 
 
 def _seeds(text: str) -> list[int]:
