@@ -40,6 +40,7 @@ import torch
 from torch import Tensor
 
 from .errors import ExpressionError
+from .fields import need_for, need_rank
 
 __all__ = [
     "CONSTANTS",
@@ -455,7 +456,7 @@ class Residual:
     uses_normal: bool
     order: int
     need: str
-    node: _Node
+    node: Callable[[Sequence[Tensor]], Tensor]
     slots: int
     key: str = ""
 
@@ -479,14 +480,7 @@ class Residual:
         def residual(fields: Any) -> Tensor:
             env = _Env(columns)
             env.fields, env.rows, env.normals, env.cache = fields, rows, normal_columns, cache
-            if isinstance(node, float):
-                return points.new_full((points.shape[0],), node)
-            value = node(env)
-            return (
-                value[:, 0]
-                if value.shape[0] == points.shape[0]
-                else value.expand(points.shape[0], 1)[:, 0]
-            )
+            return node(env)[:, 0]  # a field's column is (n, 1), so is every result using it
 
         return residual
 
@@ -531,7 +525,9 @@ def parse_residual(
         node = compiler.compile(tree.body)
     except RecursionError:
         raise ExpressionError("expression nested too deeply to compile", text) from None
-    if not (compiler.partials or compiler.laplacians or compiler.normal_derivatives):
+    if isinstance(node, float) or not (
+        compiler.partials or compiler.laplacians or compiler.normal_derivatives
+    ):
         raise ExpressionError(
             f"the expression involves no field (expected one of: {', '.join(fields)})", text
         )
@@ -597,17 +593,15 @@ class _ResidualCompiler(_Compiler):
 
     def need(self) -> str:
         """The cheapest need holding every derivative used."""
-        rank = 0  # value
+        needs = ["value"]
         for _, key in self.partials:
-            if len(key) == 2 and len(self.variables) == 1:
-                rank = max(rank, 2)  # u'' in 1D is the Laplacian
-            else:
-                rank = max(rank, (0, 1, 3, 4, 5)[len(key)])
+            one_d_second = len(key) == 2 and len(self.variables) == 1
+            needs.append("laplacian" if one_d_second else need_for(len(key)))  # u'' in 1D: Δu
         if self.laplacians:
-            rank = max(rank, 2 if self.spatial == len(self.variables) else 3)
+            needs.append("laplacian" if self.spatial == len(self.variables) else "hessian")
         if self.normal_derivatives:
-            rank = max(rank, 1)
-        return ("value", "gradient", "laplacian", "hessian", "third", "fourth")[rank]
+            needs.append("gradient")
+        return max(needs, key=need_rank)
 
     def compile(self, node: ast.AST) -> _Node:
         result = super().compile(node)

@@ -349,11 +349,7 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
             f"dimension and at most {number_text(limits.max_grid_points)} in all "
             "(max_grid_points)",
         )
-    order = max(
-        [pde.order] + [v.order for c in boundary for v in c.values if isinstance(v, Residual)]
-    )
-    _check_memory(network, training, grid**domain.dimension, domain, order, context)
-    return Problem(
+    problem = Problem(
         name=name,
         path=path,
         pde=pde,
@@ -367,6 +363,8 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
         validation=validation,
         limits=limits,
     )
+    _check_memory(network, training, grid**domain.dimension, domain, problem.order, context)
+    return problem
 
 
 def _domain(section: Section) -> Domain:

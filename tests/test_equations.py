@@ -427,3 +427,19 @@ def test_every_shipped_equation_problem_trains_a_few_steps(path) -> None:
     losses = [float(r["loss"]) for r in result.history]
     assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
     assert set(result.relative_l2) == set(load_problem(path).pde.outputs)
+
+
+def test_the_memory_bound_counts_the_derivatives_of_boundary_equations(write) -> None:
+    # a first-order interior equation, a fourth-order boundary one in 3D + time: 70 channels
+    data = {
+        "pde": {"kind": "equations", "equations": ["d(u, x)"]},
+        "domain": {"rectangle": [[0, 1], [0, 1], [0, 1]], "time": [0, 1]},
+        "boundary": [{"on": "x_max", "equation": "d(u, x, y, z, t) - 1"}],
+        "network": {"width": 1024},
+        "training": {"points": {"interior": 1_000_000}},
+    }
+    with pytest.raises(ProblemFileError, match="× 70 derivative channels ×"):
+        load_problem(write(data))
+    data["boundary"][0]["equation"] = "u - 1"  # the interior's first order: 5 channels
+    with pytest.raises(ProblemFileError, match="× 5 derivative channels ×"):
+        load_problem(write(data))

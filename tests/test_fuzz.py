@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 from hypothesis import HealthCheck, example, given, settings
@@ -258,15 +259,6 @@ def mutate(data, path, value, delete):
     return data
 
 
-@FUZZ
-@given(st.lists(st.tuples(PATHS, VALUES, st.booleans()), min_size=1, max_size=4))
-def test_mutated_problem_files_are_accepted_or_refused_cleanly(mutations) -> None:
-    data = copy.deepcopy(VALID)
-    for path, value, delete in mutations:
-        data = mutate(data, path, value, delete)
-    check_cleanly(yaml.safe_dump(data, allow_unicode=True))
-
-
 EQUATIONS = {
     "pde": {"kind": "equations", "fields": ["u"], "equations": ["d(u, t) - d(u, x, x)"]},
     "domain": {"rectangle": [[0, 1]], "time": [0, 1]},
@@ -279,10 +271,11 @@ EQUATIONS = {
 }
 
 
+@pytest.mark.parametrize("base", [VALID, EQUATIONS], ids=["poisson", "equations"])
 @FUZZ
 @given(st.lists(st.tuples(PATHS, VALUES, st.booleans()), min_size=1, max_size=4))
-def test_mutated_equation_files_are_accepted_or_refused_cleanly(mutations) -> None:
-    data = copy.deepcopy(EQUATIONS)
+def test_mutated_problem_files_are_accepted_or_refused_cleanly(base, mutations) -> None:
+    data = copy.deepcopy(base)
     for path, value, delete in mutations:
         data = mutate(data, path, value, delete)
     check_cleanly(yaml.safe_dump(data, allow_unicode=True))
