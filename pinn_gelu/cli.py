@@ -591,11 +591,7 @@ def _train_and_write(
         result,
         reference=reference,
         plots=not args.no_plots,
-        reference_values=(
-            {k: v.numpy() for k, v in trainer.evaluator.reference.items()}
-            if trainer.evaluator is not None
-            else None
-        ),
+        evaluator=trainer.evaluator,
     )
     if staging is not None:
         replace_run(directory, staging)

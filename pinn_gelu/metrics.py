@@ -15,7 +15,7 @@ and the root-mean-square error is reported instead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +72,9 @@ class Evaluator:
         source: where the reference comes from (``exact`` or ``finite difference, 129²``).
         mask: for a region, (prod(shape),) whether each grid point is in the domain (the
             ``points`` are the grid points where it is True); None for a box (all are).
+        at: the reference at any points (P, d) of the domain → field: (P,) float64 (the
+            exact expressions, or the reference solution's interpolation), for figures drawn
+            beyond the grid; None when the reference was given on the grid only.
     """
 
     points: Tensor
@@ -79,6 +82,7 @@ class Evaluator:
     reference: Mapping[str, Tensor]
     source: str
     mask: np.ndarray | None = None
+    at: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
 
     def errors(self, problem: Problem, network: nn.Module, engine: Engine) -> dict[str, float]:
         """Relative L2 error per reference field."""
@@ -103,15 +107,22 @@ def build_evaluator(
     """
     grid, shape, mask = evaluation_grid(problem)
     points = torch.as_tensor(grid, dtype=dtype, device=device)
+    at: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
     if reference is not None:
         values = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in reference.items()}
         source = "given reference"
     elif problem.exact:
-        exact_points = torch.as_tensor(grid, dtype=torch.float64)
-        values = {
-            name: evaluate_checked(expr, exact_points, problem.path)
-            for name, expr in problem.exact.items()
-        }
+        exact = problem.exact
+
+        def exact_at(where: np.ndarray) -> dict[str, np.ndarray]:
+            tensor = torch.as_tensor(where, dtype=torch.float64)
+            return {
+                name: evaluate_checked(expr, tensor, problem.path).numpy()
+                for name, expr in exact.items()
+            }
+
+        at = exact_at
+        values = {k: torch.as_tensor(v) for k, v in at(grid).items()}
         source = "exact solution"
     elif problem.reference is not None:
         from .reference import solve_reference
@@ -122,11 +133,12 @@ def build_evaluator(
             raise ProblemFileError(
                 problem.path, f"reference.{problem.reference.method}", str(err)
             ) from None
-        values = {
-            k: torch.as_tensor(v, dtype=torch.float64)
-            for k, v in solution.interpolate(grid).items()
-            if k in solution.fields
-        }
+
+        def solution_at(where: np.ndarray) -> dict[str, np.ndarray]:
+            return {k: v for k, v in solution.interpolate(where).items() if k in solution.fields}
+
+        at = solution_at
+        values = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in at(grid).items()}
         if problem.reference.method == "finite_element":
             source = solution.describe()
         else:
@@ -135,7 +147,7 @@ def build_evaluator(
             source = f"finite-difference reference ({grid_text})"
     else:
         return None
-    return Evaluator(points, shape, values, source, mask)
+    return Evaluator(points, shape, values, source, mask, at)
 
 
 def evaluation_grid(problem: Problem) -> tuple[np.ndarray, tuple[int, ...], np.ndarray | None]:

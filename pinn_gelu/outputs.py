@@ -37,7 +37,8 @@ from .checkpoints import MODEL_FORMAT, atomic_write, load_data, plain_data
 from .config import DTYPES, Limits
 from .derivatives import select_engine
 from .errors import ProblemFileError, describe, number_text, one_line
-from .metrics import predict, relative_l2
+from .geometry.domain import RegionDomain
+from .metrics import Evaluator, predict, relative_l2
 from .networks import MLP
 from .problem import Problem
 from .problem_file import parse_problem
@@ -121,12 +122,12 @@ def write_run(
     *,
     reference: str | None,
     plots: bool = True,
-    reference_values: Mapping[str, np.ndarray] | None = None,
+    evaluator: Evaluator | None = None,
 ) -> list[Path]:
     """Write every output of a finished run; returns the paths written.
 
-    ``reference_values`` (field → values on the validation grid) saves recomputing a
-    finite-difference reference for the plots.
+    ``evaluator`` (the trainer's) saves solving a finite-difference or finite-element
+    reference again for the figures.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -154,13 +155,11 @@ def write_run(
     if plots and result.status != "interrupted":
         from .plots import extra_figures, field_panels, grid_values, loss_figure
 
-        grid, shape, predictions, references = grid_values(
-            problem, result.network, reference_values
-        )
+        canvas, predictions, references = grid_values(problem, result.network, evaluator=evaluator)
         figures = {
-            "solution.png": field_panels(problem, grid, shape, predictions, references),
+            "solution.png": field_panels(problem, canvas, predictions, references),
             "loss.png": loss_figure(result.history, [t for t in result.final_loss if t != "loss"]),
-            **extra_figures(problem, shape, predictions, f"{problem.name} (PINN)"),
+            **extra_figures(problem, canvas, predictions, f"{problem.name} (PINN)"),
         }
         for name, figure in figures.items():
             path = directory / name
@@ -175,7 +174,7 @@ def write_reference(directory: str | Path, problem: Problem, solution: Any) -> d
     Returns the summary written to reference.json (unknowns, solve time, and the relative L2
     error of each field against the exact solution on the grid nodes, when there is one).
     """
-    from .plots import extra_figures, field_panels
+    from .plots import Canvas, extra_figures, field_panels
     from .reference.grid import evaluate
 
     directory = Path(directory)
@@ -202,23 +201,14 @@ def write_reference(directory: str | Path, problem: Problem, solution: Any) -> d
     }
     arrays.update(solution.fields)
     atomic_write(directory / "reference.npz", lambda handle: np.savez_compressed(handle, **arrays))
-    figure = field_panels(
-        problem,
-        nodes,
-        solution.grid.shape,
-        {k: v.ravel() for k, v in solution.fields.items()},
-        exact,
-        labels=("finite differences", "exact"),
-    )
-    figures = {"reference.png": figure}
-    figures.update(
-        extra_figures(
-            problem,
-            solution.grid.shape,
-            {k: v.ravel() for k, v in solution.fields.items()},
-            f"{problem.name} (finite differences)",
-        )
-    )
+    canvas = Canvas(nodes, solution.grid.shape)
+    fields = {k: v.ravel() for k, v in solution.fields.items()}
+    figures = {
+        "reference.png": field_panels(
+            problem, canvas, fields, exact, labels=("finite differences", "exact")
+        ),
+        **extra_figures(problem, canvas, fields, f"{problem.name} (finite differences)"),
+    }
     for name, picture in figures.items():
         save_figure(directory / name, picture)
     return summary
@@ -228,10 +218,10 @@ def write_fem_reference(directory: str | Path, problem: Problem, solution: Any) 
     """Write a finite-element solution: reference.json, reference.npz, reference.png.
 
     The error against the exact solution (where there is one) is the relative L2 error at the
-    P2 nodes; the figure shows the solution on the validation grid, blank outside the region.
+    P2 nodes; the figures show the solution over the region only
+    (:func:`~pinn_gelu.plots.region_canvas`).
     """
-    from .metrics import evaluation_grid
-    from .plots import _unmasked, extra_figures, field_panels
+    from .plots import extra_figures, field_panels, region_canvas
     from .reference.grid import evaluate
 
     directory = Path(directory)
@@ -256,28 +246,21 @@ def write_fem_reference(directory: str | Path, problem: Problem, solution: Any) 
     arrays = {"nodes": nodes, "triangles": solution.mesh.triangles}
     arrays.update(solution.fields)
     atomic_write(directory / "reference.npz", lambda handle: np.savez_compressed(handle, **arrays))
-    inside, shape, mask = evaluation_grid(problem)
-    values = solution.interpolate(inside)
-    grid_exact = {
-        name: evaluate(problem.exact[name], inside) for name in values if name in problem.exact
-    }
-    full, _, _ = problem.domain.evaluation_grid(shape[0])
-    if mask is None:
-        mask = np.ones(full.shape[0], dtype=bool)
-    shown = _unmasked({k: v for k, v in values.items() if k in solution.fields}, mask)
+    domain = problem.domain
+    assert isinstance(domain, RegionDomain)  # finite elements are for 2D regions
+    canvas = region_canvas(domain, problem.validation.grid_points(2))
+    values = solution.interpolate(canvas.points)
+    shown = {k: v for k, v in values.items() if k in solution.fields}
     figures = {
         "reference.png": field_panels(
             problem,
-            full,
-            shape,
+            canvas,
             shown,
-            _unmasked({k: v for k, v in grid_exact.items() if k in shown}, mask),
+            {n: evaluate(problem.exact[n], canvas.points) for n in shown if n in problem.exact},
             labels=("finite elements", "exact"),
-        )
+        ),
+        **extra_figures(problem, canvas, values, f"{problem.name} (finite elements)"),
     }
-    figures.update(
-        extra_figures(problem, shape, _unmasked(values, mask), f"{problem.name} (finite elements)")
-    )
     for name, picture in figures.items():
         save_figure(directory / name, picture)
     return summary

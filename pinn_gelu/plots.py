@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from torch import nn
 
 from .derivatives import select_engine
 from .geometry.domain import RegionDomain
-from .metrics import build_evaluator, evaluation_grid, predict
+from .metrics import Evaluator, build_evaluator, evaluation_grid, predict
 from .problem import Problem
 
 if TYPE_CHECKING:
@@ -27,37 +28,107 @@ if TYPE_CHECKING:
 
     from .compare import Comparison
 
-__all__ = ["field_panels", "loss_figure", "solution_figure"]
+__all__ = ["Canvas", "field_panels", "loss_figure", "region_canvas", "solution_figure"]
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """Where a figure's values are given.
+
+    Attributes:
+        points: (K, d) the points.
+        shape: the validation grid's points per dimension.
+        triangles: for a 2D region, (T, 3) indices into ``points``: a triangulation of the
+            region only (:func:`region_canvas`); None for a box or a 3D region, where
+            ``points`` is the whole grid over the bounding box (values NaN outside a region).
+    """
+
+    points: np.ndarray
+    shape: tuple[int, ...]
+    triangles: np.ndarray | None = None
+
+
+def region_canvas(domain: RegionDomain, points_per_dimension: int, outline: bool = True) -> Canvas:
+    """A triangulation of a 2D region for drawing: grid points inside it and on its outline.
+
+    The points are the validation grid's points in the region and, with ``outline``, points
+    along the region's boundary at the grid's spacing h (grid points closer than 0.3 h to one
+    are left out, so no sliver triangles); without it, exactly the validation grid's points in
+    the region, in the grid's order. The Delaunay triangles whose centroid lies outside the
+    region (across a hole or a re-entrant corner) are dropped, so nothing is drawn outside it,
+    and the drawn boundary passes through points on the exact boundary: a curve's peak (the
+    stress at the top of a hole) is drawn where it is.
+    """
+    from scipy.spatial import Delaunay, cKDTree
+
+    grid, shape, mask = domain.evaluation_grid(points_per_dimension)
+    points = grid[mask]
+    if outline:
+        (x0, x1), (y0, y1) = domain.bounds
+        spacing = max(x1 - x0, y1 - y0) / (shape[0] - 1)
+        edge = np.concatenate(domain.outline(per_unit=domain.region.diameter / spacing))
+        edge = np.unique(edge.round(12), axis=0)  # pieces share their ends
+        distance, _ = cKDTree(edge).query(points, distance_upper_bound=0.3 * spacing)
+        points = np.concatenate([points[~np.isfinite(distance)], edge])
+    triangles = Delaunay(points).simplices
+    corners = points[triangles]
+    u, v = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    area = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
+    keep = domain.contains(corners.mean(axis=1)) & (area > 1e-12 * domain.region.diameter**2)
+    return Canvas(points, shape, triangles[keep])
 
 
 def grid_values(
     problem: Problem,
     network: nn.Module,
     reference: Mapping[str, np.ndarray] | None = None,
-) -> tuple[np.ndarray, tuple[int, ...], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(grid points, grid shape, predictions, references) on the validation grid.
+    evaluator: Evaluator | None = None,
+) -> tuple[Canvas, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The canvas of a problem, and the predictions and references on it.
 
-    For a region the arrays cover the whole grid over its bounding box, NaN outside the region
-    (drawn blank).
+    The reference comes from ``evaluator`` when given (a trainer's, so nothing is solved
+    again), else from ``reference`` (values at the validation grid's points in the domain) or
+    the problem (:func:`~pinn_gelu.metrics.build_evaluator`). A 2D region is drawn on
+    :func:`region_canvas` (with its outline when the reference can be evaluated there); a box
+    or 3D region on the whole grid over its bounding box, NaN outside the region (drawn blank).
     """
     parameter = next(network.parameters())
-    evaluator = build_evaluator(problem, parameter.dtype, parameter.device, reference)
     if evaluator is None:
-        grid, shape, mask = evaluation_grid(problem)
-        points = torch.as_tensor(grid, dtype=parameter.dtype, device=parameter.device)
-        refs: dict[str, np.ndarray] = {}
-    else:
-        points, shape, mask = evaluator.points, evaluator.shape, evaluator.mask
-        refs = {k: v.cpu().numpy() for k, v in evaluator.reference.items()}
+        evaluator = build_evaluator(problem, parameter.dtype, parameter.device, reference)
+    domain = problem.domain
     engine, _ = select_engine(network, "auto")
-    preds = {
-        k: v.cpu().double().numpy() for k, v in predict(problem, network, points, engine).items()
-    }
-    inside = points.cpu().double().numpy()
+
+    def predictions(points: np.ndarray) -> dict[str, np.ndarray]:
+        tensor = torch.as_tensor(points, dtype=parameter.dtype, device=parameter.device)
+        values = predict(problem, network, tensor, engine)
+        return {k: v.cpu().double().numpy() for k, v in values.items()}
+
+    refs: dict[str, np.ndarray] = {}
+    if isinstance(domain, RegionDomain) and domain.dimension == 2:
+        n = problem.validation.grid_points(domain.dimension)
+        drawn = evaluator is None or evaluator.at is not None
+        canvas = region_canvas(domain, n, outline=drawn)
+        if evaluator is not None:
+            refs = (
+                evaluator.at(canvas.points)
+                if evaluator.at is not None
+                else {k: v.cpu().numpy() for k, v in evaluator.reference.items()}
+            )
+        return canvas, predictions(canvas.points), refs
+    if evaluator is None:
+        inside, shape, mask = evaluation_grid(problem)
+    else:
+        inside, shape, mask = (
+            evaluator.points.cpu().double().numpy(),
+            evaluator.shape,
+            evaluator.mask,
+        )
+        refs = {k: v.cpu().numpy() for k, v in evaluator.reference.items()}
+    preds = predictions(inside)
     if mask is None:
-        return inside, shape, preds, refs
-    full, _, _ = problem.domain.evaluation_grid(shape[0])
-    return full, shape, _unmasked(preds, mask), _unmasked(refs, mask)
+        return Canvas(inside, shape), preds, refs
+    full, _, _ = domain.evaluation_grid(shape[0])
+    return Canvas(full, shape), _unmasked(preds, mask), _unmasked(refs, mask)
 
 
 def _unmasked(values: Mapping[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
@@ -77,23 +148,25 @@ def solution_figure(
     fields: Sequence[str] | None = None,
 ) -> Figure:
     """Prediction, reference and |error| per field (rows), on the validation grid."""
-    grid, shape, preds, refs = grid_values(problem, network, reference)
+    canvas, preds, refs = grid_values(problem, network, reference)
     names = list(fields) if fields is not None else list(preds)
-    return field_panels(problem, grid, shape, {n: preds[n] for n in names}, refs)
+    return field_panels(problem, canvas, {n: preds[n] for n in names}, refs)
 
 
 def field_panels(
     problem: Problem,
-    grid: np.ndarray,
-    shape: tuple[int, ...],
+    canvas: Canvas,
     values: Mapping[str, np.ndarray],
     references: Mapping[str, np.ndarray],
     labels: tuple[str, str] = ("PINN", "reference"),
 ) -> Figure:
-    """One row per field: values, reference and |values − reference| (when a reference exists)."""
+    """One row per field: values, reference and |values − reference| (when a reference exists).
+
+    ``values`` and ``references`` are given at ``canvas.points``.
+    """
     names = list(values)
     if problem.domain.time and problem.domain.dimension >= 3:
-        return _snapshot_panels(problem, shape, values, references, labels)
+        return _snapshot_panels(problem, canvas.shape, values, references, labels)
     columns = 3 if references else 1
     dimension = problem.domain.dimension
     figure = Figure(figsize=(4.2 * columns, 3.4 * len(names)), layout="constrained")
@@ -109,15 +182,15 @@ def field_panels(
         for col, (data, title) in enumerate(panels):
             ax = axes[row, col]
             if dimension == 1:
-                ax.plot(grid[:, 0], data, lw=1.5)
+                ax.plot(canvas.points[:, 0], data, lw=1.5)
                 if ref is not None and col == 0:
-                    ax.plot(grid[:, 0], ref, "--", lw=1, label="reference")
+                    ax.plot(canvas.points[:, 0], ref, "--", lw=1, label="reference")
                     ax.legend(loc="best", fontsize=8)
                 if col == 2:
                     ax.set_yscale("log")
                 ax.set_xlabel("x")
             else:
-                _colour_map(figure, ax, problem, data, shape)
+                _colour_map(figure, ax, problem, data, canvas)
             ax.set_title(title, fontsize=10)
         for col in range(len(panels), columns):
             axes[row, col].set_visible(False)
@@ -130,22 +203,30 @@ def field_panels(
 
 
 def _colour_map(
-    figure: Figure, ax: Axes, problem: Problem, data: np.ndarray, shape: tuple[int, ...]
+    figure: Figure, ax: Axes, problem: Problem, data: np.ndarray, canvas: Canvas
 ) -> None:
-    """A 2D colour map of grid values; for 3D the middle z slice."""
-    array = data.reshape(shape)
-    if len(shape) == 3:
-        array = array[:, :, shape[2] // 2]
-    (x0, x1), (y0, y1) = problem.domain.bounds[0], problem.domain.bounds[1]
-    image = ax.imshow(
-        array.T, origin="lower", extent=(x0, x1, y0, y1), aspect="auto", cmap="viridis"
-    )
-    if isinstance(problem.domain, RegionDomain) and problem.domain.dimension == 2:
-        for line in problem.domain.outline():
+    """A 2D colour map: triangles over a 2D region, else the grid (for 3D the middle z slice)."""
+    domain = problem.domain
+    image: Any
+    if canvas.triangles is not None:
+        from matplotlib.tri import Triangulation
+
+        triangulation = Triangulation(canvas.points[:, 0], canvas.points[:, 1], canvas.triangles)
+        image = ax.tripcolor(triangulation, data, shading="gouraud", cmap="viridis")
+    else:
+        array = data.reshape(canvas.shape)
+        if len(canvas.shape) == 3:
+            array = array[:, :, canvas.shape[2] // 2]
+        (x0, x1), (y0, y1) = domain.bounds[0], domain.bounds[1]
+        image = ax.imshow(
+            array.T, origin="lower", extent=(x0, x1, y0, y1), aspect="auto", cmap="viridis"
+        )
+    if isinstance(domain, RegionDomain) and domain.dimension == 2:
+        for line in domain.outline():
             ax.plot(line[:, 0], line[:, 1], color="black", lw=0.8)
         ax.set_aspect("equal")
-    ax.set_xlabel(problem.domain.variables[0])
-    ax.set_ylabel(problem.domain.variables[1])
+    ax.set_xlabel(domain.variables[0])
+    ax.set_ylabel(domain.variables[1])
     figure.colorbar(image, ax=ax, shrink=0.9)
 
 
@@ -268,6 +349,12 @@ def deformation_figure(
         von_mises = np.sqrt(sxx**2 - sxx * syy + syy**2 + 3 * sxy**2)
         mesh = ax.pcolormesh(dx, dy, von_mises, shading="gouraud", cmap="plasma")
         figure.colorbar(mesh, ax=ax, label="von Mises stress")
+        _mark_peak(
+            ax,
+            np.stack([gx.ravel(), gy.ravel()], 1),
+            np.stack([dx.ravel(), dy.ravel()], 1),
+            von_mises.ravel(),
+        )
     step_x = max(1, (shape[0] - 1) // (lines - 1))
     step_y = max(1, (shape[1] - 1) // (lines - 1))
     for i in range(0, shape[0], step_x):
@@ -284,58 +371,69 @@ def deformation_figure(
     return figure
 
 
+def _mark_peak(ax: Axes, points: np.ndarray, drawn: np.ndarray, von_mises: np.ndarray) -> None:
+    """Mark the largest von Mises stress where it is drawn; the legend gives its value and place."""
+    k = int(np.nanargmax(von_mises))
+    x, y = (round(float(c), 4) + 0.0 for c in points[k])  # 5e-10 → 0, not "5e-10"
+    ax.plot(
+        *drawn[k],
+        linestyle="none",
+        marker="o",
+        ms=8,
+        mfc="none",
+        mec="cyan",
+        mew=1.8,
+        label=f"max σ_vm = {von_mises[k]:.3g} at ({x:.3g}, {y:.3g})",
+    )
+    ax.legend(loc="best", fontsize=8, framealpha=0.85)
+
+
 def extra_figures(
-    problem: Problem, shape: tuple[int, ...], values: Mapping[str, np.ndarray], title: str = ""
+    problem: Problem, canvas: Canvas, values: Mapping[str, np.ndarray], title: str = ""
 ) -> dict[str, Figure]:
     """Figures particular to a PDE kind: the deformed shape for elasticity; none otherwise."""
-    if {"ux", "uy"} <= set(values) and isinstance(problem.domain, RegionDomain):
-        return {"deformation.png": region_deformation_figure(problem, shape, values, title)}
+    if {"ux", "uy"} <= set(values) and canvas.triangles is not None:
+        return {"deformation.png": region_deformation_figure(problem, canvas, values, title)}
     if {"ux", "uy"} <= set(values) and problem.domain.dimension == 2:
-        return {"deformation.png": deformation_figure(problem, shape, values, title)}
+        return {"deformation.png": deformation_figure(problem, canvas.shape, values, title)}
     return {}
 
 
 def region_deformation_figure(
     problem: Problem,
-    shape: tuple[int, ...],
+    canvas: Canvas,
     values: Mapping[str, np.ndarray],
     title: str = "",
 ) -> Figure:
-    """The deformed region: its grid points moved by the scaled displacement.
+    """The deformed region: its canvas (:func:`region_canvas`) moved by the scaled displacement.
 
-    ``values`` cover the whole grid over the bounding box, NaN outside the region. The points
-    inside are triangulated (Delaunay, keeping the triangles whose centroid lies in the region,
-    so a hole stays open) and coloured by the plane von Mises stress
-    σ_vm = √(σxx² − σxx σyy + σyy² + 3 σxy²) where the stresses are given; the undeformed outline
-    is drawn dashed in grey, the deformed boundary of the triangulation in black. The scale makes
-    the largest displacement 10% of the bounding box's larger side (stated in the title).
+    ``values`` are given at ``canvas.points``. The triangles are coloured by the plane von Mises
+    stress σ_vm = √(σxx² − σxx σyy + σyy² + 3 σxy²) where the stresses are given, and its
+    largest value is marked (at the top of the Kirsch plate's hole: 3S); the undeformed
+    outline is drawn dashed in grey, the deformed boundary in black. The scale makes the
+    largest displacement 10% of the bounding box's larger side (stated in the title).
     """
     from matplotlib.tri import Triangulation
 
     domain = problem.domain
-    assert isinstance(domain, RegionDomain)  # the caller checked
-    full, _, _ = domain.evaluation_grid(shape[0])
-    inside = np.isfinite(values["ux"]) & np.isfinite(values["uy"])
-    points = full[inside]
-    ux, uy = values["ux"][inside], values["uy"][inside]
+    assert canvas.triangles is not None and isinstance(domain, RegionDomain)  # the caller checked
+    points, ux, uy = canvas.points, values["ux"], values["uy"]
     (x0, x1), (y0, y1) = domain.bounds
     largest = float(np.sqrt(ux**2 + uy**2).max()) if ux.size else 0.0
     scale = 0.1 * max(x1 - x0, y1 - y0) / largest if largest > 0 else 1.0
-    undeformed = Triangulation(points[:, 0], points[:, 1])
-    centroids = points[undeformed.triangles].mean(axis=1)
-    keep = domain.contains(centroids)
     moved = points + scale * np.stack([ux, uy], axis=1)
-    triangulation = Triangulation(moved[:, 0], moved[:, 1], undeformed.triangles[keep])
+    triangulation = Triangulation(moved[:, 0], moved[:, 1], canvas.triangles)
     figure = Figure(figsize=(6.4, 5.4), layout="constrained")
     ax = figure.subplots()
     if all(k in values for k in ("sxx", "syy", "sxy")):
-        sxx, syy, sxy = (values[k][inside] for k in ("sxx", "syy", "sxy"))
+        sxx, syy, sxy = (values[k] for k in ("sxx", "syy", "sxy"))
         von_mises = np.sqrt(sxx**2 - sxx * syy + syy**2 + 3 * sxy**2)
         mesh = ax.tripcolor(triangulation, von_mises, shading="gouraud", cmap="plasma")
         figure.colorbar(mesh, ax=ax, label="von Mises stress")
+        _mark_peak(ax, points, moved, von_mises)
     else:
         ax.triplot(triangulation, color="black", lw=0.2)
-    triangles = triangulation.triangles
+    triangles = canvas.triangles
     sides = np.sort(
         np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), 1
     )

@@ -379,18 +379,18 @@ def test_a_hostile_equation_exits_2_with_one_line(write, capsys) -> None:
 
 
 def test_time_plots_have_a_time_axis_and_snapshots(write) -> None:
-    from pinn_gelu.plots import field_panels
+    from pinn_gelu.plots import Canvas, field_panels
 
     problem = load_problem(write(heat()))
     grid, shape = problem.domain.grid(5)
-    figure = field_panels(problem, grid, shape, {"u": grid[:, 0]}, {"u": grid[:, 0] * 0.9})
+    figure = field_panels(problem, Canvas(grid, shape), {"u": grid[:, 0]}, {"u": grid[:, 0] * 0.9})
     axes = [ax for ax in figure.axes if ax.get_label() != "<colorbar>"]
     assert axes[0].get_xlabel() == "x" and axes[0].get_ylabel() == "t"
     data = heat(domain={"rectangle": [[0, 1], [0, 2]], "time": [0, 1]})
     data["exact"] = {"u": "exp(-pi**2*t)*sin(pi*x)"}
     problem = load_problem(write(data))
     grid, shape = problem.domain.grid(7)
-    figure = field_panels(problem, grid, shape, {"u": grid[:, 2]}, {"u": grid[:, 2] + 1e-3})
+    figure = field_panels(problem, Canvas(grid, shape), {"u": grid[:, 2]}, {"u": grid[:, 2] + 1e-3})
     titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
     assert [t for t in titles if t.startswith("u: PINN")] == [
         f"u: PINN, t = {t:.3g}" for t in np.linspace(0, 1, 7)[[0, 2, 4, 6]]

@@ -305,3 +305,84 @@ def test_fem_reference_validates_a_problem_without_exact() -> None:
     # u ≥ 0 with max ≈ 0.15 (−Δu = 1, u = 0 on the boundary of a domain of width 2)
     u = evaluator.reference["u"]
     assert float(u.min()) > -1e-6 and 0.1 < float(u.max()) < 0.2
+
+
+# --- figures --------------------------------------------------------------------------------------
+def _triangle_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    a, b, c = (points[triangles[:, k]] for k in range(3))
+    u, v = b - a, c - a
+    return 0.5 * np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
+
+
+@pytest.mark.parametrize(
+    ("name", "area"), [("kirsch_plate", 16 - math.pi / 4), ("lshape_poisson", 3.0)]
+)
+def test_region_canvas_covers_the_region_and_nothing_else(name, area) -> None:
+    from pinn_gelu.plots import region_canvas
+
+    domain = load_problem(PROBLEMS / f"{name}.yaml").domain
+    assert isinstance(domain, RegionDomain)
+    canvas = region_canvas(domain, 101)
+    assert canvas.triangles is not None and domain.contains(canvas.points).all()
+    centroids = canvas.points[canvas.triangles].mean(axis=1)
+    assert domain.contains(centroids).all()
+    # the outline is drawn by chords of spacing h = 0.04: on the hole they cut its circular
+    # segments (sagitta h²/8 = 2e-4), 2e-4 in all; no triangle bridges the hole or the notch
+    covered = _triangle_areas(canvas.points, canvas.triangles).sum()
+    assert abs(covered - area) < 5e-4
+    # the outline's points are drawn: the top of the hole, the re-entrant corner
+    corner = [0.0, 1.0] if name == "kirsch_plate" else [0.0, 0.0]
+    assert np.min(np.linalg.norm(canvas.points - corner, axis=1)) < 1e-8
+    # without the outline, exactly the validation grid's points in the region, in its order
+    plain = region_canvas(domain, 101, outline=False)
+    grid, _, mask = domain.evaluation_grid(101)
+    assert np.array_equal(plain.points, grid[mask])
+
+
+def test_kirsch_figures_show_the_stress_concentration_at_the_top_of_the_hole() -> None:
+    from matplotlib.collections import TriMesh
+    from matplotlib.image import AxesImage
+
+    from pinn_gelu.metrics import build_evaluator
+    from pinn_gelu.plots import extra_figures, field_panels, region_canvas
+
+    problem = load_problem(PROBLEMS / "kirsch_plate.yaml")
+    assert isinstance(problem.domain, RegionDomain)
+    evaluator = build_evaluator(problem, torch.float64, "cpu")
+    assert evaluator is not None and evaluator.at is not None
+    canvas = region_canvas(problem.domain, 61)
+    exact = evaluator.at(canvas.points)
+    # σxx = 3S at (0, a) is on the canvas, so the drawn field reaches it
+    assert exact["sxx"].max() == pytest.approx(3.0, abs=1e-6)
+    figures = extra_figures(problem, canvas, exact)
+    legend = figures["deformation.png"].axes[0].get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == ["max σ_vm = 3 at (0, 1)"]
+    panels = field_panels(problem, canvas, {"sxx": exact["sxx"]}, {"sxx": exact["sxx"]})
+    drawn = [a for ax in panels.axes for a in ax.get_children()]
+    assert sum(isinstance(a, TriMesh) for a in drawn) == 3
+    assert not any(isinstance(a, AxesImage) for a in drawn)  # no grid image over the hole
+
+
+def test_figures_of_a_region_run_get_the_reference_on_the_outline() -> None:
+    from pinn_gelu.networks import build_network
+    from pinn_gelu.plots import grid_values
+
+    data = annulus()
+    data["validation"] = {"grid": 31}
+    problem = parse_problem(data, "p.yaml")
+    network = build_network(problem.network, problem.domain.bounds, 1).double()
+    canvas, predictions, references = grid_values(problem, network)
+    assert canvas.triangles is not None
+    r = np.linalg.norm(canvas.points, axis=1)
+    on_hole = np.abs(r - 0.5) < 1e-12
+    assert on_hole.sum() > 10
+    np.testing.assert_allclose(references["u"], canvas.points[:, 0], atol=1e-12)
+    assert predictions["u"].shape == references["u"].shape == (canvas.points.shape[0],)
+    # a reference given on the grid only: drawn on the grid points in the region, no outline
+    evaluator = build_evaluator(problem, torch.float64, "cpu")
+    assert evaluator is not None
+    given = {"u": evaluator.reference["u"].numpy() * 2}
+    canvas, _, references = grid_values(problem, network, given)
+    np.testing.assert_array_equal(references["u"], given["u"])
+    assert canvas.points.shape[0] == evaluator.points.shape[0]
