@@ -460,7 +460,7 @@ def evaluate_inputs(problem: Problem, *, evaluator: bool = True) -> None:
         device="cpu",
         sides=problem.boundary_sides,
     )
-    problem.pde.terms(problem, points)
+    problem.terms(points)
     if evaluator:
         build_evaluator(problem, dtype, "cpu")
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .activations import ActivationSpec
-from .expressions import ExpressionLimits
+from .expressions import Expression, ExpressionLimits
 
 __all__ = [
     "DTYPES",
@@ -264,14 +264,18 @@ class TrainingConfig:
         choices=tuple(DTYPES),
     )
     device: str = option("cpu", "torch device", choices=("cpu", "cuda"))
-    weights: dict[str, float] = option(
+    weights: dict[str, float | Expression] = option(
         {},
         "weight per loss term, by term name (pde, dirichlet, neumann, ...); a term not named "
         "here gets its PDE kind's default: 100 for conditions on values (dirichlet, "
         "displacement), 10 for conditions on fluxes (neumann, traction) and the mixed "
-        "form's constitutive law, 1 for the PDE",
+        "form's constitutive law, 1 for the PDE. An expression of the coordinates is a "
+        "weight per point (in [0, 1e12] at every point of the term), multiplying the "
+        "squared residual there, e.g. sqrt((x**2 + y**2)/(x**2 + y**2 + 0.04)) to let a residual "
+        "that no smooth function meets near a re-entrant corner count less",
         min=0.0,
         max=1e12,
+        expressions=True,
     )
     derivatives: str = option(
         "auto",

@@ -53,7 +53,7 @@ def term_gradient_norms(
         dtype=dtype,
         sides=problem.boundary_sides,
     )
-    terms = problem.pde.terms(problem, points)
+    terms = problem.terms(points)
     needs: dict[str, str] = {}
     for term in terms:
         needs[term.on] = max(needs.get(term.on, "value"), term.need, key=need_rank)

@@ -5,6 +5,11 @@
   image with a time axis in 1D + time; snapshots at four times in 2D (and 3D) + time.
 - :func:`loss_figure`: the loss and each term against step (log scale), the phase boundary, and
   the relative L2 error where it was measured.
+- :func:`extra_figures`: the deformed shape for elasticity, coloured by von Mises stress, with
+  its largest value marked.
+
+A 2D region is drawn on a triangulation of the region itself (:func:`region_canvas`): nothing
+is coloured outside it, and its boundary passes through points of the exact boundary.
 """
 
 from __future__ import annotations

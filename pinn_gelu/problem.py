@@ -14,12 +14,14 @@ entry covers gets the PDE's default condition (traction-free for elasticity), is
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
+import torch
 from torch import Tensor, nn
 
 from .config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
+from .errors import ProblemFileError
 from .expressions import Expression, Residual
 from .geometry.domain import Domain
 
@@ -84,6 +86,18 @@ class Term:
     need: str
     residual: Callable[[Fields], Tensor]
     rows: Tensor | None = None
+
+
+class _Weighted:
+    """A residual scaled per row: fields → √w[k]·r[k, ...] (see :meth:`Problem.terms`)."""
+
+    def __init__(self, residual: Callable[[Fields], Tensor], scale: Tensor) -> None:
+        self.residual = residual
+        self.scale = scale
+
+    def __call__(self, fields: Fields) -> Tensor:
+        values = self.residual(fields)
+        return values * self.scale.reshape(-1, *([1] * (values.dim() - 1)))
 
 
 class PDE(Protocol):
@@ -182,10 +196,66 @@ class Problem:
     limits: Limits = field(default_factory=Limits)
 
     def weight(self, term: str) -> float:
-        """w_t of a loss term: ``training.weights``, else the PDE kind's default, else 1."""
+        """w_t of a loss term: ``training.weights``, else the PDE kind's default, else 1.
+
+        A weight given as an expression is a weight per point, folded into the term's residual
+        by :meth:`terms`; w_t is then 1.
+        """
         if term in self.training.weights:
-            return float(self.training.weights[term])
+            value = self.training.weights[term]
+            return 1.0 if isinstance(value, Expression) else float(value)
         return float(self.pde.default_weights.get(term, 1.0))
+
+    def terms(self, points: Collocation) -> list[Term]:
+        """The PDE kind's loss terms on ``points``, with the weights per point folded in.
+
+        A term t weighted by an expression w(x) in ``training.weights`` contributes
+        (1/n_t) Σ_k w(x_k) r_t,k², so its residual becomes √w(x_k)·r_t,k: the loss, the
+        weighted residual vector and the Gauss–Newton Jacobian (:mod:`pinn_gelu.loss`) all
+        follow from it, on any shard of the points. w is evaluated once, here.
+
+        Raises:
+            ProblemFileError: naming ``training.weights.<term>`` where w is not finite or not
+                in [0, 1e12] at one of the term's points.
+        """
+        terms = self.pde.terms(self, points)
+        out = []
+        for term in terms:
+            weight = self.training.weights.get(term.name)
+            if not isinstance(weight, Expression):
+                out.append(term)
+                continue
+            where = points.on(term.on)
+            if term.rows is not None:
+                where = where[term.rows.to(where.device)]
+            out.append(
+                replace(
+                    term,
+                    residual=_Weighted(
+                        term.residual, self._point_weights(weight, where, term.name)
+                    ),
+                )
+            )
+        return out
+
+    def _point_weights(self, weight: Expression, points: Tensor, name: str) -> Tensor:
+        """√w at points, checked to be finite and in [0, 1e12]."""
+        with torch.no_grad():
+            values = weight(points)[:, 0]
+        bad = ~(torch.isfinite(values) & (values >= 0) & (values <= 1e12))
+        if bool(bad.any()):
+            where = points[bad][0].tolist()
+            at = ", ".join(
+                f"{v}={c:.6g}" for v, c in zip(self.domain.variables, where, strict=True)
+            )
+            raise ProblemFileError(
+                self.path,
+                f"training.weights.{name}",
+                f"{weight.source!r} is {values[bad][0].item():.6g} at ({at}); a weight must be "
+                f"a finite number in [0, 1e12] at every point ({int(bad.sum())} of "
+                f"{points.shape[0]} are not)",
+            )
+        return values.sqrt()
 
     @property
     def order(self) -> int:

@@ -216,7 +216,13 @@ class Section:
         if typing.get_origin(hint) is dict:
             inner = Section(value, join(self.key, f.name), self.context)
             return {
-                name: inner.number(name, minimum=meta.get("min"), maximum=maximum)
+                name: (
+                    inner.expression(name)
+                    if meta.get("expressions")
+                    and isinstance(inner.data[name], str)
+                    and not isinstance(yaml12_number(inner.data[name]), float)
+                    else inner.number(name, minimum=meta.get("min"), maximum=maximum)
+                )
                 for name in inner.data
             }
         raise TypeError(f"unsupported config field type {hint!r}")  # a bug, not bad input

@@ -190,7 +190,7 @@ class Trainer:
             ),
             group,
         )
-        terms = problem.pde.terms(problem, self.points)
+        terms = problem.terms(self.points)
         self.objective = Loss(
             self.network,
             terms,

@@ -21,7 +21,7 @@ from pinn_gelu import load_problem, load_run
 from pinn_gelu.checkpoints import read_checkpoint
 from pinn_gelu.collocation import sample_collocation
 from pinn_gelu.distributed import Group, shard_collocation
-from pinn_gelu.loss import Loss
+from pinn_gelu.loss import Loss, canonical_order
 from pinn_gelu.training import Trainer
 
 from .conftest import PROBLEMS, ROOT
@@ -147,21 +147,47 @@ def test_shards_partition_every_point_set_and_side() -> None:
             assert max(len(p) for p in pieces) - min(len(p) for p in pieces) <= 1
 
 
-@pytest.mark.parametrize("name", ["poisson_1d", "elasticity_plate_mixed", "beam", "wave_1d"])
-def test_every_shard_has_every_term_even_without_points_of_it(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "weights"),
+    [
+        ("poisson_1d", []),
+        ("elasticity_plate_mixed", []),
+        ("beam", []),
+        ("wave_1d", []),
+        ("poisson_1d", ["training.weights.pde=1 + x", "training.weights.dirichlet=x + 1"]),
+    ],
+)
+def test_every_shard_has_every_term_even_without_points_of_it(name: str, weights) -> None:
     """A side with fewer points than ranks leaves some shards without them: empty terms."""
     problem = load_problem(
-        PROBLEMS / f"{name}.yaml", ["training.points.boundary=4", "training.points.interior=50"]
+        PROBLEMS / f"{name}.yaml",
+        ["training.points.boundary=4", "training.points.interior=50", *weights],
     )
     trainer = Trainer(problem, progress=False)
     for size in (2, 3, 5):
+        rows, keys = [], []
         for rank in range(size):
             shard = shard_collocation(trainer.points, Group(rank, size))
-            terms = problem.pde.terms(problem, shard)
+            terms = problem.terms(shard)
             assert [t.name for t in terms] == trainer.objective.names
             loss = Loss(trainer.network, terms, shard, trainer.engine, trainer.objective.weights)
             r, jac = loss.jacobian()
             assert r.shape[0] == jac.shape[0] == loss.row_keys().shape[0]
+            # this loss is alone (no group): its rows carry √(w/n) of the shard's counts n
+            term = loss.row_keys()[:, 0]
+            local = torch.tensor([max(c, 1) for c in loss.counts], dtype=r.dtype)
+            whole_counts = torch.tensor(trainer.objective.counts, dtype=r.dtype)
+            rows.append(r * (local / whole_counts)[term].sqrt())
+            keys.append(loss.row_keys())
+        # the shards' rows, put in canonical order, are the whole problem's rows
+        whole = trainer.objective.residuals()
+        order = canonical_order(torch.cat(keys))
+        assert torch.allclose(
+            torch.cat(rows)[order],
+            whole[canonical_order(trainer.objective.row_keys())],
+            rtol=1e-12,
+            atol=1e-14,
+        )
 
 
 def test_two_ranks_on_a_1d_problem_whose_sides_have_one_point(tmp_path: Path) -> None:

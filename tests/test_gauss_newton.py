@@ -43,10 +43,19 @@ def dense_jacobian(trainer: Trainer) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(
-    "name", ["poisson_2d", "poisson_mixed", "elasticity_plate", "elasticity_plate_mixed"]
+    ("name", "weights"),
+    [
+        ("poisson_2d", []),
+        ("poisson_mixed", []),
+        ("elasticity_plate", []),
+        ("elasticity_plate_mixed", []),
+        # weights per point, on a term with one row per point and on one with two per point
+        ("poisson_2d", ["training.weights.pde=0.5 + x*y", "training.weights.dirichlet=1 + x"]),
+        ("elasticity_plate", ["training.weights.traction=2 + y"]),
+    ],
 )
-def test_jacobian_equals_the_dense_jacobian_of_the_residual_vector(name):
-    trainer = Trainer(load_problem(PROBLEMS / f"{name}.yaml", SMALL), progress=False)
+def test_jacobian_equals_the_dense_jacobian_of_the_residual_vector(name, weights):
+    trainer = Trainer(load_problem(PROBLEMS / f"{name}.yaml", [*SMALL, *weights]), progress=False)
     r, jac = trainer.objective.jacobian(chunk=7)  # a chunk that splits the terms unevenly
     total, _ = trainer.loss()
     # L = ‖r‖² by construction; float64 sums of ~100 terms: 1e-12 relative

@@ -386,3 +386,38 @@ def test_figures_of_a_region_run_get_the_reference_on_the_outline() -> None:
     canvas, _, references = grid_values(problem, network, given)
     np.testing.assert_array_equal(references["u"], given["u"])
     assert canvas.points.shape[0] == evaluator.points.shape[0]
+
+
+def test_compare_on_a_region_solves_its_finite_element_reference_once(monkeypatch) -> None:
+    import pinn_gelu.reference as reference
+    from pinn_gelu import compare
+
+    calls = []
+    solve = reference.solve_reference
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(reference, "solve_reference", counted)
+    overrides = [
+        "training.adam.steps=30",
+        "training.gauss_newton.steps=0",
+        "training.points.interior=200",
+        "training.points.boundary=80",
+        "network.width=8",
+        "validation.grid=31",
+        "reference.finite_element.size=0.25",
+    ]
+    result = compare(
+        PROBLEMS / "lshape_poisson.yaml",
+        ["gelu", "tanh"],
+        [0],
+        overrides=overrides,
+        jobs=1,
+        threads=1,
+        progress=False,
+    )
+    assert len(calls) == 1
+    errors = [run["relative_l2"]["u"] for run in result.runs]
+    assert len(errors) == 2 and all(0 < e < 10 for e in errors) and errors[0] != errors[1]

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from pinn_gelu import load_problem, train
+from pinn_gelu.cli import main
 from pinn_gelu.training import ActivationOrderWarning, Trainer
 
 from .conftest import PROBLEMS, ROOT
@@ -134,6 +135,47 @@ def test_weights_scale_the_terms(write, valid) -> None:
     weighted = train(load_problem(write(valid)), progress=False).history[0]
     assert weighted["dirichlet"] == plain["dirichlet"]
     assert weighted["loss"] == pytest.approx(plain["pde"] + 10 * plain["dirichlet"], rel=1e-12)
+
+
+def test_a_weight_expression_weighs_each_point(write, valid) -> None:
+    plain = Trainer(load_problem(write(valid)), progress=False)
+    valid["training"]["weights"] = {"pde": "1 + x**2", "dirichlet": "5*2"}
+    weighted = Trainer(load_problem(write(valid)), progress=False)
+    x = plain.points.interior[:, 0]
+    (pde,) = [t for t in plain.objective.terms if t.name == "pde"]
+    r = pde.residual(plain.objective.fields()["interior"]).detach()
+    _, parts = weighted.objective.value()
+    _, plain_parts = plain.objective.value()
+    names = weighted.objective.names
+    assert parts[names.index("pde")].item() == pytest.approx(
+        float(((1 + x**2) * r**2).mean()), rel=1e-12
+    )
+    # a constant expression is its number: 10 × the unweighted mean square, w_t = 1
+    k = names.index("dirichlet")
+    assert parts[k].item() == pytest.approx(10 * plain_parts[k].item(), rel=1e-12)
+    assert weighted.objective.weights[k] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("weight", "message"),
+    [
+        ("x - 0.5", "'x - 0.5' is -0."),
+        ("log(x - 0.5)", "'log(x - 0.5)' is nan at (x=0."),
+        ("2e12", "expected a number in [0, 1e+12]"),
+        ("q*x", "'q'"),
+    ],
+)
+def test_a_bad_weight_expression_exits_2_naming_the_key(
+    write, valid, tmp_path, capsys, weight, message
+) -> None:
+    valid["training"]["weights"] = {"pde": weight}
+    out = tmp_path / "run"
+    assert main(["solve", str(write(valid)), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "training.weights.pde" in err and message in err, err
+    if "is" in message:
+        assert "a weight must be a finite number in [0, 1e12] at every point" in err
+    assert not out.exists()
 
 
 def test_autograd_and_forward_engines_train_identically(write, valid) -> None:
