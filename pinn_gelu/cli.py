@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 from . import __version__
 from .config import LIMIT_CEILINGS, Limits
 from .errors import PinnGeluError, ProblemFileError, UsageError, one_line, printable
+from .expressions import Expression
 from .problem import Problem
 from .problem_file import apply_overrides, parse_problem, read_yaml
 
@@ -202,6 +203,14 @@ def _phase_text(training: Any, name: str) -> str:
     return f"{name} {config.steps} {'iterations' if name == 'lbfgs' else 'steps'}"
 
 
+def _weight_text(problem: Problem, term: str) -> str:
+    """``100``, or a weight per point's expression in quotes."""
+    value = problem.training.weights.get(term)
+    if isinstance(value, Expression):
+        return repr(value.source)
+    return f"{problem.weight(term):g}"
+
+
 def describe_problem(problem: Problem) -> str:
     """A readable summary of a validated problem."""
     t, n = problem.training, problem.network
@@ -245,7 +254,7 @@ def describe_problem(problem: Problem) -> str:
         f"training    {', '.join(_phase_text(t, name) for name in t.schedule)}; "
         f"{t.dtype} on {t.device}; seed {t.seed}",
         "weights     "
-        + ", ".join(f"{name} {problem.weight(name):g}" for name in problem.pde.term_names),
+        + ", ".join(f"{name} {_weight_text(problem, name)}" for name in problem.pde.term_names),
     ]
     return "\n".join(lines)
 

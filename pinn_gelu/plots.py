@@ -340,18 +340,16 @@ def deformation_figure(
     """
     (x0, x1), (y0, y1) = problem.domain.bounds
     ux, uy = values["ux"].reshape(shape), values["uy"].reshape(shape)
-    largest = float(np.sqrt(ux**2 + uy**2).max())
-    size = max(x1 - x0, y1 - y0)
-    scale = 0.1 * size / largest if largest > 0 else 1.0
+    scale = _displacement_scale(problem, ux, uy)
     gx, gy = np.meshgrid(
         np.linspace(x0, x1, shape[0]), np.linspace(y0, y1, shape[1]), indexing="ij"
     )
     dx, dy = gx + scale * ux, gy + scale * uy
     figure = Figure(figsize=(6.4, 5.4), layout="constrained")
     ax = figure.subplots()
-    if all(k in values for k in ("sxx", "syy", "sxy")):
-        sxx, syy, sxy = (values[k].reshape(shape) for k in ("sxx", "syy", "sxy"))
-        von_mises = np.sqrt(sxx**2 - sxx * syy + syy**2 + 3 * sxy**2)
+    von_mises = _von_mises(values)
+    if von_mises is not None:
+        von_mises = von_mises.reshape(shape)
         mesh = ax.pcolormesh(dx, dy, von_mises, shading="gouraud", cmap="plasma")
         figure.colorbar(mesh, ax=ax, label="von Mises stress")
         _mark_peak(
@@ -367,13 +365,30 @@ def deformation_figure(
     for j in range(0, shape[1], step_y):
         ax.plot(dx[:, j], dy[:, j], color="black", lw=0.5)
     ax.plot([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], color="grey", ls="--", lw=1)
+    _label_deformation(ax, title or problem.name, scale)
+    return figure
+
+
+def _displacement_scale(problem: Problem, ux: np.ndarray, uy: np.ndarray) -> float:
+    """The factor that draws the largest displacement at 10% of the bounding box's larger side."""
+    (x0, x1), (y0, y1) = problem.domain.bounds
+    largest = float(np.sqrt(ux**2 + uy**2).max()) if ux.size else 0.0
+    return 0.1 * max(x1 - x0, y1 - y0) / largest if largest > 0 else 1.0
+
+
+def _von_mises(values: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """Plane von Mises stress √(σxx² − σxx σyy + σyy² + 3 σxy²); None without the stresses."""
+    if not all(k in values for k in ("sxx", "syy", "sxy")):
+        return None
+    sxx, syy, sxy = (values[k] for k in ("sxx", "syy", "sxy"))
+    return np.sqrt(sxx**2 - sxx * syy + syy**2 + 3 * sxy**2)
+
+
+def _label_deformation(ax: Axes, title: str, scale: float) -> None:
     ax.set_aspect("equal")
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    ax.set_title(
-        f"{title or problem.name}: deformed shape (displacement × {scale:.3g})", fontsize=10
-    )
-    return figure
+    ax.set_title(f"{title}: deformed shape (displacement × {scale:.3g})", fontsize=10)
 
 
 def _mark_peak(ax: Axes, points: np.ndarray, drawn: np.ndarray, von_mises: np.ndarray) -> None:
@@ -423,16 +438,13 @@ def region_deformation_figure(
     domain = problem.domain
     assert canvas.triangles is not None and isinstance(domain, RegionDomain)  # the caller checked
     points, ux, uy = canvas.points, values["ux"], values["uy"]
-    (x0, x1), (y0, y1) = domain.bounds
-    largest = float(np.sqrt(ux**2 + uy**2).max()) if ux.size else 0.0
-    scale = 0.1 * max(x1 - x0, y1 - y0) / largest if largest > 0 else 1.0
+    scale = _displacement_scale(problem, ux, uy)
     moved = points + scale * np.stack([ux, uy], axis=1)
     triangulation = Triangulation(moved[:, 0], moved[:, 1], canvas.triangles)
     figure = Figure(figsize=(6.4, 5.4), layout="constrained")
     ax = figure.subplots()
-    if all(k in values for k in ("sxx", "syy", "sxy")):
-        sxx, syy, sxy = (values[k] for k in ("sxx", "syy", "sxy"))
-        von_mises = np.sqrt(sxx**2 - sxx * syy + syy**2 + 3 * sxy**2)
+    von_mises = _von_mises(values)
+    if von_mises is not None:
         mesh = ax.tripcolor(triangulation, von_mises, shading="gouraud", cmap="plasma")
         figure.colorbar(mesh, ax=ax, label="von Mises stress")
         _mark_peak(ax, points, moved, von_mises)
@@ -449,12 +461,7 @@ def region_deformation_figure(
         ax.plot(segments[:, :, 0].T, segments[:, :, 1].T, color="black", lw=0.8)
     for line in domain.outline():
         ax.plot(line[:, 0], line[:, 1], color="grey", ls="--", lw=1)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.set_title(
-        f"{title or problem.name}: deformed shape (displacement × {scale:.3g})", fontsize=10
-    )
+    _label_deformation(ax, title or problem.name, scale)
     return figure
 
 

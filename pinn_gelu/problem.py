@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
-import torch
 from torch import Tensor, nn
 
 from .config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
@@ -239,10 +238,11 @@ class Problem:
         return out
 
     def _point_weights(self, weight: Expression, points: Tensor, name: str) -> Tensor:
-        """√w at points, checked to be finite and in [0, 1e12]."""
-        with torch.no_grad():
-            values = weight(points)[:, 0]
-        bad = ~(torch.isfinite(values) & (values >= 0) & (values <= 1e12))
+        """√w at points, checked to be finite (as every expression) and in [0, 1e12]."""
+        from .pdes.common import evaluate_checked  # pdes import this module
+
+        values = evaluate_checked(weight, points, self.path)
+        bad = (values < 0) | (values > 1e12)
         if bool(bad.any()):
             where = points[bad][0].tolist()
             at = ", ".join(

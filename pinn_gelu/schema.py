@@ -218,9 +218,7 @@ class Section:
             return {
                 name: (
                     inner.expression(name)
-                    if meta.get("expressions")
-                    and isinstance(inner.data[name], str)
-                    and not isinstance(yaml12_number(inner.data[name]), float)
+                    if meta.get("expressions") and isinstance(yaml12_number(inner.data[name]), str)
                     else inner.number(name, minimum=meta.get("min"), maximum=maximum)
                 )
                 for name in inner.data

@@ -137,10 +137,12 @@ def test_weights_scale_the_terms(write, valid) -> None:
     assert weighted["loss"] == pytest.approx(plain["pde"] + 10 * plain["dirichlet"], rel=1e-12)
 
 
-def test_a_weight_expression_weighs_each_point(write, valid) -> None:
+def test_a_weight_expression_weighs_each_point(write, valid, capsys) -> None:
     plain = Trainer(load_problem(write(valid)), progress=False)
     valid["training"]["weights"] = {"pde": "1 + x**2", "dirichlet": "5*2"}
     weighted = Trainer(load_problem(write(valid)), progress=False)
+    assert main(["check", str(write(valid))]) == 0
+    assert "weights     pde '1 + x**2', dirichlet '5*2', neumann 10" in capsys.readouterr().out
     x = plain.points.interior[:, 0]
     (pde,) = [t for t in plain.objective.terms if t.name == "pde"]
     r = pde.residual(plain.objective.fields()["interior"]).detach()
@@ -160,7 +162,7 @@ def test_a_weight_expression_weighs_each_point(write, valid) -> None:
     ("weight", "message"),
     [
         ("x - 0.5", "'x - 0.5' is -0."),
-        ("log(x - 0.5)", "'log(x - 0.5)' is nan at (x=0."),
+        ("log(x - 0.5)", "'log(x - 0.5)' is not finite at"),
         ("2e12", "expected a number in [0, 1e+12]"),
         ("q*x", "'q'"),
     ],
@@ -173,7 +175,7 @@ def test_a_bad_weight_expression_exits_2_naming_the_key(
     assert main(["solve", str(write(valid)), "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "training.weights.pde" in err and message in err, err
-    if "is" in message:
+    if " is -" in message:
         assert "a weight must be a finite number in [0, 1e12] at every point" in err
     assert not out.exists()
 
