@@ -68,7 +68,9 @@ def fingerprint(path: Path) -> dict[str, object]:
             metrics.pop(volatile, None)
         entry["metrics"] = metrics
         with (out / "history.csv").open() as handle:
-            rows = [{k: v for k, v in row.items() if k != "time_s"} for row in csv.DictReader(handle)]
+            rows = [
+                {k: v for k, v in row.items() if k != "time_s"} for row in csv.DictReader(handle)
+            ]
         entry["history"] = rows
         model = torch.load(out / "model.pt", weights_only=True)
         digest = hashlib.sha256()
@@ -95,7 +97,9 @@ def main() -> int:
     if not args.compare:
         return 0
     before = json.loads(Path(args.compare).read_text())
-    differ = [name for name in sorted(set(before) | set(result)) if before.get(name) != result.get(name)]
+    differ = [
+        name for name in sorted(set(before) | set(result)) if before.get(name) != result.get(name)
+    ]
     for name in differ:
         print(f"DIFFERS: {name}")
     print(f"{len(result) - len(differ)} of {len(result)} problems identical")

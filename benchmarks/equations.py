@@ -68,8 +68,8 @@ def step_times(rounds: int = 15) -> list[dict]:
 
     from pinn_gelu.activations import parse_activation
     from pinn_gelu.derivatives import autograd_fields
-    from pinn_gelu.forward_mode import forward_fields
-    from pinn_gelu.networks import MLP
+    from pinn_gelu.derivatives.forward import forward_fields
+    from pinn_gelu.model.networks import MLP
 
     rows = []
     for dimension, points in ((1, 200), (2, 2000), (3, 2000)):

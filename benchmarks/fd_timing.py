@@ -17,7 +17,7 @@ from _record import record
 
 from pinn_gelu import load_problem
 from pinn_gelu.reference import solve_reference
-from pinn_gelu.reference.grid import evaluate
+from pinn_gelu.reference.fd_grid import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [

@@ -7,20 +7,20 @@ reference solution) → :func:`write_run` / :func:`load_run`.
 
 The public API is :data:`__all__`; the building blocks (operators, derivative engines, the
 loss, configuration dataclasses, references) are in their modules, e.g.
-:func:`pinn_gelu.operators.laplacian`.
+:func:`pinn_gelu.derivatives.operators.laplacian`.
 """
 
-from .activations import parse_activation
-from .compare import compare
-from .config import Limits
-from .errors import ProblemFileError, TrainingError
-from .networks import MLP, build_network
-from .optimisers import OPTIMISERS
-from .outputs import load_run, write_run
-from .problem import Problem
-from .problem_file import load_problem
-from .reference import solve_reference
-from .training import Trainer, TrainResult, train
+from pinn_gelu.activations import parse_activation
+from pinn_gelu.compare import compare
+from pinn_gelu.config import Limits
+from pinn_gelu.errors import ProblemFileError, TrainingError
+from pinn_gelu.model.networks import MLP, build_network
+from pinn_gelu.optimisers import OPTIMISERS
+from pinn_gelu.problem import Problem
+from pinn_gelu.problem_file import load_problem
+from pinn_gelu.reference import solve_reference
+from pinn_gelu.runs.writers import load_run, write_run
+from pinn_gelu.training import Trainer, TrainResult, train
 
 __version__ = "0.1.0"
 

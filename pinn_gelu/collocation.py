@@ -14,10 +14,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .config import PointsConfig
-from .geometry.domain import Domain
+from pinn_gelu.config import PointsConfig
+from pinn_gelu.distributed import Group
+from pinn_gelu.geometry.domain import Domain
 
-__all__ = ["Collocation", "sample_collocation"]
+__all__ = ["Collocation", "sample_collocation", "shard_collocation"]
 
 
 @dataclass
@@ -83,4 +84,27 @@ def sample_collocation(
         boundary=tensor(boundary),
         normals=tensor(normals),
         sides=ranges,
+    )
+
+
+def shard_collocation(points: Collocation, group: Group) -> Collocation:
+    """This rank's shard: a contiguous share of the interior and of each boundary part."""
+    if not group.active:
+        return points
+    start, stop = group.shard(points.interior.shape[0])
+    rows, sides, at = [], {}, 0
+    for side, (first, last) in points.sides.items():
+        a, b = group.shard(last - first)
+        rows.append(torch.arange(first + a, first + b))
+        sides[side] = (at, at + b - a)
+        at += b - a
+    index = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
+    index = index.to(points.boundary.device)
+    return Collocation(
+        interior=points.interior[start:stop],
+        boundary=points.boundary[index],
+        normals=points.normals[index],
+        sides=sides,
+        interior_index=torch.arange(start, stop, device=points.interior.device),
+        boundary_index=index,
     )

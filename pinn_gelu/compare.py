@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .activations import ActivationSpec
+from pinn_gelu.activations import ActivationSpec
 
 __all__ = ["Comparison", "compare", "split_specs"]
 
@@ -140,8 +140,8 @@ def _run(task: Mapping[str, Any]) -> dict[str, Any]:
 
     import torch
 
-    from .problem_file import load_problem
-    from .training import ActivationOrderWarning, train
+    from pinn_gelu.problem_file import load_problem
+    from pinn_gelu.training import ActivationOrderWarning, train
 
     torch.set_num_threads(task["threads"])
     problem = load_problem(task["path"], task["overrides"], limits=task["limits"])
@@ -199,9 +199,9 @@ def compare(
     """
     from tqdm import tqdm
 
-    from .config import DTYPES
-    from .metrics import build_evaluator
-    from .problem_file import load_problem
+    from pinn_gelu.config import DTYPES
+    from pinn_gelu.metrics import build_evaluator
+    from pinn_gelu.problem_file import load_problem
 
     specs = [ActivationSpec.parse(a).spec for a in activations]
     threads = threads or max(1, (os.cpu_count() or 1) // max(1, jobs))

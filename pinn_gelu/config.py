@@ -2,30 +2,25 @@
 
 Each field's metadata carries what the problem-file reader needs to validate it and what the key
 reference (``problems/README.md``) documents: a one-line ``doc``, and where they apply ``min``,
-``max``, ``choices`` and ``unit``. A problem file states only what differs from the defaults.
+``max``, ``choices`` (or the ``registry`` they come from, which the reader holds: configuration
+imports no registry) and ``unit``. A problem file states only what differs from the defaults.
 The bounds on what a file can make expensive (points, network size, steps) live in
 :class:`Limits`; they can be raised from Python or the command line, never from the file.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from .activations import ActivationSpec
-from .expressions import Expression, ExpressionLimits
+from pinn_gelu.activations import ActivationSpec
+from pinn_gelu.expressions import Expression, ExpressionLimits
 
 __all__ = [
     "DTYPES",
     "LIMIT_CEILINGS",
-    "PHASES",
-    "AdamConfig",
-    "GaussNewtonConfig",
-    "LBFGSConfig",
     "Limits",
     "NetworkConfig",
     "PointsConfig",
@@ -36,30 +31,6 @@ __all__ = [
 
 #: Floating-point precisions by ``training.dtype`` name.
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-class RegistryChoices(Sequence[str]):
-    """The names of a registry defined in another module, read when first needed.
-
-    Configuration cannot import the modules that hold the registries (they import it), so a
-    field's ``choices`` name the registry instead of copying its keys: one source for each list.
-    """
-
-    def __init__(self, module: str, name: str) -> None:
-        self.module = module
-        self.name = name
-
-    def _names(self) -> tuple[str, ...]:
-        return tuple(getattr(importlib.import_module(self.module), self.name))
-
-    def __getitem__(self, index: Any) -> Any:
-        return self._names()[index]
-
-    def __len__(self) -> int:
-        return len(self._names())
-
-    def __repr__(self) -> str:
-        return repr(self._names())
 
 
 def option(default: Any, doc: str, **meta: Any) -> Any:
@@ -131,8 +102,8 @@ class NetworkConfig:
         "glorot",
         "weight initialisation (fixed_point: pre-activations of second moment 1 for points "
         "over the domain: 3/fan_in in the first layer, σ_w²/fan_in with σ_w² = 1/E[σ(z)²], "
-        "z ~ N(0,1), after it; slightly unstable for GELU, see pinn_gelu.networks)",
-        choices=RegistryChoices("pinn_gelu.networks", "INITIALISERS"),
+        "z ~ N(0,1), after it; slightly unstable for GELU, see pinn_gelu.model.networks)",
+        registry="initialisers",
     )
 
     def __post_init__(self) -> None:
@@ -155,92 +126,8 @@ class PointsConfig:
     sampler: str = option(
         "sobol",
         "how points are drawn (sobol: scrambled Sobol sequence)",
-        choices=RegistryChoices("pinn_gelu.geometry", "SAMPLERS"),
+        registry="samplers",
     )
-
-
-@dataclass(frozen=True, kw_only=True)
-class AdamConfig:
-    """First optimiser phase: ``training.adam:`` section. ``steps: 0`` skips it."""
-
-    steps: int = option(1000, "Adam steps", min=0, limit="max_steps")
-    lr: float = option(2e-3, "learning rate", min_exclusive=0.0, max=10.0)
-    decay: float = option(
-        1.0,
-        "multiplicative learning-rate decay reached at the last step (1: constant; "
-        "0.1: the rate falls exponentially to a tenth)",
-        min_exclusive=0.0,
-        max=1.0,
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class LBFGSConfig:
-    """Second optimiser phase: ``training.lbfgs:`` section (torch.optim.LBFGS, strong Wolfe).
-
-    Runs ``steps`` iterations unless a stated tolerance is met; every iteration is recorded.
-    ``steps: 0`` skips it.
-    """
-
-    steps: int = option(2500, "L-BFGS iterations", min=0, limit="max_steps")
-    lr: float = option(1.0, "initial step length of the line search", min_exclusive=0.0, max=10.0)
-    history_size: int = option(50, "curvature pairs kept", min=1, max=1000)
-    tolerance_grad: float = option(
-        1e-12,
-        "stop when max |∂L/∂θ| ≤ this (0: only at an exactly zero gradient)",
-        min=0.0,
-        max=1.0,
-    )
-    tolerance_change: float = option(
-        0.0,
-        "stop when the loss changes by ≤ this (relative) over `patience` iterations (0 disables)",
-        min=0.0,
-        max=1.0,
-    )
-    patience: int = option(
-        20,
-        "iterations in a row without any decrease of the loss before stopping (line-search "
-        "stall), and the window of tolerance_change",
-        min=1,
-        max=100_000,
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class GaussNewtonConfig:
-    """Gauss–Newton phase: ``training.gauss_newton:`` section (Levenberg–Marquardt damping).
-
-    Each step solves (JᵀJ + λI) δ = −Jᵀr for the weighted residual vector r and its Jacobian J
-    (in parameter space when there are fewer parameters than residual rows, else in sample
-    space), then takes the best of the step lengths η = 1, ½, ¼, … (``line_search`` of them).
-    """
-
-    steps: int = option(200, "Gauss–Newton steps", min=0, limit="max_steps")
-    damping: float = option(
-        1e-8,
-        "initial damping λ, relative to the mean squared column norm of J (adapted: divided by "
-        "3 after a full step, multiplied by 10 when no step length lowers the loss)",
-        min_exclusive=0.0,
-        max=1.0,
-    )
-    line_search: int = option(
-        12, "step lengths tried per step: η = 2⁻ᵏ, k = 0 … line_search − 1", min=1, max=60
-    )
-    solve: str = option(
-        "auto",
-        "where the linear system is solved: auto (the smaller of parameter and sample space), "
-        "parameter (P×P), sample (N×N)",
-        choices=("auto", "parameter", "sample"),
-    )
-
-
-#: The optimiser phases by name: each has its own section of ``training``, and
-#: :data:`pinn_gelu.optimisers.OPTIMISERS` has an entry for each.
-PHASES: dict[str, type] = {
-    "adam": AdamConfig,
-    "lbfgs": LBFGSConfig,
-    "gauss_newton": GaussNewtonConfig,
-}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -248,13 +135,16 @@ class TrainingConfig:
     """Training: ``training:`` section."""
 
     points: PointsConfig = option(PointsConfig(), "collocation points (section)")
-    adam: AdamConfig = option(AdamConfig(), "Adam phase (section)")
-    lbfgs: LBFGSConfig = option(LBFGSConfig(), "L-BFGS phase (section)")
-    gauss_newton: GaussNewtonConfig = option(GaussNewtonConfig(), "Gauss–Newton phase (section)")
+    phases: dict[str, Any] = option(
+        {},
+        "each optimiser's section, by name (training.adam, training.lbfgs, …): filled by the "
+        "problem-file reader from the optimisers' registry",
+        sections="optimisers",
+    )
     schedule: tuple[str, ...] = option(
         ("adam", "lbfgs"),
         "the optimiser phases in order, each at most once (a phase with steps: 0 is skipped)",
-        choices=tuple(PHASES),
+        registry="optimisers",
     )
     seed: int = option(0, "fixes initial weights and every sampled point", min=0, max=2**32 - 1)
     dtype: str = option(
@@ -281,7 +171,7 @@ class TrainingConfig:
         "auto",
         "how PDE derivatives are computed (auto: forward mode where the network supports it; "
         "autograd: nested reverse mode; func: torch.func transforms)",
-        choices=RegistryChoices("pinn_gelu.derivatives", "CHOICES"),
+        registry="derivatives",
     )
     compile: bool = option(
         False,
@@ -303,6 +193,13 @@ class TrainingConfig:
     )
     max_rollbacks: int = option(3, "rollbacks allowed before stopping", min=0, max=100)
 
+    def __getattr__(self, name: str) -> Any:
+        """An optimiser's section by its name: ``training.adam`` is ``training.phases['adam']``."""
+        phases = self.__dict__.get("phases", {})
+        if name in phases:
+            return phases[name]
+        raise AttributeError(f"training has no section {name!r}")
+
 
 @dataclass(frozen=True, kw_only=True)
 class ValidationConfig:
@@ -323,67 +220,3 @@ class ValidationConfig:
         if self.grid:
             return self.grid
         return {1: 1001, 2: 101, 3: 31, 4: 15}[dimension]
-
-
-#: The sections of a problem file that are config dataclasses, by key path.
-SECTIONS: dict[str, type] = {
-    "network": NetworkConfig,
-    "training": TrainingConfig,
-    "training.points": PointsConfig,
-    "training.adam": AdamConfig,
-    "training.lbfgs": LBFGSConfig,
-    "training.gauss_newton": GaussNewtonConfig,
-    "validation": ValidationConfig,
-}
-
-
-def key_reference() -> str:
-    """The Markdown table of every configurable key: type, default, bound, meaning.
-
-    ``problems/README.md`` holds this table verbatim (a test checks it), so the reference and
-    the code cannot drift apart.
-    """
-    import dataclasses
-    import typing
-
-    rows = ["| key | type | default | bound | meaning |", "|---|---|---|---|---|"]
-    for prefix, cls in SECTIONS.items():
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            hint = hints[f.name]
-            if dataclasses.is_dataclass(hint) and "parse" not in f.metadata:
-                continue
-            meta = f.metadata
-            factory = f.default_factory
-            default = factory() if callable(factory) else f.default
-            if isinstance(default, tuple):
-                default = list(default)
-            if "parse" in meta:  # a value parsed from its text: show the text
-                default, hint = str(default), str
-            if "choices" in meta:
-                bound = " \\| ".join(meta["choices"])
-            elif "limit" in meta:
-                bound = f"≥ {meta.get('min', 0)}, ≤ limit {meta['limit']}"
-            else:
-                low = (
-                    f"> {meta['min_exclusive']:g}"
-                    if "min_exclusive" in meta
-                    else f"≥ {_number_text(meta['min'])}"
-                    if "min" in meta
-                    else ""
-                )
-                high = f"≤ {_number_text(meta['max'])}" if "max" in meta else ""
-                bound = ", ".join(b for b in (low, high) if b)
-            type_name = getattr(hint, "__name__", str(hint)).replace("dict", "mapping")
-            type_name = "list" if typing.get_origin(hint) is tuple else type_name
-            doc = meta["doc"].replace("|", "\\|")
-            rows.append(f"| `{prefix}.{f.name}` | {type_name} | `{default!r}` | {bound} | {doc} |")
-    return "\n".join(rows)
-
-
-def _number_text(value: float) -> str:
-    return str(value) if isinstance(value, int) else f"{value:g}"
-
-
-if __name__ == "__main__":  # python -m pinn_gelu.config: the table for problems/README.md
-    print(key_reference())

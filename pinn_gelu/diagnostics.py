@@ -13,11 +13,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .collocation import sample_collocation
-from .derivatives import select_engine
-from .fields import need_rank
-from .networks import build_network
-from .problem import Problem
+from pinn_gelu.collocation import sample_collocation
+from pinn_gelu.derivatives import select_engine
+from pinn_gelu.fields import need_rank
+from pinn_gelu.model.networks import build_network
+from pinn_gelu.problem import Problem
 
 __all__ = ["term_gradient_norms"]
 

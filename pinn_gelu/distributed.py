@@ -5,14 +5,14 @@ A run on W processes (``torchrun --nproc-per-node=W -m pinn_gelu solve FILE``, o
 
 - every rank draws the same global point set from the seed (:mod:`pinn_gelu.collocation`) and
   keeps its own contiguous shard of each point set and of each boundary part
-  (:func:`shard_collocation`);
+  (:func:`pinn_gelu.collocation.shard_collocation`);
 - each term is normalised by its **global** count n_t, so the per-rank sums add up to
   L = Σ_t w_t (1/n_t) Σ_k r_t,k² (:class:`pinn_gelu.loss.Loss`);
 - after the backward pass one flat buffer, the gradients and the loss terms, is summed over the
   ranks (one ``all_reduce``), so every rank holds the global loss and gradient and takes the
   identical optimiser step: L-BFGS's line search and stop rules see the same numbers on every
   rank; Gauss–Newton sums JᵀJ and Jᵀr over the ranks (parameter space) or gathers the rows of J
-  (sample space) (:mod:`pinn_gelu.gauss_newton`);
+  (sample space) (:mod:`pinn_gelu.optimisers.gauss_newton`);
 - decisions that depend on one rank's state (a stop signal) are agreed by a collective
   (:meth:`Group.any`), so all ranks stop at the same step.
 
@@ -38,8 +38,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .collocation import Collocation
-from .errors import TrainingError, one_line
+from pinn_gelu.errors import TrainingError, one_line
 
 __all__ = [
     "COLLECTIVE_TIMEOUT",
@@ -47,7 +46,6 @@ __all__ = [
     "Group",
     "LostRank",
     "from_environment",
-    "shard_collocation",
 ]
 
 #: Longest wait of one collective: a rank that stops answering ends the job after this.
@@ -192,26 +190,3 @@ def from_environment(device: str = "cpu", init_method: str | None = None) -> Gro
             timeout=COLLECTIVE_TIMEOUT,
         )
     return Group(rank=rank, size=size, local_rank=local_rank)
-
-
-def shard_collocation(points: Collocation, group: Group) -> Collocation:
-    """This rank's shard: a contiguous share of the interior and of each boundary part."""
-    if not group.active:
-        return points
-    start, stop = group.shard(points.interior.shape[0])
-    rows, sides, at = [], {}, 0
-    for side, (first, last) in points.sides.items():
-        a, b = group.shard(last - first)
-        rows.append(torch.arange(first + a, first + b))
-        sides[side] = (at, at + b - a)
-        at += b - a
-    index = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
-    index = index.to(points.boundary.device)
-    return Collocation(
-        interior=points.interior[start:stop],
-        boundary=points.boundary[index],
-        normals=points.normals[index],
-        sides=sides,
-        interior_index=torch.arange(start, stop, device=points.interior.device),
-        boundary_index=index,
-    )

@@ -1,7 +1,7 @@
 """What PDE residuals are built from: network outputs and their input derivatives at points.
 
 A leaf module: the derivative engines (:mod:`pinn_gelu.derivatives`,
-:mod:`pinn_gelu.forward_mode`) and the PDE kinds import it; it imports nothing of ours.
+:mod:`pinn_gelu.derivatives.forward`) and the PDE kinds import it; it imports nothing of ours.
 
 A PDE term states what it needs, one of :data:`NEEDS` in increasing cost:
 

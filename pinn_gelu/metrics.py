@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .errors import ProblemFileError
-from .fields import Engine
-from .pdes.common import evaluate_checked
-from .problem import Problem
+from pinn_gelu.errors import ProblemFileError
+from pinn_gelu.expressions import evaluate_checked
+from pinn_gelu.fields import Engine
+from pinn_gelu.problem import Problem
 
 __all__ = ["Evaluator", "build_evaluator", "evaluation_grid", "predict", "relative_l2"]
 
@@ -125,7 +125,7 @@ def build_evaluator(
         values = {k: torch.as_tensor(v) for k, v in at(grid).items()}
         source = "exact solution"
     elif problem.reference is not None:
-        from .reference import solve_reference
+        from pinn_gelu.reference import solve_reference
 
         try:
             solution = solve_reference(problem)

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from torch import Tensor, nn
 
-from .config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
-from .errors import ProblemFileError
-from .expressions import Expression, Residual
-from .geometry.domain import Domain
+from pinn_gelu.config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
+from pinn_gelu.errors import ProblemFileError
+from pinn_gelu.expressions import Expression, Residual, evaluate_checked
+from pinn_gelu.geometry.domain import Domain
 
 if TYPE_CHECKING:
-    from .collocation import Collocation
-    from .fields import Engine, Fields
+    from pinn_gelu.collocation import Collocation
+    from pinn_gelu.fields import Engine, Fields
 
 __all__ = ["PDE", "BoundaryCondition", "Problem", "ReferenceConfig", "Term"]
 
@@ -239,8 +239,6 @@ class Problem:
 
     def _point_weights(self, weight: Expression, points: Tensor, name: str) -> Tensor:
         """√w at points, checked to be finite (as every expression) and in [0, 1e12]."""
-        from .pdes.common import evaluate_checked  # pdes import this module
-
         values = evaluate_checked(weight, points, self.path)
         bad = (values < 0) | (values > 1e12)
         if bool(bad.any()):

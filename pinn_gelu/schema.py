@@ -16,9 +16,9 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .config import Limits
-from .errors import ExpressionError, ProblemFileError, describe, number_text
-from .expressions import Expression, parse_expression
+from pinn_gelu.config import Limits
+from pinn_gelu.errors import ExpressionError, ProblemFileError, describe, number_text
+from pinn_gelu.expressions import Expression, parse_expression
 
 __all__ = ["Context", "Section", "yaml12_number"]
 
@@ -36,6 +36,8 @@ class Context:
     limits: Limits
     variables: tuple[str, ...] = ()
     parameters: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    #: The registries a config field may name (``registry=`` in its metadata): name → entries.
+    registries: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 def yaml12_number(value: object) -> object:
@@ -168,6 +170,13 @@ class Section:
         hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if "sections" in f.metadata:  # one child section per entry of a registry
+                entries = self.context.registries[f.metadata["sections"]]
+                values[f.name] = {
+                    name: self.section(name, {}).dataclass(entry.Config)
+                    for name, entry in entries.items()
+                }
+                continue
             if not self.has(f.name):
                 continue
             value = self.data[f.name]
@@ -209,10 +218,13 @@ class Section:
             return checked_integer(value, meta.get("min"), maximum, fail)
         if hint is float:
             return checked_number(value, meta.get("min"), maximum, meta.get("min_exclusive"), fail)
+        choices = tuple(meta.get("choices", ()))
+        if "registry" in meta:
+            choices = tuple(self.context.registries[meta["registry"]])
         if hint is str:
-            return checked_string(value, meta.get("choices", ()), fail)
+            return checked_string(value, choices, fail)
         if typing.get_origin(hint) is tuple:
-            return self._name_list(f.name, value, meta.get("choices", ()))
+            return self._name_list(f.name, value, choices)
         if typing.get_origin(hint) is dict:
             inner = Section(value, join(self.key, f.name), self.context)
             return {

@@ -129,7 +129,7 @@ def test_spec_is_parsed_once_and_travels(monkeypatch: pytest.MonkeyPatch) -> Non
     from pinn_gelu import load_problem
     from pinn_gelu.activations import ActivationSpec
     from pinn_gelu.config import NetworkConfig
-    from pinn_gelu.networks import build_network
+    from pinn_gelu.model.networks import build_network
     from pinn_gelu.training import Trainer
 
     from .conftest import PROBLEMS

@@ -12,9 +12,9 @@ from pinn_gelu import build_network, compare, load_problem
 from pinn_gelu.cli import main
 from pinn_gelu.compare import split_specs
 from pinn_gelu.config import NetworkConfig
+from pinn_gelu.derivatives.forward import forward_fields
+from pinn_gelu.derivatives.operators import laplacian
 from pinn_gelu.diagnostics import term_gradient_norms
-from pinn_gelu.forward_mode import forward_fields
-from pinn_gelu.operators import laplacian
 
 from .conftest import PROBLEMS
 

@@ -3,7 +3,8 @@
 import dataclasses
 import typing
 
-from pinn_gelu.config import SECTIONS, Limits, key_reference
+from pinn_gelu.config import Limits
+from pinn_gelu.problem_file.keys import key_reference, sections
 
 from .conftest import PROBLEMS
 
@@ -20,7 +21,7 @@ def test_key_reference_in_problems_readme_is_current() -> None:
 
 
 def test_every_config_field_is_documented() -> None:
-    for prefix, cls in SECTIONS.items():
+    for prefix, cls in sections().items():
         hints = typing.get_type_hints(cls)
         for field in dataclasses.fields(cls):
             if not dataclasses.is_dataclass(hints[field.name]):  # sections are listed on their own
@@ -30,7 +31,7 @@ def test_every_config_field_is_documented() -> None:
 
 
 def test_every_field_has_a_doc_line() -> None:
-    for cls in [*SECTIONS.values(), Limits]:
+    for cls in [*sections().values(), Limits]:
         for field in dataclasses.fields(cls):
             assert field.metadata.get("doc"), f"{cls.__name__}.{field.name}"
 

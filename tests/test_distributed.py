@@ -19,8 +19,8 @@ import torch.multiprocessing as mp
 
 from pinn_gelu import load_problem, load_run
 from pinn_gelu.checkpoints import read_checkpoint
-from pinn_gelu.collocation import sample_collocation
-from pinn_gelu.distributed import Group, shard_collocation
+from pinn_gelu.collocation import sample_collocation, shard_collocation
+from pinn_gelu.distributed import Group
 from pinn_gelu.loss import Loss, canonical_order
 from pinn_gelu.training import Trainer
 

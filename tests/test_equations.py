@@ -16,7 +16,7 @@ from pinn_gelu.collocation import sample_collocation
 from pinn_gelu.config import PointsConfig
 from pinn_gelu.derivatives import ENGINES, autograd_fields
 from pinn_gelu.fields import multi_indices
-from pinn_gelu.networks import MLP
+from pinn_gelu.model.networks import MLP
 from pinn_gelu.training import Trainer
 
 from .conftest import PROBLEMS
@@ -379,7 +379,7 @@ def test_a_hostile_equation_exits_2_with_one_line(write, capsys) -> None:
 
 
 def test_time_plots_have_a_time_axis_and_snapshots(write) -> None:
-    from pinn_gelu.plots import Canvas, field_panels
+    from pinn_gelu.runs.plots import Canvas, field_panels
 
     problem = load_problem(write(heat()))
     grid, shape = problem.domain.grid(5)

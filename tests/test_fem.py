@@ -11,7 +11,7 @@ from pinn_gelu.errors import GeometryError
 from pinn_gelu.geometry.csg import Region, parse_region
 from pinn_gelu.geometry.mesh import mesh_region
 from pinn_gelu.geometry.primitives import parse_shape
-from pinn_gelu.reference.fem import (
+from pinn_gelu.reference.fem_solvers import (
     FEMSolution,
     Field,
     plane_lame,

@@ -8,7 +8,7 @@ from pinn_gelu import build_network
 from pinn_gelu.activations import ACTIVATIONS
 from pinn_gelu.config import NetworkConfig
 from pinn_gelu.derivatives import autograd_fields, func_fields, select_engine
-from pinn_gelu.forward_mode import forward_fields
+from pinn_gelu.derivatives.forward import forward_fields
 
 
 @pytest.mark.parametrize("activation", [*sorted(ACTIVATIONS), "gelu(alpha=4)", "gelu(alpha=0.25)"])

@@ -12,7 +12,7 @@ from torch.nn.utils.stateless import _reparametrize_module
 from pinn_gelu import load_problem, train
 from pinn_gelu.checkpoints import read_checkpoint
 from pinn_gelu.cli import main
-from pinn_gelu.gauss_newton import _solve_spd, gauss_newton_direction
+from pinn_gelu.optimisers.gauss_newton import _solve_spd, gauss_newton_direction
 from pinn_gelu.problem import Term
 from pinn_gelu.training import Trainer
 

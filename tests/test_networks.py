@@ -8,7 +8,7 @@ import torch
 
 from pinn_gelu import MLP, build_network, parse_activation
 from pinn_gelu.config import NetworkConfig
-from pinn_gelu.networks import fixed_point_gain, second_moment
+from pinn_gelu.model.networks import fixed_point_gain, second_moment
 
 
 def test_fixed_point_gain_of_gelu_by_an_independent_quadrature() -> None:

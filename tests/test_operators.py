@@ -5,7 +5,14 @@ import itertools
 import pytest
 import torch
 
-from pinn_gelu.operators import divergence, gradient, hessian, jacobian, laplacian, partial
+from pinn_gelu.derivatives.operators import (
+    divergence,
+    gradient,
+    hessian,
+    jacobian,
+    laplacian,
+    partial,
+)
 
 from .closed_forms import CATALOGUE, Separable
 

@@ -10,7 +10,7 @@ import pytest
 from pinn_gelu import load_problem
 from pinn_gelu.cli import main
 from pinn_gelu.reference import solve_reference
-from pinn_gelu.reference.grid import evaluate
+from pinn_gelu.reference.fd_grid import evaluate
 
 from .conftest import PROBLEMS
 

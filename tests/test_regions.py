@@ -12,9 +12,9 @@ import torch
 
 from pinn_gelu import load_problem
 from pinn_gelu.cli import main
-from pinn_gelu.collocation import sample_collocation
+from pinn_gelu.collocation import sample_collocation, shard_collocation
 from pinn_gelu.config import DTYPES, PointsConfig
-from pinn_gelu.distributed import Group, shard_collocation
+from pinn_gelu.distributed import Group
 from pinn_gelu.errors import ProblemFileError
 from pinn_gelu.geometry.domain import RegionDomain
 from pinn_gelu.metrics import build_evaluator
@@ -318,7 +318,7 @@ def _triangle_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     ("name", "area"), [("kirsch_plate", 16 - math.pi / 4), ("lshape_poisson", 3.0)]
 )
 def test_region_canvas_covers_the_region_and_nothing_else(name, area) -> None:
-    from pinn_gelu.plots import region_canvas
+    from pinn_gelu.runs.plots import region_canvas
 
     domain = load_problem(PROBLEMS / f"{name}.yaml").domain
     assert isinstance(domain, RegionDomain)
@@ -344,7 +344,7 @@ def test_kirsch_figures_show_the_stress_concentration_at_the_top_of_the_hole() -
     from matplotlib.image import AxesImage
 
     from pinn_gelu.metrics import build_evaluator
-    from pinn_gelu.plots import extra_figures, field_panels, region_canvas
+    from pinn_gelu.runs.plots import extra_figures, field_panels, region_canvas
 
     problem = load_problem(PROBLEMS / "kirsch_plate.yaml")
     assert isinstance(problem.domain, RegionDomain)
@@ -365,8 +365,8 @@ def test_kirsch_figures_show_the_stress_concentration_at_the_top_of_the_hole() -
 
 
 def test_figures_of_a_region_run_get_the_reference_on_the_outline() -> None:
-    from pinn_gelu.networks import build_network
-    from pinn_gelu.plots import grid_values
+    from pinn_gelu.model.networks import build_network
+    from pinn_gelu.runs.plots import grid_values
 
     data = annulus()
     data["validation"] = {"grid": 31}

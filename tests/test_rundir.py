@@ -20,7 +20,7 @@ import torch
 
 from pinn_gelu.cli import main
 from pinn_gelu.errors import UsageError
-from pinn_gelu.rundir import LOCK_NAME, STAGING_PREFIX, RunLock, run_status
+from pinn_gelu.runs.rundir import LOCK_NAME, STAGING_PREFIX, RunLock, run_status
 
 FAST = ["--quiet", "--no-plots"]
 

@@ -6,6 +6,6 @@ boundary points of a region in :mod:`.sampling`; evaluation grids in :mod:`.grid
 meshes of 2D regions in :mod:`.mesh`.
 """
 
-from .box import SAMPLERS, Box, unit_samples
+from pinn_gelu.geometry.box import SAMPLERS, Box, unit_samples
 
 __all__ = ["SAMPLERS", "Box", "unit_samples"]

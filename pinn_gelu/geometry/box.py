@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import qmc
 
-from ..expressions import TIME, VARIABLES
+from pinn_gelu.expressions import TIME, VARIABLES
 
 __all__ = ["SAMPLERS", "Box"]
 

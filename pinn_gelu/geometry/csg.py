@@ -41,8 +41,8 @@ from typing import TypeVar
 import numpy as np
 from scipy.stats import qmc
 
-from ..errors import GeometryError, describe
-from .primitives import Shape
+from pinn_gelu.errors import GeometryError, describe
+from pinn_gelu.geometry.primitives import Shape
 
 __all__ = ["BoundaryPart", "Piece", "Region", "RegionLimits", "parse_region"]
 

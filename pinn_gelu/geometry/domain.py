@@ -22,10 +22,10 @@ from typing import Protocol
 
 import numpy as np
 
-from ..expressions import VARIABLES
-from .csg import Region
-from .grids import region_grid
-from .sampling import sample_interior, sample_part, share
+from pinn_gelu.expressions import VARIABLES
+from pinn_gelu.geometry.csg import Region
+from pinn_gelu.geometry.grids import region_grid
+from pinn_gelu.geometry.sampling import sample_interior, sample_part, share
 
 __all__ = ["Domain", "PointSets", "RegionDomain"]
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import GeometryError
-from .box import Box
-from .csg import Region
+from pinn_gelu.errors import GeometryError
+from pinn_gelu.geometry.box import Box
+from pinn_gelu.geometry.csg import Region
 
 __all__ = ["MAX_GRID_POINTS", "RegionGrid", "region_grid"]
 

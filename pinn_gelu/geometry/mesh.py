@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import Delaunay, cKDTree
 
-from ..errors import GeometryError
-from .csg import Region
+from pinn_gelu.errors import GeometryError
+from pinn_gelu.geometry.csg import Region
 
 __all__ = ["MAX_ELEMENTS", "TriangleMesh", "mesh_region"]
 

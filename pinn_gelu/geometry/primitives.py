@@ -28,8 +28,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import GeometryError, describe
-from ..expressions import VARIABLES
+from pinn_gelu.errors import GeometryError, describe
+from pinn_gelu.expressions import VARIABLES
 
 __all__ = ["SHAPES", "Disk", "Polygon", "Rectangle", "Shape", "parse_shape"]
 

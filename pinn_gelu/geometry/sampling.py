@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import GeometryError
-from .box import unit_samples
-from .csg import BoundaryPart, Region
+from pinn_gelu.errors import GeometryError
+from pinn_gelu.geometry.box import unit_samples
+from pinn_gelu.geometry.csg import BoundaryPart, Region
 
 __all__ = ["BoundarySample", "sample_boundary", "sample_interior", "sample_part", "share"]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from ..problem import PDE
-from ..schema import Section
-from . import elasticity, equations, poisson
+from pinn_gelu.pdes import elasticity, equations, poisson
+from pinn_gelu.problem import PDE
+from pinn_gelu.schema import Section
 
 __all__ = ["PDE_KINDS"]
 

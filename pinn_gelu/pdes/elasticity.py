@@ -28,12 +28,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..collocation import Collocation
-from ..expressions import Expression
-from ..fields import Engine, Fields
-from ..problem import FLUX_WEIGHT, VALUE_WEIGHT, Problem, Term
-from ..schema import Section, compile_expression, join
-from .common import BoundaryTargets, boundary_targets, evaluate_checked
+from pinn_gelu.collocation import Collocation
+from pinn_gelu.expressions import Expression, evaluate_checked
+from pinn_gelu.fields import Engine, Fields
+from pinn_gelu.pdes.conditions import BoundaryTargets, boundary_targets
+from pinn_gelu.problem import FLUX_WEIGHT, VALUE_WEIGHT, Problem, Term
+from pinn_gelu.schema import Section, compile_expression, join
 
 __all__ = ["LinearElasticity", "lame_from_young", "parse", "stress_from_gradient"]
 

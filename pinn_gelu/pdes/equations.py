@@ -9,7 +9,7 @@ initial rates, operators): all ``equation`` entries of a side apply. A side may 
 condition.
 
 Every derivative a residual reads is computed exactly at the points (forward mode up to the
-fourth order, :mod:`pinn_gelu.forward_mode`), and only what the residuals need: a first-order
+fourth order, :mod:`pinn_gelu.derivatives.forward`), and only what the residuals need: a first-order
 system never computes a Hessian. Sub-expressions that do not involve the fields (sources, known
 coefficients) are evaluated once, on the fixed collocation points.
 
@@ -25,13 +25,13 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor, nn
 
-from ..collocation import Collocation
-from ..errors import ExpressionError
-from ..expressions import RESERVED, Residual, parse_residual
-from ..fields import Engine, Fields, need_rank
-from ..problem import FLUX_WEIGHT, VALUE_WEIGHT, Problem, Term
-from ..schema import Section, join
-from .common import boundary_targets
+from pinn_gelu.collocation import Collocation
+from pinn_gelu.errors import ExpressionError
+from pinn_gelu.expressions import RESERVED, Residual, parse_residual
+from pinn_gelu.fields import Engine, Fields, need_rank
+from pinn_gelu.pdes.conditions import boundary_targets
+from pinn_gelu.problem import FLUX_WEIGHT, VALUE_WEIGHT, Problem, Term
+from pinn_gelu.schema import Section, join
 
 __all__ = ["MAX_EQUATIONS", "MAX_FIELDS", "Equations", "parse", "parse_boundary_residual"]
 

@@ -15,12 +15,12 @@ from typing import ClassVar
 
 from torch import Tensor, nn
 
-from ..collocation import Collocation
-from ..expressions import Expression
-from ..fields import Engine, Fields
-from ..problem import FLUX_WEIGHT, VALUE_WEIGHT, Problem, Term
-from ..schema import Section
-from .common import boundary_targets, evaluate_checked
+from pinn_gelu.collocation import Collocation
+from pinn_gelu.expressions import Expression, evaluate_checked
+from pinn_gelu.fields import Engine, Fields
+from pinn_gelu.pdes.conditions import boundary_targets
+from pinn_gelu.problem import FLUX_WEIGHT, VALUE_WEIGHT, Problem, Term
+from pinn_gelu.schema import Section
 
 __all__ = ["Poisson", "parse"]
 

@@ -4,7 +4,7 @@
 ``reference: {finite_element: …}``): the PDE kinds and domains each solves. Finite differences
 (scipy.sparse, second order) solve on boxes, dispatching on the PDE kind through
 :data:`FD_SOLVERS`; finite elements (scikit-fem, P2 isoparametric) on 2D regions through
-:data:`~pinn_gelu.reference.fem_problem.FEM_SOLVERS`. :func:`method_for` picks a domain's method.
+:data:`~pinn_gelu.reference.fem.FEM_SOLVERS`. :func:`method_for` picks a domain's method.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..geometry import Box
-from ..geometry.domain import Domain, RegionDomain
-from ..problem import Problem
-from .elasticity import solve_elasticity
-from .fem_problem import FEM_SOLVERS, FEMReference, solve_fem
-from .grid import FDSolution, Grid
-from .poisson import solve_poisson
+from pinn_gelu.geometry import Box
+from pinn_gelu.geometry.domain import Domain, RegionDomain
+from pinn_gelu.problem import Problem
+from pinn_gelu.reference.fd_elasticity import solve_elasticity
+from pinn_gelu.reference.fd_grid import FDSolution, Grid
+from pinn_gelu.reference.fd_poisson import solve_poisson
+from pinn_gelu.reference.fem import FEM_SOLVERS, FEMReference, solve_fem
 
 __all__ = [
     "FD_SOLVERS",

@@ -24,17 +24,47 @@ the limit of the precision or of the model.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from .config import GaussNewtonConfig
-from .distributed import SINGLE, Group
-from .loss import canonical_order
-from .optimisers import Context, Step
+from pinn_gelu.config import option
+from pinn_gelu.distributed import SINGLE, Group
+from pinn_gelu.loss import canonical_order
+from pinn_gelu.optimisers.base import Context, Optimiser, Resources, Step
 
-__all__ = ["GaussNewton", "LeastSquares", "gauss_newton_direction"]
+__all__ = ["GaussNewton", "GaussNewtonConfig", "LeastSquares", "gauss_newton_direction"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GaussNewtonConfig:
+    """Gauss–Newton phase: ``training.gauss_newton:`` section (Levenberg–Marquardt damping).
+
+    Each step solves (JᵀJ + λI) δ = −Jᵀr for the weighted residual vector r and its Jacobian J
+    (in parameter space when there are fewer parameters than residual rows, else in sample
+    space), then takes the best of the step lengths η = 1, ½, ¼, … (``line_search`` of them).
+    """
+
+    steps: int = option(200, "Gauss–Newton steps", min=0, limit="max_steps")
+    damping: float = option(
+        1e-8,
+        "initial damping λ, relative to the mean squared column norm of J (adapted: divided by "
+        "3 after a full step, multiplied by 10 when no step length lowers the loss)",
+        min_exclusive=0.0,
+        max=1.0,
+    )
+    line_search: int = option(
+        12, "step lengths tried per step: η = 2⁻ᵏ, k = 0 … line_search − 1", min=1, max=60
+    )
+    solve: str = option(
+        "auto",
+        "where the linear system is solved: auto (the smaller of parameter and sample space), "
+        "parameter (P×P), sample (N×N)",
+        choices=("auto", "parameter", "sample"),
+    )
+
 
 #: Relative damping beyond which a step that lowers nothing ends the phase.
 MAX_DAMPING = 1.0
@@ -124,14 +154,29 @@ def _solve_spd(gram: Tensor, rhs: Tensor, lam: float) -> Tensor:
     return vectors @ (inverse * (vectors.T @ rhs))
 
 
-class GaussNewton:
+class GaussNewton(Optimiser):
     """The ``gauss_newton`` phase: see the module docstring."""
 
+    Config = GaussNewtonConfig
+
     def __init__(self, config: GaussNewtonConfig, context: Context) -> None:
-        self.config = config
-        self.context = context
+        super().__init__(config, context)
         self.damping = config.damping
-        self.completed = f"completed {config.steps} steps"
+
+    @classmethod
+    def check_resources(cls, config: GaussNewtonConfig, need: Resources) -> str | None:
+        """The Jacobian (rows × P) and the smaller Gram matrix must fit max_gauss_newton_bytes."""
+        size = min(need.rows, need.parameters)
+        needed = 8 * (need.rows * need.parameters + size * size)
+        limit = need.limits.max_gauss_newton_bytes
+        if needed <= limit:
+            return None
+        return (
+            f"the Jacobian ({need.rows} residual rows × {need.parameters} parameters) and its "
+            f"{size}×{size} Gram matrix need {needed:,} bytes, over the limit of "
+            f"{limit:,} (max_gauss_newton_bytes): use fewer points or a smaller network, "
+            "or raise the limit with --limit max_gauss_newton_bytes=N"
+        )
 
     def _flat(self) -> Tensor:
         return torch.cat([p.detach().reshape(-1) for p in self.context.params])

@@ -18,12 +18,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__
-from .config import LIMIT_CEILINGS, Limits
-from .errors import PinnGeluError, ProblemFileError, UsageError, one_line, printable
-from .expressions import Expression
-from .problem import Problem
-from .problem_file import apply_overrides, parse_problem, read_yaml
+from pinn_gelu import __version__
+from pinn_gelu.config import LIMIT_CEILINGS, Limits
+from pinn_gelu.errors import PinnGeluError, ProblemFileError, UsageError, one_line, printable
+from pinn_gelu.expressions import Expression
+from pinn_gelu.problem import Problem
+from pinn_gelu.problem_file import apply_overrides, parse_problem, read_yaml
 
 #: A second stop signal this soon after the first is the same request (data-parallel runs).
 SIGNAL_REPEAT_GRACE_S = 2.0
@@ -261,7 +261,7 @@ def describe_problem(problem: Problem) -> str:
 
 def _domain_lines(problem: Problem) -> list[str]:
     """The domain in the summary: a box's bounds, or a region's shapes and expression."""
-    from .geometry.domain import RegionDomain
+    from pinn_gelu.geometry.domain import RegionDomain
 
     domain = problem.domain
     bounds = " × ".join(f"[{a:g}, {b:g}]" for a, b in domain.bounds)
@@ -281,7 +281,7 @@ def _domain_lines(problem: Problem) -> list[str]:
 
 def _shape_text(shape: Any) -> str:
     """``rectangle [0, 4] × [0, 4]``, ``disk centre (0, 0), radius 1``, ``polygon, 6 vertices``."""
-    from .geometry.primitives import Disk, Polygon
+    from pinn_gelu.geometry.primitives import Disk, Polygon
 
     if isinstance(shape, Disk):
         centre = ", ".join(f"{c:g}" for c in shape.center)
@@ -296,7 +296,7 @@ def _shape_text(shape: Any) -> str:
 
 def _part_label(problem: Problem, side: str) -> str:
     """A box's side as is; a region's part with its measure on the region's boundary."""
-    from .geometry.domain import RegionDomain
+    from pinn_gelu.geometry.domain import RegionDomain
 
     domain = problem.domain
     if not isinstance(domain, RegionDomain):
@@ -316,7 +316,7 @@ def _check_output(directory: Path, force: bool) -> str | None:
 
     Writes nothing: called before the lock is taken and again under it.
     """
-    from .rundir import foreign_entries, run_status
+    from pinn_gelu.runs.rundir import foreign_entries, run_status
 
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"--out {directory}: exists and is not a directory")
@@ -344,8 +344,8 @@ def _check_output(directory: Path, force: bool) -> str | None:
 
 
 def _check_resumable(directory: Path, data: dict[str, Any]) -> Path:
-    from .checkpoints import RESUMABLE_CHANGES, read_checkpoint, resume_conflicts
-    from .rundir import run_status
+    from pinn_gelu.checkpoints import RESUMABLE_CHANGES, read_checkpoint, resume_conflicts
+    from pinn_gelu.runs.rundir import run_status
 
     checkpoint = directory / "checkpoint.pt"
     if not checkpoint.is_file():
@@ -404,7 +404,7 @@ def _stop_on_signals(trainer: Any, distributed: bool = False) -> Iterator[None]:
 def cmd_check(args: argparse.Namespace) -> int:
     """``pinn-gelu check FILE``: validate and summarise."""
     problem, _ = load(args)
-    from .activations import order_warning
+    from pinn_gelu.activations import order_warning
 
     evaluate_inputs(problem)
     print(printable(describe_problem(problem)))
@@ -456,9 +456,9 @@ def evaluate_inputs(problem: Problem, *, evaluator: bool = True) -> None:
     Raises:
         ProblemFileError: an expression is not finite at some point.
     """
-    from .collocation import sample_collocation
-    from .config import DTYPES
-    from .metrics import build_evaluator
+    from pinn_gelu.collocation import sample_collocation
+    from pinn_gelu.config import DTYPES
+    from pinn_gelu.metrics import build_evaluator
 
     dtype = DTYPES[problem.training.dtype]
     points = sample_collocation(
@@ -487,7 +487,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         return _launch(args)
     set_threads(args.threads)
     problem, data = load(args, _solve_overrides(args))
-    from .distributed import from_environment
+    from pinn_gelu.distributed import from_environment
 
     group = from_environment(problem.training.device)
     if not group.active:
@@ -529,7 +529,7 @@ def _solve_on_main_rank(args: argparse.Namespace, problem: Problem, data: Any, g
         raise ProblemFileError(
             problem.path, "training.device", "cuda requested, but torch sees no CUDA device"
         )
-    from .rundir import RunLock, make_staging, remove_staging
+    from pinn_gelu.runs.rundir import RunLock, make_staging, remove_staging
 
     print(printable(describe_problem(problem)), flush=True)
     if group.active:
@@ -560,10 +560,10 @@ def _train_and_write(
     staging: Path | None,
     group: Any = None,
 ) -> int:
-    from .distributed import SINGLE
-    from .outputs import write_run
-    from .rundir import replace_run
-    from .training import Trainer
+    from pinn_gelu.distributed import SINGLE
+    from pinn_gelu.runs.rundir import replace_run
+    from pinn_gelu.runs.writers import write_run
+    from pinn_gelu.training import Trainer
 
     if args.resume:
         try:
@@ -633,7 +633,7 @@ def _solve_on_other_rank(args: argparse.Namespace, problem: Problem, data: Any, 
     Rank 0 checks the run directory, holds its lock and writes every file; the ranks' decisions
     (phases, stops, rollbacks) are identical, so they end together.
     """
-    from .training import Trainer
+    from pinn_gelu.training import Trainer
 
     if args.resume:
         checkpoint = _check_resumable(Path(args.resume), data)
@@ -730,7 +730,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
     boxes, finite elements on 2D regions.
     """
     problem, _ = load(args)
-    from .reference import method_for
+    from pinn_gelu.reference import method_for
 
     try:
         method = method_for(problem.domain, problem.pde.kind)
@@ -750,8 +750,8 @@ def cmd_reference(args: argparse.Namespace) -> int:
             f"{problem.limits.max_fd_unknowns} (raise it with --limit max_fd_unknowns=N)"
         )
     directory = Path(args.out) if args.out else Path("runs") / f"{problem.name}_reference"
-    from .outputs import write_reference
-    from .reference import solve_reference
+    from pinn_gelu.reference import solve_reference
+    from pinn_gelu.runs.writers import write_reference
 
     evaluate_inputs(problem, evaluator=False)
     try:
@@ -796,9 +796,9 @@ def _fem_reference(args: argparse.Namespace, problem: Problem) -> int:
     if args.size is not None and not (math.isfinite(args.size) and args.size > 0):
         raise UsageError("--size must be a positive number")
     directory = Path(args.out) if args.out else Path("runs") / f"{problem.name}_reference"
-    from .errors import GeometryError
-    from .outputs import write_fem_reference
-    from .reference import solve_reference
+    from pinn_gelu.errors import GeometryError
+    from pinn_gelu.reference import solve_reference
+    from pinn_gelu.runs.writers import write_fem_reference
 
     evaluate_inputs(problem, evaluator=False)
     try:
@@ -825,8 +825,8 @@ def _seeds(text: str) -> list[int]:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """``pinn-gelu compare FILE``: every (activation, seed), then a table and a figure."""
-    from .activations import ActivationSpec, order_warning
-    from .compare import compare, split_specs
+    from pinn_gelu.activations import ActivationSpec, order_warning
+    from pinn_gelu.compare import compare, split_specs
 
     try:
         specs = split_specs(args.activations)
@@ -848,7 +848,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         message = order_warning(activation, problem.order, problem.pde.kind)
         if message:
             print(f"warning: {message}", file=sys.stderr)
-    from .outputs import write_comparison
+    from pinn_gelu.runs.writers import write_comparison
 
     comparison = compare(
         args.file,

@@ -1,4 +1,4 @@
-"""What the PDE kinds share: target values on collocation points, checked to be finite."""
+"""What the PDE kinds share: the target values of boundary conditions on collocation points."""
 
 from __future__ import annotations
 
@@ -7,37 +7,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..collocation import Collocation
-from ..errors import ProblemFileError
-from ..expressions import Expression
-from ..problem import Problem
+from pinn_gelu.collocation import Collocation
+from pinn_gelu.expressions import evaluate_checked
+from pinn_gelu.problem import Problem
 
-__all__ = ["BoundaryTargets", "boundary_targets", "evaluate_checked"]
-
-
-def evaluate_checked(value: Expression | float, points: Tensor, path: str) -> Tensor:
-    """An expression (or constant) at points (N, d) → (N,), rejecting non-finite values.
-
-    A source such as ``log(x)`` on [0, 1] is infinite at x = 0: that is an error of the problem
-    file, reported with the key and a point, not a NaN loss discovered later.
-    """
-    if not isinstance(value, Expression):
-        return points.new_full((points.shape[0],), float(value))
-    with torch.no_grad():
-        values = value(points)[:, 0]
-    bad = ~torch.isfinite(values)
-    if bool(bad.any()):
-        where = points[bad][0].tolist()
-        at = ", ".join(
-            f"{name}={coord:.6g}" for name, coord in zip(value.variables, where, strict=True)
-        )
-        raise ProblemFileError(
-            path,
-            value.key or "expression",
-            f"{value.source!r} is not finite at {int(bad.sum())} of {points.shape[0]} points "
-            f"(for example at {at})",
-        )
-    return values
+__all__ = ["BoundaryTargets", "boundary_targets"]
 
 
 @dataclass(frozen=True)

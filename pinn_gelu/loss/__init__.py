@@ -8,7 +8,7 @@ one term t per PDE residual and per boundary-condition kind (``pde``, ``dirichle
 weights w_t from ``training.weights`` (default: the PDE kind's, ``Problem.weight``) and n_t
 residual entries. Stacking the scaled entries √(w_t/n_t)·r_t,k gives the **weighted residual
 vector** r(θ) ∈ ℝᴺ with L = ‖r‖²; its Jacobian J = ∂r/∂θ (N × P) is what Gauss–Newton steps
-solve with (:mod:`pinn_gelu.gauss_newton`).
+solve with (:mod:`pinn_gelu.optimisers.gauss_newton`).
 
 J is built per residual entry from the pointwise structure of the terms (:class:`Term`): entry k
 of term t depends only on the network's fields F (value, gradient, Laplacian, Hessian entries)
@@ -36,10 +36,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .collocation import Collocation
-from .distributed import SINGLE, Group
-from .fields import Engine, Fields, need_rank
-from .problem import Term
+from pinn_gelu.collocation import Collocation
+from pinn_gelu.distributed import SINGLE, Group
+from pinn_gelu.fields import Engine, Fields, need_rank
+from pinn_gelu.problem import Term
 
 __all__ = ["Loss", "canonical_order"]
 
@@ -199,8 +199,8 @@ class Loss:
         """
         from torch.func import functional_call, grad, jvp, vmap
 
-        from .derivatives import func_fields
-        from .forward_mode import forward_fields, supports_forward
+        from pinn_gelu.derivatives import func_fields
+        from pinn_gelu.derivatives.forward import forward_fields, supports_forward
 
         params = {
             f"network.{n}": p.detach()
@@ -273,7 +273,7 @@ class Loss:
         Row k's key is (term, index of its point in the whole point set, occurrence of that
         point in the term so far: the component). Sorting by the keys puts the rows of any
         shard, gathered from the ranks, in one canonical order, so a data-parallel run builds
-        the very matrix a single process builds (:mod:`pinn_gelu.gauss_newton`).
+        the very matrix a single process builds (:mod:`pinn_gelu.optimisers.gauss_newton`).
         """
         keys = []
         for t, (term, count) in enumerate(zip(self.terms, self._local_counts, strict=True)):

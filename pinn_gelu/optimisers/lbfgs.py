@@ -1,133 +1,55 @@
-"""The optimisers that train a PINN, one per phase of ``training.schedule``: :data:`OPTIMISERS`.
-
-Each knows only how to take one step; the driver (:mod:`pinn_gelu.training`) owns the loop,
-history, validation, progress, the non-finite guard, rollback and checkpoints — the split of
-scipy's ``solve_ivp`` and its ``OdeSolver.step``. An optimiser is built with its configuration
-section and a :class:`Context`, and provides:
-
-- ``step(k, lr_scale) -> Step``: step k (1-based) of the phase, at the learning-rate scale the
-  driver's rollbacks have left; the Step reports the loss and terms at the accepted parameters
-  and, when the phase should end early, why;
-- ``completed``: the stop reason when every configured step has run;
-- ``state_dict()`` / ``load_state_dict(state)``: plain data and tensors for checkpoints, so
-  that a resumed run continues bit for bit.
-
-Before it changes the parameters, a step calls ``context.accept(loss, parts, grad_max)`` with
-the values at the parameters it starts from (Adam) or has arrived at (L-BFGS, Gauss–Newton):
-the driver checks them for non-finite values and keeps those parameters as the last good ones.
-"""
+"""L-BFGS with the strong Wolfe line search: the ``lbfgs`` phase, ``training.lbfgs``."""
 
 from __future__ import annotations
 
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .config import AdamConfig, LBFGSConfig
-from .loss import Loss
+from pinn_gelu.config import option
+from pinn_gelu.optimisers.base import Context, Optimiser, Step
 
-__all__ = ["OPTIMISERS", "Context", "Optimiser", "Step"]
+__all__ = ["LBFGS", "LBFGSConfig"]
 
 
-@dataclass
-class Step:
-    """What one optimiser step reports to the driver.
+@dataclass(frozen=True, kw_only=True)
+class LBFGSConfig:
+    """The L-BFGS phase: ``training.lbfgs:`` section (torch.optim.LBFGS, strong Wolfe).
 
-    Attributes:
-        loss: the weighted loss at the parameters the step accepted.
-        parts: the unweighted terms there.
-        extra: further numbers for the history (grad_max, damping, step length, …).
-        stop: why the phase ends after this step, or None to go on.
+    Runs ``steps`` iterations unless a stated tolerance is met; every iteration is recorded.
+    ``steps: 0`` skips it.
     """
 
-    loss: float
-    parts: list[float]
-    extra: dict[str, float] = field(default_factory=dict)
-    stop: str | None = None
+    steps: int = option(2500, "L-BFGS iterations", min=0, limit="max_steps")
+    lr: float = option(1.0, "initial step length of the line search", min_exclusive=0.0, max=10.0)
+    history_size: int = option(50, "curvature pairs kept", min=1, max=1000)
+    tolerance_grad: float = option(
+        1e-12,
+        "stop when max |∂L/∂θ| ≤ this (0: only at an exactly zero gradient)",
+        min=0.0,
+        max=1.0,
+    )
+    tolerance_change: float = option(
+        0.0,
+        "stop when the loss changes by ≤ this (relative) over `patience` iterations (0 disables)",
+        min=0.0,
+        max=1.0,
+    )
+    patience: int = option(
+        20,
+        "iterations in a row without any decrease of the loss before stopping (line-search "
+        "stall), and the window of tolerance_change",
+        min=1,
+        max=100_000,
+    )
 
 
-@dataclass
-class Context:
-    """What an optimiser works with.
-
-    Attributes:
-        params: the trainable parameters.
-        evaluate: () → (weighted loss, terms tensor), without a graph.
-        gradient: () → (weighted loss, terms tensor), with ∂L/∂θ set in the parameters'
-            ``.grad``.
-        loss: the :class:`~pinn_gelu.loss.Loss` (residual vector and Jacobian).
-
-    In a data-parallel run, ``evaluate`` and ``gradient`` give the global values on every rank
-    (:mod:`pinn_gelu.distributed`), so every rank takes the same step.
-        accept: (loss, terms, max |∂L/∂θ|) → None; raises on non-finite values.
-    """
-
-    params: list[nn.Parameter]
-    evaluate: Callable[[], tuple[Tensor, Tensor]]
-    gradient: Callable[[], tuple[Tensor, Tensor]]
-    loss: Loss
-    accept: Callable[[float, list[float], float], None]
-
-
-class Optimiser(Protocol):
-    """One phase's optimiser: see the module docstring."""
-
-    completed: str
-
-    def step(self, k: int, lr_scale: float) -> Step:
-        """Take step k of the phase."""
-        ...
-
-    def state_dict(self) -> dict[str, Any]:
-        """The state a checkpoint keeps."""
-        ...
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Continue from a state of :meth:`state_dict`."""
-        ...
-
-
-def gradient_max(params: list[nn.Parameter]) -> Tensor:
-    """Max |∂L/∂θ| over the parameters' ``.grad`` (0 when none is set)."""
-    grads = [p.grad.abs().max() for p in params if p.grad is not None]
-    return torch.stack(grads).max() if grads else torch.zeros((), device=params[0].device)
-
-
-class Adam:
-    """Adam (Kingma & Ba 2015) at learning rate lr·decay^((k−1)/steps), ``training.adam``."""
-
-    def __init__(self, config: AdamConfig, context: Context) -> None:
-        self.config = config
-        self.context = context
-        self.optimizer = torch.optim.Adam(context.params, lr=config.lr)
-        self.gamma = config.decay ** (1.0 / config.steps) if config.steps else 1.0
-        self.completed = f"completed {config.steps} steps"
-
-    def step(self, k: int, lr_scale: float) -> Step:
-        """One Adam update; the loss reported is the one at the parameters before it."""
-        total, parts = self.context.gradient()
-        values = torch.cat([total[None], parts, gradient_max(self.context.params)[None]]).tolist()
-        self.context.accept(values[0], values[1:-1], values[-1])
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.config.lr * self.gamma ** (k - 1) * lr_scale
-        self.optimizer.step()
-        return Step(values[0], values[1:-1])
-
-    def state_dict(self) -> dict[str, Any]:
-        """Torch's Adam state."""
-        return {"torch": self.optimizer.state_dict()}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore torch's Adam state."""
-        self.optimizer.load_state_dict(state["torch"])
-
-
-class LBFGS:
+class LBFGS(Optimiser):
     """L-BFGS with the strong Wolfe line search (:class:`torch.optim.LBFGS`), ``training.lbfgs``.
 
     One iteration per step, so every iteration is recorded; runs the configured number unless a
@@ -138,9 +60,11 @@ class LBFGS:
     nothing.
     """
 
+    Config = LBFGSConfig
+    unit = "iterations"
+
     def __init__(self, config: LBFGSConfig, context: Context) -> None:
-        self.config = config
-        self.context = context
+        super().__init__(config, context)
         self.optimizer = torch.optim.LBFGS(
             context.params,
             lr=config.lr,
@@ -153,7 +77,6 @@ class LBFGS:
         )
         self.cache = _EvaluationCache(context.params, context.gradient)
         self.progress: dict[str, Any] = {"best": math.inf, "since_best": 0, "losses": []}
-        self.completed = f"completed {config.steps} iterations"
 
     def step(self, k: int, lr_scale: float) -> Step:
         """One L-BFGS iteration; the loss reported is the one at the new parameters."""
@@ -254,13 +177,3 @@ class _EvaluationCache:
             entry = self.entries[-1]
         grad_max = max((g.abs().max().item() for g in entry[2]), default=0.0)
         return entry[1].item(), entry[3], grad_max
-
-
-def _registry() -> dict[str, Callable[[Any, Context], Optimiser]]:
-    from .gauss_newton import GaussNewton
-
-    return {"adam": Adam, "lbfgs": LBFGS, "gauss_newton": GaussNewton}
-
-
-#: The optimisers by phase name (the names of :data:`pinn_gelu.config.PHASES`).
-OPTIMISERS: dict[str, Callable[[Any, Context], Optimiser]] = _registry()

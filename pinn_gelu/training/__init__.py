@@ -39,24 +39,24 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from .activations import order_warning
-from .checkpoints import (
+from pinn_gelu.activations import order_warning
+from pinn_gelu.checkpoints import (
     RESUMABLE_CHANGES,
     plain_data,
     read_checkpoint,
     resume_conflicts,
     write_checkpoint,
 )
-from .collocation import sample_collocation
-from .config import DTYPES
-from .derivatives import select_engine
-from .distributed import SINGLE, Group, shard_collocation
-from .errors import ProblemFileError
-from .loss import Loss
-from .metrics import Evaluator, build_evaluator
-from .networks import MLP, build_network
-from .optimisers import OPTIMISERS, Context, Optimiser, Step
-from .problem import Problem, Term
+from pinn_gelu.collocation import sample_collocation, shard_collocation
+from pinn_gelu.config import DTYPES
+from pinn_gelu.derivatives import select_engine
+from pinn_gelu.distributed import SINGLE, Group
+from pinn_gelu.errors import ProblemFileError
+from pinn_gelu.loss import Loss
+from pinn_gelu.metrics import Evaluator, build_evaluator
+from pinn_gelu.model.networks import MLP, build_network
+from pinn_gelu.optimisers import OPTIMISERS, Context, Optimiser, Resources, Step
+from pinn_gelu.problem import Problem, Term
 
 __all__ = ["SNAPSHOT_EVERY", "ActivationOrderWarning", "TrainResult", "Trainer", "train"]
 
@@ -201,7 +201,7 @@ class Trainer:
             group=group,
         )
         self.schedule = list(cfg.schedule)
-        self._check_gauss_newton_memory()
+        self._check_resources()
         self.evaluator: Evaluator | None = (
             build_evaluator(problem, self.dtype, self.device, reference) if group.is_main else None
         )
@@ -241,25 +241,18 @@ class Trainer:
         """How torch.compile went (empty when not asked for)."""
         return self.objective.compile_note
 
-    def _check_gauss_newton_memory(self) -> None:
-        """Refuse, before any training, a Gauss–Newton phase whose matrices exceed the limit."""
-        cfg = self.problem.training
-        if "gauss_newton" not in self.schedule or cfg.gauss_newton.steps == 0:
-            return
-        rows = sum(self.objective.counts)  # over all ranks
-        params = sum(p.numel() for p in self.network.parameters() if p.requires_grad)
-        size = min(rows, params)
-        needed = 8 * (rows * params + size * size)
-        limit = self.problem.limits.max_gauss_newton_bytes
-        if needed > limit:
-            raise ProblemFileError(
-                self.problem.path,
-                "training.gauss_newton",
-                f"the Jacobian ({rows} residual rows × {params} parameters) and its "
-                f"{size}×{size} Gram matrix need {needed:,} bytes, over the limit of "
-                f"{limit:,} (max_gauss_newton_bytes): use fewer points or a smaller network, "
-                "or raise the limit with --limit max_gauss_newton_bytes=N",
-            )
+    def _check_resources(self) -> None:
+        """Refuse, before any training, a phase whose optimiser cannot run at this size."""
+        need = Resources(
+            rows=sum(self.objective.counts),  # over all ranks
+            parameters=sum(p.numel() for p in self.network.parameters() if p.requires_grad),
+            limits=self.problem.limits,
+        )
+        for name in self.schedule:
+            config = self.problem.training.phases[name]
+            reason = OPTIMISERS[name].check_resources(config, need) if config.steps else None
+            if reason:
+                raise ProblemFileError(self.problem.path, f"training.{name}", reason)
 
     # --- the loss -----------------------------------------------------------------------------
     def loss(self) -> tuple[Tensor, Tensor]:
@@ -443,7 +436,7 @@ class Trainer:
     # --- the loop -----------------------------------------------------------------------------
     def run_phase(self, name: str) -> None:
         """Run the current phase from its current step to its end or its stop reason."""
-        config = getattr(self.problem.training, name)
+        config = self.problem.training.phases[name]
         steps = config.steps
         if steps == 0:
             self._next_phase(name, "skipped")
@@ -453,7 +446,7 @@ class Trainer:
         if self.phase_step >= steps:
             self._next_phase(name, reason)
             return
-        every = 25 if name == "adam" else 10
+        every = type(optimiser).refresh_every
         with _Progress(self, name, steps) as progress:
             for k in range(self.phase_step + 1, steps + 1):
                 report = optimiser.step(k, self.lr_scale)

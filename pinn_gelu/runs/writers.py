@@ -33,16 +33,16 @@ import torch
 import yaml
 from torch import nn
 
-from .checkpoints import MODEL_FORMAT, atomic_write, load_data, plain_data
-from .config import DTYPES, Limits
-from .derivatives import select_engine
-from .errors import ProblemFileError, describe, number_text, one_line
-from .geometry.domain import RegionDomain
-from .metrics import Evaluator, predict, relative_l2
-from .networks import MLP
-from .problem import Problem
-from .problem_file import parse_problem
-from .training import TrainResult
+from pinn_gelu.checkpoints import MODEL_FORMAT, atomic_write, load_data, plain_data
+from pinn_gelu.config import DTYPES, Limits
+from pinn_gelu.derivatives import select_engine
+from pinn_gelu.errors import ProblemFileError, describe, number_text, one_line
+from pinn_gelu.geometry.domain import RegionDomain
+from pinn_gelu.metrics import Evaluator, predict, relative_l2
+from pinn_gelu.model.networks import MLP
+from pinn_gelu.problem import Problem
+from pinn_gelu.problem_file import parse_problem
+from pinn_gelu.training import TrainResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -153,7 +153,7 @@ def write_run(
     elif error.exists():
         error.unlink()
     if plots and result.status != "interrupted":
-        from .plots import extra_figures, field_panels, grid_values, loss_figure
+        from pinn_gelu.runs.plots import extra_figures, field_panels, grid_values, loss_figure
 
         canvas, predictions, references = grid_values(problem, result.network, evaluator=evaluator)
         figures = {
@@ -174,8 +174,8 @@ def write_reference(directory: str | Path, problem: Problem, solution: Any) -> d
     Returns the summary written to reference.json (unknowns, solve time, and the relative L2
     error of each field against the exact solution on the grid nodes, when there is one).
     """
-    from .plots import Canvas, extra_figures, field_panels
-    from .reference.grid import evaluate
+    from pinn_gelu.reference.fd_grid import evaluate
+    from pinn_gelu.runs.plots import Canvas, extra_figures, field_panels
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -219,10 +219,10 @@ def write_fem_reference(directory: str | Path, problem: Problem, solution: Any) 
 
     The error against the exact solution (where there is one) is the relative L2 error at the
     P2 nodes; the figures show the solution over the region only
-    (:func:`~pinn_gelu.plots.region_canvas`).
+    (:func:`~pinn_gelu.runs.plots.region_canvas`).
     """
-    from .plots import extra_figures, field_panels, region_canvas
-    from .reference.grid import evaluate
+    from pinn_gelu.reference.fd_grid import evaluate
+    from pinn_gelu.runs.plots import extra_figures, field_panels, region_canvas
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -268,7 +268,7 @@ def write_fem_reference(directory: str | Path, problem: Problem, solution: Any) 
 
 def write_comparison(directory: str | Path, comparison: Any) -> list[Path]:
     """Write comparison.json, comparison.md and comparison.png; returns the paths."""
-    from .plots import comparison_figure
+    from pinn_gelu.runs.plots import comparison_figure
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -285,7 +285,7 @@ class Solution:
 
     Attributes:
         problem: the problem it was trained for (rebuilt from the checkpoint's data).
-        network: the trained network (an :class:`~pinn_gelu.networks.MLP`).
+        network: the trained network (an :class:`~pinn_gelu.model.networks.MLP`).
         fields: the names of the solution fields.
     """
 

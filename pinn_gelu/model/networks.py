@@ -44,8 +44,8 @@ import torch
 from scipy import integrate
 from torch import Tensor, nn
 
-from .activations import Activation, parse_activation
-from .config import NetworkConfig
+from pinn_gelu.activations import Activation, parse_activation
+from pinn_gelu.config import NetworkConfig
 
 __all__ = [
     "INITIALISERS",

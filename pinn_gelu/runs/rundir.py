@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from .errors import UsageError
+from pinn_gelu.errors import UsageError
 
 __all__ = [
     "LOCK_NAME",

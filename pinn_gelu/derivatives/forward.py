@@ -13,7 +13,7 @@ For a pre-activation z = W h + b and h' = σ(z), with J^z_i = ∂z/∂x_i and so
     H^{h'}_ij  = σ'(z) ⊙ H^z_ij + σ''(z) ⊙ J^z_i ⊙ J^z_j
 
 and through a linear layer every quantity is multiplied by W (only the value gets b). The input
-map ξ = s ⊙ x + c of :class:`~pinn_gelu.networks.MLP` makes ∂z/∂x_i = s_i W[:, i] at the first
+map ξ = s ⊙ x + c of :class:`~pinn_gelu.model.networks.MLP` makes ∂z/∂x_i = s_i W[:, i] at the first
 layer, constant in x, and its second derivatives zero. σ' and σ'' come from the activation's
 closed forms (:meth:`~pinn_gelu.activations.Activation.derivatives`).
 
@@ -42,8 +42,8 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
-from .fields import Fields, multi_indices, need_rank
-from .networks import MLP
+from pinn_gelu.fields import Fields, multi_indices, need_rank
+from pinn_gelu.model.networks import MLP
 
 __all__ = ["forward_fields", "supports_forward"]
 

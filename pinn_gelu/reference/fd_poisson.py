@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from ..problem import Problem
-from .grid import FDSolution, Grid, box_of, evaluate, solve_sparse
+from pinn_gelu.problem import Problem
+from pinn_gelu.reference.fd_grid import FDSolution, Grid, box_of, evaluate, solve_sparse
 
 __all__ = ["solve_poisson"]
 

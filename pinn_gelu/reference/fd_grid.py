@@ -12,8 +12,8 @@ from scipy import sparse
 from scipy.interpolate import RegularGridInterpolator
 from scipy.sparse import linalg
 
-from ..expressions import Expression
-from ..geometry import Box
+from pinn_gelu.expressions import Expression
+from pinn_gelu.geometry import Box
 
 __all__ = ["FDSolution", "Grid", "box_of", "solve_sparse"]
 

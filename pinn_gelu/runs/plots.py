@@ -23,15 +23,15 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from .derivatives import select_engine
-from .geometry.domain import RegionDomain
-from .metrics import Evaluator, build_evaluator, evaluation_grid, predict
-from .problem import Problem
+from pinn_gelu.derivatives import select_engine
+from pinn_gelu.geometry.domain import RegionDomain
+from pinn_gelu.metrics import Evaluator, build_evaluator, evaluation_grid, predict
+from pinn_gelu.problem import Problem
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from .compare import Comparison
+    from pinn_gelu.compare import Comparison
 
 __all__ = ["Canvas", "field_panels", "loss_figure", "region_canvas", "solution_figure"]
 

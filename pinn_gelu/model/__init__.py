@@ -1,0 +1,1 @@
+"""Everything trainable: the networks, what wraps them, and named unknown scalars."""

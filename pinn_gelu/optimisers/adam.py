@@ -1,0 +1,66 @@
+"""Adam (Kingma & Ba 2015): the ``adam`` phase and its ``training.adam`` section."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from pinn_gelu.config import option
+from pinn_gelu.optimisers.base import Context, Optimiser, Step, gradient_max
+
+__all__ = ["Adam", "AdamConfig"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdamConfig:
+    """The Adam phase: ``training.adam:`` section. ``steps: 0`` skips it."""
+
+    steps: int = option(1000, "Adam steps", min=0, limit="max_steps")
+    lr: float = option(2e-3, "learning rate", min_exclusive=0.0, max=10.0)
+    decay: float = option(
+        1.0,
+        "multiplicative learning-rate decay reached at the last step (1: constant; "
+        "0.1: the rate falls exponentially to a tenth)",
+        min_exclusive=0.0,
+        max=1.0,
+    )
+
+
+class Adam(Optimiser):
+    """Adam (Kingma & Ba 2015) at learning rate lr·decay^((k−1)/steps), ``training.adam``."""
+
+    Config = AdamConfig
+    refresh_every = 25
+
+    def __init__(self, config: AdamConfig, context: Context) -> None:
+        super().__init__(config, context)
+        self.optimizer = torch.optim.Adam(context.params, lr=config.lr)
+        self.gamma = config.decay ** (1.0 / config.steps) if config.steps else 1.0
+
+    @classmethod
+    def describe(cls, name: str, config: Any) -> str:
+        """``adam 1000 steps (lr 0.002)``."""
+        if config.steps == 0:
+            return f"{name} skipped"
+        return f"{name} {config.steps} steps (lr {config.lr:g})"
+
+    def step(self, k: int, lr_scale: float) -> Step:
+        """One Adam update; the loss reported is the one at the parameters before it."""
+        total, parts = self.context.gradient()
+        values = torch.cat([total[None], parts, gradient_max(self.context.params)[None]]).tolist()
+        self.context.accept(values[0], values[1:-1], values[-1])
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.lr * self.gamma ** (k - 1) * lr_scale
+        self.optimizer.step()
+        return Step(values[0], values[1:-1])
+
+    def state_dict(self) -> dict[str, Any]:
+        """Torch's Adam state."""
+        return {"torch": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore torch's Adam state."""
+        self.optimizer.load_state_dict(state["torch"])

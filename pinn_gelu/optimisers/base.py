@@ -1,0 +1,140 @@
+"""What every optimiser shares: the step report, the context it works in, and its base class.
+
+Each optimiser knows only how to take one step; the driver (:mod:`pinn_gelu.training`) owns the
+loop, history, validation, progress, the non-finite guard, rollback and checkpoints — the split
+of scipy's ``solve_ivp`` and its ``OdeSolver.step``. An optimiser is built with its configuration
+section and a :class:`Context`, and provides:
+
+- ``step(k, lr_scale) -> Step``: step k (1-based) of the phase, at the learning-rate scale the
+  driver's rollbacks have left; the Step reports the loss and terms at the accepted parameters
+  and, when the phase should end early, why;
+- ``completed``: the stop reason when every configured step has run;
+- ``state_dict()`` / ``load_state_dict(state)``: plain data and tensors for checkpoints, so
+  that a resumed run continues bit for bit;
+- ``Config``, ``describe`` and ``check_resources`` (class level): its section of the problem
+  file, its line in a problem's summary, and a check of its memory needs before any training.
+
+Before it changes the parameters, a step calls ``context.accept(loss, parts, grad_max)`` with
+the values at the parameters it starts from (Adam) or has arrived at (L-BFGS, Gauss–Newton):
+the driver checks them for non-finite values and keeps those parameters as the last good ones.
+This module imports none of the optimisers (their registry, :data:`pinn_gelu.optimisers.
+OPTIMISERS`, lives above them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from pinn_gelu.config import Limits
+from pinn_gelu.loss import Loss
+
+__all__ = ["Context", "Optimiser", "Resources", "Step", "gradient_max"]
+
+
+@dataclass
+class Step:
+    """What one optimiser step reports to the driver.
+
+    Attributes:
+        loss: the weighted loss at the parameters the step accepted.
+        parts: the unweighted terms there.
+        extra: further numbers for the history (grad_max, damping, step length, …).
+        stop: why the phase ends after this step, or None to go on.
+    """
+
+    loss: float
+    parts: list[float]
+    extra: dict[str, float] = field(default_factory=dict)
+    stop: str | None = None
+
+
+@dataclass
+class Context:
+    """What an optimiser works with.
+
+    Attributes:
+        params: the trainable parameters.
+        evaluate: () → (weighted loss, terms tensor), without a graph.
+        gradient: () → (weighted loss, terms tensor), with ∂L/∂θ set in the parameters'
+            ``.grad``.
+        loss: the :class:`~pinn_gelu.loss.Loss` (residual vector and Jacobian).
+
+    In a data-parallel run, ``evaluate`` and ``gradient`` give the global values on every rank
+    (:mod:`pinn_gelu.distributed`), so every rank takes the same step.
+        accept: (loss, terms, max |∂L/∂θ|) → None; raises on non-finite values.
+    """
+
+    params: list[nn.Parameter]
+    evaluate: Callable[[], tuple[Tensor, Tensor]]
+    gradient: Callable[[], tuple[Tensor, Tensor]]
+    loss: Loss
+    accept: Callable[[float, list[float], float], None]
+
+
+class Optimiser:
+    """One phase's optimiser: see the module docstring. Subclasses set :attr:`Config`.
+
+    Attributes:
+        Config: the frozen dataclass of its ``training.<name>`` section (needs ``steps``).
+        refresh_every: steps between refreshes of the numbers shown on a progress bar.
+        completed: the stop reason when every configured step has run.
+    """
+
+    Config: ClassVar[type]
+    refresh_every: ClassVar[int] = 10
+    #: What one step is called in the summary (``steps``, ``iterations``).
+    unit: ClassVar[str] = "steps"
+
+    def __init__(self, config: Any, context: Context) -> None:
+        self.config = config
+        self.context = context
+        self.completed = f"completed {config.steps} {self.unit}"
+
+    @classmethod
+    def describe(cls, name: str, config: Any) -> str:
+        """The phase in a problem's summary: ``lbfgs 2500 iterations``."""
+        if config.steps == 0:
+            return f"{name} skipped"
+        return f"{name} {config.steps} {cls.unit}"
+
+    @classmethod
+    def check_resources(cls, config: Any, need: Resources) -> str | None:
+        """Why the phase cannot run at this size (a message naming the limit), or None."""
+        return None
+
+    def step(self, k: int, lr_scale: float) -> Step:
+        """Take step k of the phase."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state a checkpoint keeps."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a state of :meth:`state_dict`."""
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The size of a run, for an optimiser's resource check before any training.
+
+    Attributes:
+        rows: residual rows over all ranks (the length of the weighted residual vector).
+        parameters: trainable parameters of the model.
+        limits: the run's :class:`~pinn_gelu.config.Limits`.
+    """
+
+    rows: int
+    parameters: int
+    limits: Limits
+
+
+def gradient_max(params: list[nn.Parameter]) -> Tensor:
+    """Max |∂L/∂θ| over the parameters' ``.grad`` (0 when none is set)."""
+    grads = [p.grad.abs().max() for p in params if p.grad is not None]
+    return torch.stack(grads).max() if grads else torch.zeros((), device=params[0].device)
