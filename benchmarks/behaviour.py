@@ -75,7 +75,7 @@ def fingerprint(path: Path) -> dict[str, object]:
         model = torch.load(out / "model.pt", weights_only=True)
         digest = hashlib.sha256()
         for name, tensor in sorted(model["state_dict"].items()):
-            digest.update(name.encode())
+            digest.update(name.removeprefix("network.").encode())  # names within the network
             digest.update(tensor.contiguous().numpy().tobytes())
         entry["parameters_sha256"] = digest.hexdigest()
     return entry

@@ -70,7 +70,7 @@ def main() -> int:
         }
         extra = ""
         if name == "kirsch_plate":
-            row["sxx_top_of_hole"] = hole_stress(problem, result.network)
+            row["sxx_top_of_hole"] = hole_stress(problem, result.model)
             extra = f"; σxx(0, a) = {row['sxx_top_of_hole']:.4f} (exact 3S = 3)"
         verdict = ""
         if name in TARGETS and not args.overrides:

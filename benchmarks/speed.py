@@ -80,7 +80,7 @@ def _reset_peak() -> bool:
 
 
 def _step(trainer: Trainer) -> None:
-    trainer.network.zero_grad(set_to_none=True)
+    trainer.model.zero_grad(set_to_none=True)
     total, _ = trainer.loss()
     total.backward()
 

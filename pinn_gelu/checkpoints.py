@@ -6,8 +6,12 @@ checkpoint is data, never code):
 - ``checkpoint.pt`` (:data:`CHECKPOINT_FORMAT`): the whole training state — parameters, the
   current phase and its optimiser's state, step counters, history, RNG state, elapsed time — and
   the problem data it was run with, so that a run resumes from it alone;
-- ``model.pt`` (:data:`MODEL_FORMAT`): the trained network (weights and configuration) and the
+- ``model.pt`` (:data:`MODEL_FORMAT`): the trained model (weights and configuration) and the
   problem data, from which :func:`pinn_gelu.load_run` rebuilds the solution.
+
+Both hold the state of the whole :class:`~pinn_gelu.model.model.Model` (keys ``network.…``, and
+``unknowns.…`` where a problem has unknowns). Files of the previous formats, which held the bare
+network's state, are read too: :func:`upgrade_state_dict` names their keys as the model does.
 
 Every file is written by :func:`atomic_write` (temporary file in the same directory, fsync,
 ``os.replace``): a crash never leaves a half-written file, and the previous version stays intact
@@ -17,6 +21,7 @@ until the new one is complete.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import pickle
 import stat
@@ -37,18 +42,23 @@ __all__ = [
     "plain_data",
     "read_checkpoint",
     "resume_conflicts",
+    "upgrade_state_dict",
     "write_checkpoint",
 ]
 
-CHECKPOINT_FORMAT = "pinn_gelu.checkpoint/2"
-MODEL_FORMAT = "pinn_gelu.model/1"
+CHECKPOINT_FORMAT = "pinn_gelu.checkpoint/3"
+MODEL_FORMAT = "pinn_gelu.model/2"
+#: Earlier formats that are still read (their state dicts hold the bare network's keys).
+READABLE_FORMATS = {
+    CHECKPOINT_FORMAT: (CHECKPOINT_FORMAT, "pinn_gelu.checkpoint/2"),
+    MODEL_FORMAT: (MODEL_FORMAT, "pinn_gelu.model/1"),
+}
 
 #: Keys that may differ between a checkpoint's problem and the file it is resumed with: budgets
-#: and cadences, which do not change what has been computed so far.
+#: (the steps of any phase, ``training.*.steps``) and cadences, which do not change what has been
+#: computed so far.
 RESUMABLE_CHANGES = (
-    "training.adam.steps",
-    "training.lbfgs.steps",
-    "training.gauss_newton.steps",
+    "training.*.steps",
     "training.checkpoint_every",
     "training.on_nonfinite",
     "training.max_rollbacks",
@@ -127,10 +137,24 @@ def load_data(path: str | Path, expected_format: str) -> dict[str, Any]:
         lines = str(err).strip().splitlines()
         reason = (lines[0] if lines else type(err).__name__)[:120]
         raise ValueError(f"{refused}: {reason!r}") from None
-    if not isinstance(content, dict) or content.get("format") != expected_format:
+    readable = READABLE_FORMATS.get(expected_format, (expected_format,))
+    if not isinstance(content, dict) or content.get("format") not in readable:
         found = content.get("format") if isinstance(content, dict) else type(content).__name__
         raise ValueError(f"{refused}: format {str(found)[:60]!r}")
     return content
+
+
+def upgrade_state_dict(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A state dict of the model: a bare network's keys (earlier formats) become ``network.…``.
+
+    >>> list(upgrade_state_dict({"output.bias": 0}))
+    ['network.output.bias']
+    >>> list(upgrade_state_dict({"network.output.bias": 0}))
+    ['network.output.bias']
+    """
+    if any(str(key).startswith(("network.", "trial.", "unknowns.")) for key in state):
+        return dict(state)
+    return {f"network.{key}": value for key, value in state.items()}
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -146,7 +170,7 @@ def resume_conflicts(stored: Any, current: Any) -> list[str]:
     return [
         key
         for key in _differences(plain_data(current), plain_data(stored))
-        if key not in RESUMABLE_CHANGES
+        if not any(fnmatch.fnmatchcase(key, allowed) for allowed in RESUMABLE_CHANGES)
     ]
 
 

@@ -26,6 +26,10 @@ from typing import Any
 import numpy as np
 
 from pinn_gelu.activations import ActivationSpec
+from pinn_gelu.config import DTYPES
+from pinn_gelu.metrics import build_evaluator
+from pinn_gelu.problem_file import load_problem
+from pinn_gelu.training import ActivationOrderWarning, train
 
 __all__ = ["Comparison", "compare", "split_specs"]
 
@@ -140,9 +144,6 @@ def _run(task: Mapping[str, Any]) -> dict[str, Any]:
 
     import torch
 
-    from pinn_gelu.problem_file import load_problem
-    from pinn_gelu.training import ActivationOrderWarning, train
-
     torch.set_num_threads(task["threads"])
     problem = load_problem(task["path"], task["overrides"], limits=task["limits"])
     with warnings.catch_warnings():
@@ -198,10 +199,6 @@ def compare(
         on_run: called with each finished run's record (for progress lines).
     """
     from tqdm import tqdm
-
-    from pinn_gelu.config import DTYPES
-    from pinn_gelu.metrics import build_evaluator
-    from pinn_gelu.problem_file import load_problem
 
     specs = [ActivationSpec.parse(a).spec for a in activations]
     threads = threads or max(1, (os.cpu_count() or 1) // max(1, jobs))

@@ -93,18 +93,22 @@ class Fields:
 
     def partial(self, field: int, index: tuple[int, ...]) -> Tensor:
         """∂^|α| u_field / ∂x_α at every point, (N,), for a sorted multi-index α of order ≤ 4."""
+        return self.derivative(index)[:, field]
+
+    def derivative(self, index: tuple[int, ...]) -> Tensor:
+        """∂^|α| u / ∂x_α of every field at every point, (N, m), for a sorted multi-index α."""
         order = len(index)
         if order == 0:
-            return self.value[:, field]
+            return self.value
         if order == 1:
-            return self.require_gradient()[:, field, index[0]]
+            return self.require_gradient()[:, :, index[0]]
         if order == 2:
-            return self.require_hessian()[:, field, index[0], index[1]]
+            return self.require_hessian()[:, :, index[0], index[1]]
         channel = self.third if order == 3 else self.fourth if order == 4 else None
         if channel is None:
             raise RuntimeError(f"order-{order} derivatives were not computed")
         d = self.require_gradient().shape[2]
-        return channel[:, field, multi_indices(d, order).index(index)]
+        return channel[:, :, multi_indices(d, order).index(index)]
 
 
 #: An engine computes Fields: (network, points (N, d), need) → Fields.

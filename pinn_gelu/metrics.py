@@ -26,6 +26,7 @@ from pinn_gelu.errors import ProblemFileError
 from pinn_gelu.expressions import evaluate_checked
 from pinn_gelu.fields import Engine
 from pinn_gelu.problem import Problem
+from pinn_gelu.reference import solve_reference
 
 __all__ = ["Evaluator", "build_evaluator", "evaluation_grid", "predict", "relative_l2"]
 
@@ -125,8 +126,6 @@ def build_evaluator(
         values = {k: torch.as_tensor(v) for k, v in at(grid).items()}
         source = "exact solution"
     elif problem.reference is not None:
-        from pinn_gelu.reference import solve_reference
-
         try:
             solution = solve_reference(problem)
         except ValueError as err:

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
 from torch import Tensor, nn
 
+from pinn_gelu.collocation import Collocation
 from pinn_gelu.config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
 from pinn_gelu.errors import ProblemFileError
 from pinn_gelu.expressions import Expression, Residual, evaluate_checked
+from pinn_gelu.fields import Engine, Fields
 from pinn_gelu.geometry.domain import Domain
-
-if TYPE_CHECKING:
-    from pinn_gelu.collocation import Collocation
-    from pinn_gelu.fields import Engine, Fields
 
 __all__ = ["PDE", "BoundaryCondition", "Problem", "ReferenceConfig", "Term"]
 
@@ -179,7 +177,12 @@ VALUE_WEIGHT, FLUX_WEIGHT = 100.0, 10.0
 
 @dataclass(frozen=True, kw_only=True)
 class Problem:
-    """A validated problem, ready to train."""
+    """A validated problem, ready to train.
+
+    ``source`` is the problem file's data as run (every ``--set`` override applied), plain data:
+    what a run directory stores (``problem.yaml``, ``model.pt``, checkpoints), so that the run
+    describes itself and :func:`pinn_gelu.load_run` rebuilds the problem from it alone.
+    """
 
     name: str
     path: str
@@ -193,6 +196,7 @@ class Problem:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     limits: Limits = field(default_factory=Limits)
+    source: Mapping[str, Any] = field(default_factory=dict)
 
     def weight(self, term: str) -> float:
         """w_t of a loss term: ``training.weights``, else the PDE kind's default, else 1.

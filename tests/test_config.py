@@ -24,7 +24,10 @@ def test_every_config_field_is_documented() -> None:
     for prefix, cls in sections().items():
         hints = typing.get_type_hints(cls)
         for field in dataclasses.fields(cls):
-            if not dataclasses.is_dataclass(hints[field.name]):  # sections are listed on their own
+            sections_of_their_own = dataclasses.is_dataclass(hints[field.name]) or (
+                "sections" in field.metadata  # one per registered optimiser, listed on its own
+            )
+            if not sections_of_their_own:
                 assert f"`{prefix}.{field.name}`" in README, f"{prefix}.{field.name}"
     for field in dataclasses.fields(Limits):
         assert f"`{field.name}`" in README, field.name

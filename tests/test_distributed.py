@@ -86,7 +86,7 @@ def _rank(
         trainer._after_step = signalled  # type: ignore[method-assign]
     result = trainer.run()
     torch.save(
-        {"params": flat(result.network), "status": result.status, "step": trainer.step},
+        {"params": flat(result.model), "status": result.status, "step": trainer.step},
         Path(out) / f"rank{rank}.pt",
     )
     group.close()
@@ -121,7 +121,7 @@ def run_ranks(
 
 def one_process(overrides: list[str], path: str = POISSON) -> torch.Tensor:
     torch.set_num_threads(1)
-    return flat(Trainer(load_problem(path, overrides), progress=False).run().network)
+    return flat(Trainer(load_problem(path, overrides), progress=False).run().model)
 
 
 @pytest.fixture(autouse=True)
@@ -170,7 +170,7 @@ def test_every_shard_has_every_term_even_without_points_of_it(name: str, weights
             shard = shard_collocation(trainer.points, Group(rank, size))
             terms = problem.terms(shard)
             assert [t.name for t in terms] == trainer.objective.names
-            loss = Loss(trainer.network, terms, shard, trainer.engine, trainer.objective.weights)
+            loss = Loss(trainer.model, terms, shard, trainer.engine, trainer.objective.weights)
             r, jac = loss.jacobian()
             assert r.shape[0] == jac.shape[0] == loss.row_keys().shape[0]
             # this loss is alone (no group): its rows carry √(w/n) of the shard's counts n
@@ -207,7 +207,7 @@ def test_two_ranks_train_the_one_process_network(tmp_path: Path, solve: str) -> 
     single = one_process(overrides)
     assert relative(ranks[0]["params"], single) <= 1e-10
     # and training moved them: the comparison is not of two initial networks
-    initial = flat(Trainer(load_problem(POISSON, overrides), progress=False).network)
+    initial = flat(Trainer(load_problem(POISSON, overrides), progress=False).model)
     assert relative(single, initial) > 1e-2
 
 
@@ -223,7 +223,7 @@ def test_a_stop_on_one_rank_stops_both_and_resumes_with_any_world_size(tmp_path:
     # the same checkpoint resumed by one process
     problem = load_problem(POISSON, SMALL)
     alone = Trainer.resume(problem, checkpoint, progress=False).run()
-    assert relative(flat(alone.network), whole) <= 1e-10
+    assert relative(flat(alone.model), whole) <= 1e-10
 
 
 def _cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -243,7 +243,7 @@ def test_nproc_runs_torchrun_and_writes_the_run_once(tmp_path: Path) -> None:
     assert "processes   2 (data-parallel, rank 0 writes)" in done.stdout
     assert done.stdout.count("status      completed") == 1  # one rank speaks
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing beside the run
-    params = flat(load_run(tmp_path / "run").network)
+    params = flat(load_run(tmp_path / "run").model)
     assert relative(params, one_process(SMALL)) <= 1e-10
 
 

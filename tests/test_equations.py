@@ -123,12 +123,12 @@ def test_poisson_written_as_an_equation_gives_the_same_loss_bit_for_bit(write) -
     }
     equations = load_problem(write(data))
     a, b = Trainer(poisson, progress=False), Trainer(equations, progress=False)
-    b.network.load_state_dict(a.network.state_dict())
+    b.model.load_state_dict(a.model.state_dict())
     (loss_a, parts_a), (loss_b, parts_b) = a.objective(), b.objective()
     assert a.objective.names == b.objective.names == ["pde", "dirichlet"]
     assert loss_a.item() == loss_b.item() and torch.equal(parts_a, parts_b)
-    grads_a = torch.autograd.grad(loss_a, list(a.network.parameters()))
-    grads_b = torch.autograd.grad(loss_b, list(b.network.parameters()))
+    grads_a = torch.autograd.grad(loss_a, list(a.model.parameters()))
+    grads_b = torch.autograd.grad(loss_b, list(b.model.parameters()))
     assert all(torch.equal(g, h) for g, h in zip(grads_a, grads_b, strict=True))
     assert torch.equal(a.objective.jacobian()[1], b.objective.jacobian()[1])
 

@@ -70,8 +70,8 @@ def test_engine_selection_and_fallback() -> None:
     assert engine is autograd_fields
     custom = nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 1))
     engine, note = select_engine(custom, "auto")
-    assert engine is autograd_fields and "does not support forward mode" in note
-    with pytest.raises(ValueError, match="forward-mode derivatives need a pinn_gelu MLP"):
+    assert engine is autograd_fields and "Sequential is not a pinn_gelu MLP" in note
+    with pytest.raises(ValueError, match="Sequential is not a pinn_gelu MLP"):
         select_engine(custom, "forward")
 
 

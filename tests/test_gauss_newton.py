@@ -29,7 +29,7 @@ SMALL = [
 
 def dense_jacobian(trainer: Trainer) -> torch.Tensor:
     """∂r/∂θ by torch.autograd.functional.jacobian: slow, obviously correct."""
-    network = trainer.network
+    network = trainer.model
     names = [n for n, _ in network.named_parameters()]
 
     def residuals(*params: torch.Tensor) -> torch.Tensor:
@@ -158,7 +158,7 @@ def test_resume_across_adam_to_gauss_newton_is_exact(write, valid, tmp_path):
     assert reference.phase_steps == {"adam": 20, "gauss_newton": 8}
     for stop in (20, 24):
         checkpoint = tmp_path / f"checkpoint{stop}.pt"
-        first = Trainer(problem, progress=False, checkpoint=checkpoint, problem_data=valid)
+        first = Trainer(problem, progress=False, checkpoint=checkpoint)
         original = first._after_step
 
         def after(phase_step, first=first, original=original, stop=stop):
@@ -171,7 +171,7 @@ def test_resume_across_adam_to_gauss_newton_is_exact(write, valid, tmp_path):
         assert read_checkpoint(checkpoint)["step"] == stop
         resumed = Trainer.resume(problem, checkpoint, progress=False).run()
         assert resumed.phase_steps == {"adam": 20, "gauss_newton": 8}
-        for a, b in zip(resumed.network.parameters(), reference.network.parameters(), strict=True):
+        for a, b in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
             assert torch.equal(a, b)
         assert [r["loss"] for r in resumed.history] == [r["loss"] for r in reference.history]
 
@@ -230,12 +230,12 @@ def test_the_python_api_refuses_to_resume_a_different_problem(write, valid, tmp_
     extra = ["training.adam.steps=10", "training.lbfgs.steps=0", "training.checkpoint_every=5"]
     problem = load_problem(write(valid), extra)
     checkpoint = tmp_path / "checkpoint.pt"
-    Trainer(problem, progress=False, checkpoint=checkpoint, problem_data=valid).run()
-    longer = {**valid, "training": {**valid["training"], "adam": {"steps": 20}}}
-    Trainer.resume(problem, checkpoint, progress=False, problem_data=longer)  # a budget: allowed
-    other = {**valid, "pde": {**valid["pde"], "source": "1"}}
+    Trainer(problem, progress=False, checkpoint=checkpoint).run()
+    longer = load_problem(write(valid), [*extra, "training.adam.steps=20"])
+    Trainer.resume(longer, checkpoint, progress=False)  # a budget: allowed
+    other = load_problem(write(valid), [*extra, "pde.source=1"])
     with pytest.raises(ValueError, match=r"differs from the checkpoint's at pde\.source"):
-        Trainer.resume(problem, checkpoint, progress=False, problem_data=other)
+        Trainer.resume(other, checkpoint, progress=False)
 
 
 def test_check_summarises_the_schedule_in_order(write, valid, capsys):

@@ -17,7 +17,8 @@ from pinn_gelu.checkpoints import read_checkpoint
 from pinn_gelu.cli import main
 from pinn_gelu.config import Limits
 from pinn_gelu.errors import ProblemFileError
-from pinn_gelu.problem_file import apply_overrides, parse_problem, parse_yaml_text, read_yaml
+from pinn_gelu.problem_file import apply_overrides, parse_problem, read_yaml
+from pinn_gelu.problem_file.read import parse_yaml_text
 
 FAST = ["--quiet", "--no-plots"]
 
@@ -181,7 +182,7 @@ def test_a_pickled_object_is_refused_in_one_line(trained, tmp_path, write, valid
         load_run(tmp_path)
     text = str(caught.value)
     assert text == (
-        f"{tmp_path / 'model.pt'}: not a pinn_gelu checkpoint (pinn_gelu.model/1), not loaded: "
+        f"{tmp_path / 'model.pt'}: not a pinn_gelu checkpoint (pinn_gelu.model/2), not loaded: "
         "it holds Python objects, not only tensors and data"
     )
     run = tmp_path / "run"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from pinn_gelu import MLP, build_network, parse_activation
+from pinn_gelu import build_network, parse_activation
 from pinn_gelu.config import NetworkConfig
-from pinn_gelu.model.networks import fixed_point_gain, second_moment
+from pinn_gelu.model.networks import MLP, fixed_point_gain, second_moment
 
 
 def test_fixed_point_gain_of_gelu_by_an_independent_quadrature() -> None:

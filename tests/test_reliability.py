@@ -49,7 +49,7 @@ def test_resumed_run_ends_with_exactly_the_uninterrupted_parameters(write, valid
     assert reference.phase_steps == {"adam": 60, "lbfgs": 40}
 
     checkpoint = tmp_path / "checkpoint.pt"
-    first = Trainer(problem, progress=False, checkpoint=checkpoint, problem_data=valid)
+    first = Trainer(problem, progress=False, checkpoint=checkpoint)
     stop_at(first, stop)
     interrupted = first.run()
     assert interrupted.status == "interrupted"
@@ -59,7 +59,7 @@ def test_resumed_run_ends_with_exactly_the_uninterrupted_parameters(write, valid
     resumed = Trainer.resume(problem, checkpoint, progress=False).run()
     assert resumed.status == "completed"
     assert resumed.phase_steps == {"adam": 60, "lbfgs": 40}
-    for a, b in zip(parameters(resumed.network), parameters(reference.network), strict=True):
+    for a, b in zip(parameters(resumed.model), parameters(reference.model), strict=True):
         assert torch.equal(a, b)  # exactly, not approximately
     assert [r["loss"] for r in resumed.history] == [r["loss"] for r in reference.history]
     assert resumed.events[-1] == f"resumed at step {stop} ({'adam' if stop <= 60 else 'lbfgs'})"
@@ -69,7 +69,7 @@ def test_ctrl_c_inside_a_step_resumes_from_the_last_consistent_state(write, vali
     problem = tiny(write, valid)
     reference = Trainer(problem, progress=False).run()
     checkpoint = tmp_path / "checkpoint.pt"
-    trainer = Trainer(problem, progress=False, checkpoint=checkpoint, problem_data=valid)
+    trainer = Trainer(problem, progress=False, checkpoint=checkpoint)
     original, calls = trainer.objective.eager, {"n": 0}
 
     def interrupting():
@@ -83,7 +83,7 @@ def test_ctrl_c_inside_a_step_resumes_from_the_last_consistent_state(write, vali
     assert result.status == "interrupted"
     assert read_checkpoint(checkpoint)["step"] == 50  # the last snapshot, not a half step
     resumed = Trainer.resume(problem, checkpoint, progress=False).run()
-    for a, b in zip(parameters(resumed.network), parameters(reference.network), strict=True):
+    for a, b in zip(parameters(resumed.model), parameters(reference.model), strict=True):
         assert torch.equal(a, b)
 
 

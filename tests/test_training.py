@@ -41,7 +41,7 @@ def test_same_seed_same_run_other_seed_other_run(write, valid) -> None:
     b = train(load_problem(path), progress=False)
     c = train(load_problem(path, ["training.seed=1"]), progress=False)
     assert [r["loss"] for r in a.history] == [r["loss"] for r in b.history]
-    for p, q in zip(a.network.parameters(), b.network.parameters(), strict=True):
+    for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
         assert torch.equal(p, q)
     assert a.history[0]["loss"] != c.history[0]["loss"]
 
@@ -107,14 +107,14 @@ def test_non_finite_loss_stops_at_its_step_and_keeps_the_last_good_parameters(wr
     def keep():
         nonlocal good
         original_keep()
-        good = [p.detach().clone() for p in trainer.network.parameters()]
+        good = [p.detach().clone() for p in trainer.model.parameters()]
 
     trainer._keep_good = keep  # type: ignore[method-assign]
     result = trainer.run()
     assert result.status == "failed"
     assert "non-finite values at step 6 (adam): loss term pde is nan" in result.message
     assert result.phase_steps["adam"] == 5
-    for p, q in zip(result.network.parameters(), good, strict=True):
+    for p, q in zip(result.model.parameters(), good, strict=True):
         assert torch.equal(p, q)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from torch import nn
 
 from pinn_gelu.derivatives.autograd import autograd_fields
-from pinn_gelu.derivatives.forward import forward_fields, supports_forward
+from pinn_gelu.derivatives.forward import forward_fields, forward_support
 from pinn_gelu.derivatives.func import func_fields
 from pinn_gelu.fields import Engine
 
@@ -43,28 +43,25 @@ _DESCRIPTIONS = {
 CHOICES = ("auto", *ENGINES)
 
 
-def select_engine(network: nn.Module, choice: str) -> tuple[Engine, str]:
+def select_engine(model: nn.Module, choice: str) -> tuple[Engine, str]:
     """The engine for ``choice`` (one of :data:`CHOICES`) and a line saying which and why.
 
-    ``auto`` takes forward mode when the network is a library MLP (whose layers and activation
-    derivatives are known) and falls back to autograd otherwise.
+    ``auto`` takes forward mode when the model supports it (a library MLP, wrapped in a trial
+    function that has a composition rule) and otherwise autograd, saying why: never a silent
+    fallback.
 
     Raises:
-        ValueError: for an unknown choice, or forward mode for a network that lacks it.
+        ValueError: for an unknown choice, or forward mode for a model that lacks it.
     """
     if choice not in CHOICES:
         raise ValueError(
             f"unknown derivatives choice {choice!r} (expected one of: {', '.join(CHOICES)})"
         )
+    reason = forward_support(model)
     if choice == "auto":
-        if supports_forward(network):
+        if reason is None:
             return forward_fields, f"{_DESCRIPTIONS['forward']}, chosen automatically"
-        return (
-            autograd_fields,
-            f"{_DESCRIPTIONS['autograd']}: {type(network).__name__} does not support forward mode",
-        )
-    if choice == "forward" and not supports_forward(network):
-        raise ValueError(
-            f"forward-mode derivatives need a pinn_gelu MLP, got {type(network).__name__}"
-        )
+        return autograd_fields, f"{_DESCRIPTIONS['autograd']}: no forward mode, {reason}"
+    if choice == "forward" and reason is not None:
+        raise ValueError(f"forward-mode derivatives are not available: {reason}")
     return ENGINES[choice], f"{_DESCRIPTIONS[choice]}, as configured"

@@ -42,15 +42,31 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
+from pinn_gelu.derivatives.compose import COMPOSABLE, through
 from pinn_gelu.fields import Fields, multi_indices, need_rank
+from pinn_gelu.model.model import Model
 from pinn_gelu.model.networks import MLP
 
-__all__ = ["forward_fields", "supports_forward"]
+__all__ = ["forward_fields", "forward_support", "supports_forward"]
 
 
-def supports_forward(network: nn.Module) -> bool:
-    """Whether :func:`forward_fields` can handle this network (a library MLP)."""
-    return isinstance(network, MLP)
+def forward_support(model: nn.Module) -> str | None:
+    """Why :func:`forward_fields` cannot handle this model, or None when it can.
+
+    It handles a library MLP, and a :class:`~pinn_gelu.model.model.Model` whose network is one
+    and whose trial function has a composition rule (:mod:`pinn_gelu.derivatives.compose`).
+    """
+    network = model.network if isinstance(model, Model) else model
+    if not isinstance(network, MLP):
+        return f"{type(network).__name__} is not a pinn_gelu MLP"
+    if isinstance(model, Model) and type(model.trial) not in COMPOSABLE:
+        return f"the trial function {type(model.trial).__name__} has no forward-mode rule"
+    return None
+
+
+def supports_forward(model: nn.Module) -> bool:
+    """Whether :func:`forward_fields` can handle this model (see :func:`forward_support`)."""
+    return forward_support(model) is None
 
 
 def _pairs(d: int, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -75,14 +91,24 @@ def _linear(channels: Tensor, weight: Tensor) -> Tensor:
     return (channels.reshape(c * n, w) @ weight.T).reshape(c, n, weight.shape[0])
 
 
-def forward_fields(network: nn.Module, x: Tensor, need: str) -> Fields:
-    """Fields of an MLP at points x (N, d) by forward propagation; see the module docstring.
+def forward_fields(model: nn.Module, x: Tensor, need: str) -> Fields:
+    """Fields of a model or an MLP at points x (N, d) by forward propagation.
 
-    Exact: agrees with :func:`~pinn_gelu.derivatives.autograd_fields` to rounding (tested to
-    1e-10 in float64). The results keep the graph to the network's parameters.
+    The network's fields are propagated through its layers (see the module docstring), then
+    through the model's trial function (:func:`pinn_gelu.derivatives.compose.through`). Exact:
+    agrees with :func:`~pinn_gelu.derivatives.autograd_fields` to rounding (tested to 1e-10 in
+    float64). The results keep the graph to the model's parameters.
     """
-    if not isinstance(network, MLP):
-        raise TypeError(f"forward mode needs a pinn_gelu MLP, got {type(network).__name__}")
+    reason = forward_support(model)
+    if reason is not None:
+        raise TypeError(f"forward mode cannot differentiate this model: {reason}")
+    if isinstance(model, Model):
+        return through(model.trial, x, _mlp_fields(model.network, x, need), need)
+    return _mlp_fields(cast(MLP, model), x, need)
+
+
+def _mlp_fields(network: MLP, x: Tensor, need: str) -> Fields:
+    """Fields of an MLP by forward propagation through its layers."""
     rank = need_rank(need)
     if rank == 0:
         return Fields(network(x))

@@ -35,8 +35,11 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call, grad, jvp, vmap
 
 from pinn_gelu.collocation import Collocation
+from pinn_gelu.derivatives import func_fields
+from pinn_gelu.derivatives.forward import forward_fields, supports_forward
 from pinn_gelu.distributed import SINGLE, Group
 from pinn_gelu.fields import Engine, Fields, need_rank
 from pinn_gelu.problem import Term
@@ -197,11 +200,6 @@ class Loss:
         module docstring for the method; the result equals the dense Jacobian of
         :meth:`residuals` to rounding (tested).
         """
-        from torch.func import functional_call, grad, jvp, vmap
-
-        from pinn_gelu.derivatives import func_fields
-        from pinn_gelu.derivatives.forward import forward_fields, supports_forward
-
         params = {
             f"network.{n}": p.detach()
             for n, p in self.network.named_parameters()

@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pinn_gelu.checkpoints import plain_data
 from pinn_gelu.config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
 from pinn_gelu.errors import GeometryError, ProblemFileError, describe, number_text
 from pinn_gelu.expressions import RESERVED, Expression, Residual
@@ -28,6 +29,7 @@ from pinn_gelu.pdes.equations import MAX_EQUATIONS, parse_boundary_residual
 from pinn_gelu.problem import PDE, BoundaryCondition, Problem, ReferenceConfig
 from pinn_gelu.problem_file.checks import check_memory, check_network, check_training
 from pinn_gelu.problem_file.keys import REGISTRIES
+from pinn_gelu.reference import METHODS
 from pinn_gelu.schema import Context, Section, compile_expression, join, yaml12_number
 
 __all__ = ["default_name", "parse_problem"]
@@ -114,6 +116,7 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
         training=training,
         validation=validation,
         limits=limits,
+        source=plain_data(data),
     )
     check_memory(network, training, grid**domain.dimension, domain, problem.order, context)
     return problem
@@ -422,7 +425,6 @@ def _reference(top: Section, domain: Domain, limits: Limits, kind: str) -> Refer
     """``reference: {finite_difference: {points: n}}`` or ``{finite_element: {size: H}}``."""
     if not top.has("reference"):
         return None
-    from pinn_gelu.reference import METHODS
 
     solvable = sorted({k for m in METHODS.values() for k in m.kinds})
     if kind not in solvable:

@@ -347,16 +347,16 @@ def deformation_figure(
     dx, dy = gx + scale * ux, gy + scale * uy
     figure = Figure(figsize=(6.4, 5.4), layout="constrained")
     ax = figure.subplots()
-    von_mises = _von_mises(values)
-    if von_mises is not None:
-        von_mises = von_mises.reshape(shape)
-        mesh = ax.pcolormesh(dx, dy, von_mises, shading="gouraud", cmap="plasma")
+    stress = von_mises(values)
+    if stress is not None:
+        stress = stress.reshape(shape)
+        mesh = ax.pcolormesh(dx, dy, stress, shading="gouraud", cmap="plasma")
         figure.colorbar(mesh, ax=ax, label="von Mises stress")
         _mark_peak(
             ax,
             np.stack([gx.ravel(), gy.ravel()], 1),
             np.stack([dx.ravel(), dy.ravel()], 1),
-            von_mises.ravel(),
+            stress.ravel(),
         )
     step_x = max(1, (shape[0] - 1) // (lines - 1))
     step_y = max(1, (shape[1] - 1) // (lines - 1))
@@ -376,7 +376,7 @@ def _displacement_scale(problem: Problem, ux: np.ndarray, uy: np.ndarray) -> flo
     return 0.1 * max(x1 - x0, y1 - y0) / largest if largest > 0 else 1.0
 
 
-def _von_mises(values: Mapping[str, np.ndarray]) -> np.ndarray | None:
+def von_mises(values: Mapping[str, np.ndarray]) -> np.ndarray | None:
     """Plane von Mises stress √(σxx² − σxx σyy + σyy² + 3 σxy²); None without the stresses."""
     if not all(k in values for k in ("sxx", "syy", "sxy")):
         return None
@@ -443,11 +443,11 @@ def region_deformation_figure(
     triangulation = Triangulation(moved[:, 0], moved[:, 1], canvas.triangles)
     figure = Figure(figsize=(6.4, 5.4), layout="constrained")
     ax = figure.subplots()
-    von_mises = _von_mises(values)
-    if von_mises is not None:
-        mesh = ax.tripcolor(triangulation, von_mises, shading="gouraud", cmap="plasma")
+    stress = von_mises(values)
+    if stress is not None:
+        mesh = ax.tripcolor(triangulation, stress, shading="gouraud", cmap="plasma")
         figure.colorbar(mesh, ax=ax, label="von Mises stress")
-        _mark_peak(ax, points, moved, von_mises)
+        _mark_peak(ax, points, moved, stress)
     else:
         ax.triplot(triangulation, color="black", lw=0.2)
     triangles = canvas.triangles

@@ -3,8 +3,9 @@
 A run directory belongs to the user as much as to us: it may hold their notes beside our outputs.
 The rules that keep their data safe:
 
-- only the names in :data:`RUN_FILES` are ever replaced or removed, and only in a directory that
-  already holds a run of ours (:func:`run_status`); a non-empty directory without one is refused;
+- only the names a run writes (:data:`pinn_gelu.runs.writers.RUN_FILES`) are ever replaced or
+  removed, and only in a directory that already holds a run of ours (:func:`run_status`); a
+  non-empty directory without one is refused;
 - one process at a time writes a run directory: :class:`RunLock` holds an exclusive ``flock`` on
   ``.pinn-gelu.lock`` (with the owner's pid inside, for the message) for the whole solve; the
   kernel releases it when the process dies, so a lock file left by a killed run is stale and is
@@ -26,14 +27,16 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-from pinn_gelu.errors import UsageError
+from pinn_gelu.checkpoints import RESUMABLE_CHANGES, read_checkpoint, resume_conflicts
+from pinn_gelu.errors import UsageError, one_line, printable
 
 __all__ = [
     "LOCK_NAME",
-    "RUN_FILES",
     "STAGING_PREFIX",
     "RunLock",
     "foreign_entries",
@@ -43,20 +46,6 @@ __all__ = [
     "run_status",
 ]
 
-#: Files a run writes into its directory; the only names ``--force`` replaces or removes.
-#: ``metrics.json`` last: :func:`replace_run` moves it last, so that a directory whose metrics
-#: are new has every other new file already.
-RUN_FILES = (
-    "history.csv",
-    "model.pt",
-    "problem.yaml",
-    "solution.png",
-    "loss.png",
-    "deformation.png",
-    "checkpoint.pt",
-    "error.txt",
-    "metrics.json",
-)
 #: The lock file of a run directory.
 LOCK_NAME = ".pinn-gelu.lock"
 #: Prefix of the staging directories of ``--force`` runs.
@@ -219,19 +208,72 @@ def remove_staging(staging: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def replace_run(directory: str | Path, staging: Path) -> None:
+def replace_run(directory: str | Path, staging: Path, names: Sequence[str]) -> None:
     """Move the new run in ``staging`` over the old run in ``directory``.
 
-    Our files that the new run did not write (an old ``error.txt``, plots skipped this time) are
-    removed first; every other name in the directory is left alone. Each file is replaced
-    atomically, ``metrics.json`` last.
+    ``names`` are the files a run writes (:data:`pinn_gelu.runs.writers.RUN_FILES`, last the
+    one that marks a run as complete). Those of them that the new run did not write (an old
+    ``error.txt``, plots skipped this time) are removed first; every other name in the directory
+    is left alone. Each file is replaced atomically, in the order of ``names``.
     """
     directory = Path(directory)
-    for name in RUN_FILES:
+    for name in names:
         old = directory / name
         if not (staging / name).exists() and (old.is_file() or old.is_symlink()):
             old.unlink()
-    for name in RUN_FILES:
+    for name in names:
         if (staging / name).exists():
             os.replace(staging / name, directory / name)
     remove_staging(staging)
+
+
+def check_output(directory: Path, force: bool) -> str | None:
+    """Refuse an output directory that a new run must not write; its run status (None: none).
+
+    Writes nothing: called before the lock is taken and again under it.
+    """
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--out {directory}: exists and is not a directory")
+    status = run_status(directory)
+    if status is None:
+        found = foreign_entries(directory)
+        if found:
+            raise UsageError(
+                f"--out {directory}: not empty and not a pinn_gelu run directory (it holds "
+                f"{printable(found[0])!r}{' and more' if len(found) > 1 else ''}); choose a new "
+                "or empty directory"
+            )
+        return None
+    if not force:
+        if status == "completed":
+            raise UsageError(
+                f"{directory} holds a finished run; use --force to overwrite it or --out for "
+                "another directory"
+            )
+        raise UsageError(
+            f"{directory} holds a {status} run; continue it with --resume {directory}, or start "
+            "over with --force"
+        )
+    return status
+
+
+def check_resumable(directory: Path, data: dict[str, Any]) -> Path:
+    """The checkpoint of a stopped run that ``data`` (the problem as run now) may resume."""
+    checkpoint = directory / "checkpoint.pt"
+    if not checkpoint.is_file():
+        raise UsageError(f"--resume {directory}: no checkpoint.pt there, nothing to resume")
+    if run_status(directory) == "completed":
+        raise UsageError(f"--resume {directory}: that run is already finished")
+    try:
+        stored = read_checkpoint(checkpoint)["problem"]
+    except Exception as err:  # any unreadable checkpoint is a usage error, not a traceback
+        raise UsageError(f"--resume {directory}: {one_line(err)}") from None
+    if not isinstance(stored, dict):
+        raise UsageError(f"--resume {directory}: checkpoint.pt: 'problem' is not a mapping")
+    changed = resume_conflicts(stored, data)
+    if changed:
+        raise UsageError(
+            f"--resume {directory}: the problem differs from the checkpoint's at "
+            f"{printable(changed[0])} (only {', '.join(RESUMABLE_CHANGES)} may change)"
+        )
+    return checkpoint

@@ -1,0 +1,146 @@
+"""What ``pinn-gelu check`` shows and does: a problem's summary, and the dry run of its inputs.
+
+:func:`describe_problem` says in words what a validated problem means (equation, domain, each
+side's condition, network, schedule, weights); :func:`dry_run` evaluates every expression where
+``solve`` evaluates it, so that a file ``check`` accepts is not refused by ``solve``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pinn_gelu.collocation import sample_collocation
+from pinn_gelu.config import DTYPES, TrainingConfig
+from pinn_gelu.expressions import Expression
+from pinn_gelu.geometry.domain import RegionDomain
+from pinn_gelu.geometry.primitives import Disk, Polygon
+from pinn_gelu.metrics import build_evaluator
+from pinn_gelu.optimisers import OPTIMISERS
+from pinn_gelu.problem import Problem
+
+__all__ = ["describe_problem", "dry_run"]
+
+
+def _phase_text(training: TrainingConfig, name: str) -> str:
+    """One phase of the schedule in the summary, in its optimiser's words."""
+    return OPTIMISERS[name].describe(name, training.phases[name])
+
+
+def _weight_text(problem: Problem, term: str) -> str:
+    """``100``, or a weight per point's expression in quotes."""
+    value = problem.training.weights.get(term)
+    if isinstance(value, Expression):
+        return repr(value.source)
+    return f"{problem.weight(term):g}"
+
+
+def describe_problem(problem: Problem) -> str:
+    """A readable summary of a validated problem."""
+    t, n = problem.training, problem.network
+    lines = [
+        f"problem     {problem.name}  ({problem.path})",
+        f"equation    {problem.pde.describe()}",
+        *_domain_lines(problem),
+        "boundary",
+    ]
+    components = problem.pde.boundary_components
+    equations = problem.equations()
+    for side, conditions in problem.resolved_boundary().items():
+        parts = [
+            f"{name + ': ' if len(components) > 1 else ''}{entry[0]} "
+            f"{getattr(entry[1], 'source', entry[1])}"
+            for name, entry in zip(components, conditions, strict=True)
+            if entry is not None
+        ]
+        parts += [f"equation {r.source} = 0" for s, r in equations if s == side]
+        if not parts:
+            parts = ["no condition"]
+        lines.append(f"  {_part_label(problem, side):<6}    {'; '.join(parts)}")
+    if problem.exact:
+        exact = "; ".join(f"{k} = {v.source}" for k, v in problem.exact.items())
+        lines.append(f"exact       {exact}")
+    if problem.reference is not None and problem.reference.method == "finite_element":
+        size = problem.reference.size
+        lines.append(
+            "reference   finite elements (P2), mesh size "
+            + (f"{size:g}" if size is not None else "default (diameter / 100)")
+        )
+    elif problem.reference is not None:
+        lines.append(
+            f"reference   finite differences, {problem.reference.points} points per dimension"
+        )
+    lines += [
+        f"network     {n.activation}, width {n.width}, depth {n.depth}, init {n.init}, "
+        f"outputs {', '.join(problem.pde.outputs)}",
+        f"points      {t.points.interior} interior, {t.points.boundary} boundary "
+        f"({t.points.sampler})",
+        f"training    {', '.join(_phase_text(t, name) for name in t.schedule)}; "
+        f"{t.dtype} on {t.device}; seed {t.seed}",
+        "weights     "
+        + ", ".join(f"{name} {_weight_text(problem, name)}" for name in problem.pde.term_names),
+    ]
+    return "\n".join(lines)
+
+
+def _domain_lines(problem: Problem) -> list[str]:
+    """The domain in the summary: a box's bounds, or a region's shapes and expression."""
+    domain = problem.domain
+    bounds = " × ".join(f"[{a:g}, {b:g}]" for a, b in domain.bounds)
+    variables = ", ".join(domain.variables)
+    if not isinstance(domain, RegionDomain):
+        return [f"domain      {bounds}  (variables {variables})"]
+    measure = {1: "length", 2: "area", 3: "volume"}[domain.dimension]
+    lines = [
+        f"domain      region {domain.region.expression!r} in {bounds}  (variables {variables}; "
+        f"{measure} {domain.volume:.6g})",
+        "shapes",
+    ]
+    for name, shape in domain.region.shapes.items():
+        lines.append(f"  {name:<6}    {_shape_text(shape)}")
+    return lines
+
+
+def _shape_text(shape: Any) -> str:
+    """``rectangle [0, 4] × [0, 4]``, ``disk centre (0, 0), radius 1``, ``polygon, 6 vertices``."""
+    if isinstance(shape, Disk):
+        centre = ", ".join(f"{c:g}" for c in shape.center)
+        kind = "disk" if shape.dimension == 2 else "ball"
+        return f"{kind} centre ({centre}), radius {shape.radius:g}"
+    if isinstance(shape, Polygon):
+        return (
+            f"polygon, {len(shape.vertices)} vertices (edges edge0 … edge{len(shape.vertices) - 1})"
+        )
+    return "rectangle " + " × ".join(f"[{a:g}, {b:g}]" for a, b in shape.bounds)
+
+
+def _part_label(problem: Problem, side: str) -> str:
+    """A box's side as is; a region's part with its measure on the region's boundary."""
+    domain = problem.domain
+    if not isinstance(domain, RegionDomain):
+        return side
+    word = {1: "point", 2: "length", 3: "area"}[domain.dimension]
+    return f"{side} ({word} {domain.side_measure(side):.4g})"
+
+
+def dry_run(problem: Problem, *, evaluator: bool = True) -> None:
+    """Evaluate every expression where ``solve`` evaluates it, without training.
+
+    The collocation points are sampled as ``solve`` samples them and the loss targets computed
+    on them (a source infinite at a boundary point is refused here, as there), then the
+    validation grid and its reference values (``evaluator``).
+
+    Raises:
+        ProblemFileError: an expression is not finite at some point.
+    """
+    dtype = DTYPES[problem.training.dtype]
+    points = sample_collocation(
+        problem.domain,
+        problem.training.points,
+        problem.training.seed,
+        dtype=dtype,
+        device="cpu",
+        sides=problem.boundary_sides,
+    )
+    problem.terms(points)
+    if evaluator:
+        build_evaluator(problem, dtype, "cpu")

@@ -1,0 +1,462 @@
+"""The driver: the loop over the phases of ``training.schedule``, and its state.
+
+The loss (:mod:`pinn_gelu.loss`) is minimised by the optimisers of ``training.schedule`` in order
+(default ``[adam, lbfgs]``; see :data:`pinn_gelu.optimisers.OPTIMISERS`); a phase with
+``steps: 0`` is skipped. The driver owns everything that is the same whatever the optimiser:
+the history (one record per step, every term unweighted), the validation cadence, progress, the
+non-finite guard and rollback, snapshots and checkpoints. Each optimiser only steps.
+
+Reliability:
+
+- **Checkpoints.** With a checkpoint path, the whole state (parameters, phase, the phase's
+  optimiser state, step counters, history, RNG state, elapsed time) is written atomically every
+  ``training.checkpoint_every`` steps and at the end of each phase; :meth:`Trainer.resume`
+  continues from it. On CPU with the same threads, a resumed run ends with exactly the parameters
+  of an uninterrupted one (the learning rate is a function of the step, caches are only caches).
+- **Interruption.** :meth:`Trainer.request_stop` (called by the CLI's SIGINT/SIGTERM handlers)
+  stops at the end of the current step with a checkpoint; status ``interrupted``.
+- **Non-finite values.** A non-finite loss or gradient is detected at the step it appears.
+  ``training.on_nonfinite: stop`` ends with status ``failed``, the network keeping its last
+  finite parameters, naming the step and the term. ``rollback`` restores the last good snapshot
+  (taken every :data:`SNAPSHOT_EVERY` steps), halves the learning rate and goes on, at most
+  ``training.max_rollbacks`` times.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from pinn_gelu.checkpoints import (
+    RESUMABLE_CHANGES,
+    plain_data,
+    read_checkpoint,
+    resume_conflicts,
+    upgrade_state_dict,
+    write_checkpoint,
+)
+from pinn_gelu.distributed import SINGLE, Group
+from pinn_gelu.optimisers import OPTIMISERS, Context, Optimiser, Step
+from pinn_gelu.problem import Problem, Term
+from pinn_gelu.training.progress import Progress
+from pinn_gelu.training.result import TrainResult
+from pinn_gelu.training.setup import assemble
+
+__all__ = ["DONE", "SNAPSHOT_EVERY", "Trainer"]
+
+#: Steps between the in-memory snapshots that a rollback returns to.
+SNAPSHOT_EVERY = 50
+DONE = "done"
+
+
+class _NonFinite(Exception):
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class Trainer:
+    """One training run of a problem: set up once, then :meth:`run`.
+
+    Args:
+        problem: the validated problem.
+        model: a model (or a bare network, which is wrapped) to train instead of building one
+            from ``problem.network``.
+        progress: show progress (a tqdm bar on a terminal, plain lines every 5 % otherwise).
+        reference: reference values on the evaluation grid when the problem has no ``exact``.
+        label: a prefix for the progress display.
+        checkpoint: path of the checkpoint file to write (none written when None).
+        group: the processes of a data-parallel run (:mod:`pinn_gelu.distributed`): this
+            rank trains on its shard of the points; only rank 0 validates, shows progress and
+            writes checkpoints.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        model: nn.Module | None = None,
+        *,
+        progress: bool = True,
+        reference: Mapping[str, np.ndarray] | None = None,
+        label: str = "",
+        checkpoint: str | Path | None = None,
+        group: Group = SINGLE,
+    ) -> None:
+        self.started = time.perf_counter()
+        self.group = group
+        self.elapsed_before = 0.0
+        self.problem = problem
+        self.label = label
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        parts = assemble(problem, model, reference=reference, group=group)
+        self.model = parts.model
+        self.points = parts.points
+        self.objective = parts.objective
+        self.evaluator = parts.evaluator
+        self.engine, self.engine_note = parts.engine, parts.engine_note
+        self.dtype, self.device = parts.dtype, parts.device
+        self.warnings = parts.warnings
+        self.activation = problem.network.activation.spec
+        self.schedule = list(problem.training.schedule)
+        self.progress = progress and group.is_main
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        # the state that checkpoints hold
+        self.phase = self._phase_after(None)
+        self.phase_step = 0
+        self.step = 0
+        self.history: list[dict[str, float | str]] = []
+        self.phase_steps: dict[str, int] = {}
+        self.stop_reasons: dict[str, str] = {}
+        self.rollbacks = 0
+        self.lr_scale = 1.0
+        self.events: list[str] = []
+        self.optimiser: Optimiser | None = None
+        self._pending_optimiser_state: Mapping[str, Any] | None = None
+        # not checkpointed
+        self.last_errors: dict[str, float] = {}
+        self.last_errors_step = 0
+        self.stop_signal: int | None = None
+        self._good = [p.detach().clone() for p in self.params]
+        self._snapshot: dict[str, Any] | None = None
+
+    @property
+    def terms(self) -> list[Term]:
+        """The loss terms (those of :attr:`objective`)."""
+        return self.objective.terms
+
+    @property
+    def compile_note(self) -> str:
+        """How torch.compile went (empty when not asked for)."""
+        return self.objective.compile_note
+
+    # --- the loss -----------------------------------------------------------------------------
+    def loss(self) -> tuple[Tensor, Tensor]:
+        """(weighted total, unweighted mean squares per term), over all ranks, without a graph."""
+        return self.objective.value()
+
+    def _accept(self, total: float, parts: list[float], grad_max: float) -> None:
+        """Check an optimiser's values for non-finite numbers; keep the parameters as good."""
+        if not math.isfinite(total):
+            bad = [t.name for t, v in zip(self.terms, parts, strict=True) if not math.isfinite(v)]
+            raise _NonFinite(f"loss term {', '.join(bad) or 'total'} is {total}")
+        if not math.isfinite(grad_max):
+            raise _NonFinite("the gradient of the loss is not finite")
+        self._keep_good()
+
+    def _keep_good(self) -> None:
+        with torch.no_grad():
+            torch._foreach_copy_(self._good, [p.detach() for p in self.params])
+
+    def _restore_good(self) -> None:
+        with torch.no_grad():
+            torch._foreach_copy_([p.data for p in self.params], self._good)
+
+    def _record(self, phase: str, report: Step, errors: Mapping[str, float]) -> None:
+        record: dict[str, float | str] = {"step": self.step, "phase": phase, "loss": report.loss}
+        record.update(zip(self.objective.names, report.parts, strict=True))
+        record.update(report.extra)
+        record.update(errors)
+        record["time_s"] = self.elapsed()
+        self.history.append(record)
+
+    def _validate(self, phase_step: int, last: bool) -> dict[str, float]:
+        every = self.problem.validation.every
+        if self.evaluator is None or not (last or (every and phase_step % every == 0)):
+            return {}
+        self.last_errors = self.evaluator.errors(self.problem, self.model, self.engine)
+        self.last_errors_step = self.step
+        return {f"error_{k}": v for k, v in self.last_errors.items()}
+
+    def elapsed(self) -> float:
+        """Seconds of training so far, earlier sessions of a resumed run included."""
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    # --- state, snapshots and checkpoints -------------------------------------------------------
+    def request_stop(self, signal_number: int) -> None:
+        """Stop at the end of the current step (with a checkpoint); from a signal handler."""
+        self.stop_signal = signal_number
+
+    def _optimiser_state(self) -> Mapping[str, Any] | None:
+        if self.optimiser is not None:
+            return self.optimiser.state_dict()
+        return self._pending_optimiser_state
+
+    def state(self) -> dict[str, Any]:
+        """The resumable state, as plain data and tensors (a deep copy)."""
+        return {
+            **self._snapshot_state(),
+            "history": copy.deepcopy(self.history),
+            "events": list(self.events),
+        }
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        """The state without the history and events, which only grow (their lengths instead)."""
+        return copy.deepcopy(
+            {
+                "schedule": self.schedule,
+                "phase": self.phase,
+                "phase_step": self.phase_step,
+                "step": self.step,
+                "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+                "optimizer": self._optimiser_state(),
+                "phase_steps": self.phase_steps,
+                "stop_reasons": self.stop_reasons,
+                "rollbacks": self.rollbacks,
+                "lr_scale": self.lr_scale,
+                "elapsed_s": self.elapsed(),
+                "torch_rng": torch.get_rng_state(),
+                "history_length": len(self.history),
+                "events_length": len(self.events),
+            }
+        )
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore a state from :meth:`state`, a snapshot, or a checkpoint."""
+        state = copy.deepcopy(dict(state))
+        self.model.load_state_dict(upgrade_state_dict(state["state_dict"]))
+        self.phase = state["phase"]
+        self.phase_step = int(state["phase_step"])
+        self.step = int(state["step"])
+        if "history" in state:
+            self.history = state["history"]
+            self.events = state["events"]
+        else:
+            del self.history[state["history_length"] :]
+            del self.events[state["events_length"] :]
+        self.phase_steps = state["phase_steps"]
+        self.stop_reasons = state["stop_reasons"]
+        self.rollbacks = int(state["rollbacks"])
+        self.lr_scale = float(state["lr_scale"])
+        torch.set_rng_state(state["torch_rng"])
+        self.optimiser = None
+        self._pending_optimiser_state = state["optimizer"]
+        self._keep_good()
+
+    def _take_snapshot(self) -> None:
+        self._snapshot = self._snapshot_state()
+
+    def save_checkpoint(self, state: Mapping[str, Any] | None = None) -> None:
+        """Write the checkpoint file atomically (the current state unless one is given).
+
+        In a data-parallel run rank 0 writes it and the ranks meet at a barrier afterwards.
+        """
+        group = self.group
+        if group.active and not group.any(group.is_main and self.checkpoint is not None):
+            return
+        if self.checkpoint is None or not group.is_main:
+            group.barrier()
+            return
+        if state is None:
+            state = self.state()
+        elif "history" not in state:
+            state = {
+                **state,
+                "history": copy.deepcopy(self.history[: state["history_length"]]),
+                "events": list(self.events[: state["events_length"]]),
+            }
+        content = {
+            "problem": plain_data(self.problem.source),
+            "limits": {
+                k: getattr(self.problem.limits, k)
+                for k in type(self.problem.limits).__dataclass_fields__
+            },
+            "model": self.model.config(),
+            "dtype": self.problem.training.dtype,
+            **state,
+        }
+        write_checkpoint(self.checkpoint, content)
+        self.group.barrier()
+
+    def _after_step(self, phase_step: int) -> None:
+        """Snapshots, periodic checkpoints and the stop request, at the end of every step."""
+        if phase_step % SNAPSHOT_EVERY == 0:
+            self._take_snapshot()
+        every = self.problem.training.checkpoint_every
+        if every and self.step % every == 0:
+            self.save_checkpoint()
+        # a signal may reach one rank only, or the ranks at different steps: they agree
+        agreed = int(self.group.maximum(float(self.stop_signal or 0)))
+        if agreed:
+            self.stop_signal = self.stop_signal or agreed
+            raise _Interrupted
+
+    def _phase_after(self, phase: str | None) -> str:
+        index = -1 if phase is None else self.schedule.index(phase)
+        return self.schedule[index + 1] if index + 1 < len(self.schedule) else DONE
+
+    def _next_phase(self, phase: str, reason: str) -> None:
+        self.stop_reasons[phase] = reason
+        self.phase = self._phase_after(phase)
+        self.phase_step = 0
+        self.optimiser = None
+        self._pending_optimiser_state = None
+        self._take_snapshot()
+        self.save_checkpoint()
+
+    def _current_optimiser(self, name: str, config: Any) -> Optimiser:
+        if self.optimiser is None:
+            context = Context(
+                self.params,
+                self.objective.value,
+                lambda: self.objective.value_and_gradient(self.params),
+                self.objective,
+                self._accept,
+            )
+            self.optimiser = OPTIMISERS[name](config, context)
+            if self._pending_optimiser_state is not None:
+                self.optimiser.load_state_dict(self._pending_optimiser_state)
+                self._pending_optimiser_state = None
+        return self.optimiser
+
+    # --- the loop -----------------------------------------------------------------------------
+    def run_phase(self, name: str) -> None:
+        """Run the current phase from its current step to its end or its stop reason."""
+        config = self.problem.training.phases[name]
+        steps = config.steps
+        if steps == 0:
+            self._next_phase(name, "skipped")
+            return
+        optimiser = self._current_optimiser(name, config)
+        reason = optimiser.completed
+        if self.phase_step >= steps:
+            self._next_phase(name, reason)
+            return
+        every = type(optimiser).refresh_every
+        with Progress(self, name, steps) as progress:
+            for k in range(self.phase_step + 1, steps + 1):
+                report = optimiser.step(k, self.lr_scale)
+                self.step += 1
+                self.phase_step = k
+                self.phase_steps[name] = k
+                errors = self._validate(k, k == steps or report.stop is not None)
+                self._record(name, report, errors)
+                progress.update(k, report.loss, k % every == 0 or report.stop is not None)
+                if report.stop is not None:
+                    reason = report.stop
+                    break
+                self._after_step(k)
+        self._next_phase(name, reason)
+
+    def _rollback(self, error: _NonFinite) -> None:
+        cfg = self.problem.training
+        failed_at = self.step + 1
+        if self._snapshot is None:
+            raise error
+        self.load_state(self._snapshot)
+        self.rollbacks += 1
+        self.lr_scale /= 2.0
+        self.events.append(
+            f"non-finite values at step {failed_at} ({error.what}): rolled back to step "
+            f"{self.step}, learning rate halved (×{self.lr_scale:g}); rollback {self.rollbacks} "
+            f"of {cfg.max_rollbacks}"
+        )
+        self._take_snapshot()
+
+    def run(self) -> TrainResult:
+        """Run the remaining phases, then measure the final loss and errors."""
+        status, message = "completed", ""
+        if self._snapshot is None:
+            self._take_snapshot()
+        cfg = self.problem.training
+        while self.phase != DONE:
+            try:
+                self.run_phase(self.phase)
+            except _NonFinite as err:
+                if cfg.on_nonfinite == "rollback" and self.rollbacks < cfg.max_rollbacks:
+                    self._rollback(err)
+                    continue
+                phase = self.phase
+                failed_at = self.step + 1
+                self._restore_good()
+                status = "failed"
+                message = (
+                    f"non-finite values at step {failed_at} ({phase}): {err.what}; the network "
+                    f"keeps its parameters of step {self.step}"
+                )
+                if cfg.on_nonfinite == "rollback":
+                    message += f" (after {self.rollbacks} rollbacks, the most allowed)"
+                if self._snapshot is not None:
+                    self.save_checkpoint(self._snapshot)
+                break
+            except (_Interrupted, KeyboardInterrupt) as err:
+                if isinstance(err, KeyboardInterrupt) and self._snapshot is not None:
+                    # interrupted inside a step: go back to the last consistent state
+                    self.load_state(self._snapshot)
+                self.save_checkpoint()
+                status = "interrupted"
+                name = {2: "SIGINT", 15: "SIGTERM"}.get(self.stop_signal or 2, "a signal")
+                message = f"interrupted by {name} after step {self.step} ({self.phase})"
+                break
+        final = self.final_loss()
+        errors = (
+            self.evaluator.errors(self.problem, self.model, self.engine)
+            if self.evaluator is not None
+            else {}
+        )
+        if status == "completed":
+            message = "; ".join(f"{phase}: {why}" for phase, why in self.stop_reasons.items())
+            message = message or "no training steps configured"
+            if self.events:
+                message += f"; {len(self.events)} rollback(s)"
+        return TrainResult(
+            status=status,
+            message=message,
+            model=self.model,
+            history=self.history,
+            phase_steps=dict(self.phase_steps),
+            stop_reasons=dict(self.stop_reasons),
+            relative_l2=errors,
+            final_loss=final,
+            wall_time_s=self.elapsed(),
+            derivatives=self.engine_note + (f"; {self.compile_note}" if self.compile_note else ""),
+            warnings=list(self.warnings),
+            activation=self.activation,
+            events=list(self.events),
+            signal=self.stop_signal if status == "interrupted" else None,
+        )
+
+    def final_loss(self) -> dict[str, float]:
+        """The loss and its unweighted terms at the current parameters."""
+        total, parts = self.loss()
+        values = [total.item(), *parts.tolist()]
+        return {"loss": values[0], **dict(zip(self.objective.names, values[1:], strict=True))}
+
+    @classmethod
+    def resume(cls, problem: Problem, checkpoint: str | Path, **kwargs: Any) -> Trainer:
+        """A trainer that continues the run saved in ``checkpoint`` (read with weights_only).
+
+        The problem (its :attr:`~pinn_gelu.problem.Problem.source`, the file as run now) may
+        differ from the checkpoint's only in budgets and cadences (``RESUMABLE_CHANGES`` of
+        :mod:`pinn_gelu.checkpoints`); anything else raises ValueError naming the first key
+        that differs.
+        """
+        content = read_checkpoint(checkpoint)
+        conflicts = resume_conflicts(content["problem"], problem.source)
+        if conflicts:
+            raise ValueError(
+                f"{checkpoint}: the problem differs from the checkpoint's at {conflicts[0]} (only "
+                f"{', '.join(RESUMABLE_CHANGES)} may change)"
+            )
+        trainer = cls(problem, checkpoint=checkpoint, **kwargs)
+        if list(content["schedule"]) != trainer.schedule:
+            raise ValueError(
+                f"{checkpoint}: the checkpoint's schedule {list(content['schedule'])} differs "
+                f"from the problem's {trainer.schedule}"
+            )
+        trainer.load_state(content)
+        trainer.elapsed_before = float(content["elapsed_s"])
+        trainer.events.append(f"resumed at step {trainer.step} ({trainer.phase})")
+        trainer._take_snapshot()
+        return trainer

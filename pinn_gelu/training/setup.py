@@ -1,0 +1,149 @@
+"""Assembling a run: the model, its collocation points, the loss, the evaluator, the checks.
+
+Everything a run needs before its first step is built here, once, by :func:`assemble`; the
+driver (:mod:`pinn_gelu.training.driver`) then only loops. Each scheduled optimiser checks here,
+before any training, that it can run at this size (:meth:`Optimiser.check_resources
+<pinn_gelu.optimisers.base.Optimiser.check_resources>`: Gauss–Newton's Jacobian against
+``max_gauss_newton_bytes``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from pinn_gelu.activations import order_warning
+from pinn_gelu.collocation import Collocation, sample_collocation, shard_collocation
+from pinn_gelu.config import DTYPES
+from pinn_gelu.derivatives import select_engine
+from pinn_gelu.distributed import SINGLE, Group
+from pinn_gelu.errors import ProblemFileError
+from pinn_gelu.fields import Engine
+from pinn_gelu.loss import Loss
+from pinn_gelu.metrics import Evaluator, build_evaluator
+from pinn_gelu.model.model import Model
+from pinn_gelu.model.networks import build_network
+from pinn_gelu.optimisers import OPTIMISERS, Resources
+from pinn_gelu.problem import Problem
+
+__all__ = ["ActivationOrderWarning", "Assembly", "assemble", "build_model"]
+
+
+class ActivationOrderWarning(UserWarning):
+    """The activation cannot represent the PDE's derivatives (ReLU on a second-order PDE)."""
+
+
+@dataclass
+class Assembly:
+    """What a run trains and measures with.
+
+    Attributes:
+        model: the trainable model, on the run's device and dtype.
+        points: this rank's collocation points.
+        objective: the loss on them.
+        evaluator: the validation grid and reference (rank 0 only; None elsewhere).
+        engine: the derivative engine, and ``engine_note`` why it was chosen.
+        warnings: warnings issued while assembling.
+    """
+
+    model: Model
+    points: Collocation
+    objective: Loss
+    evaluator: Evaluator | None
+    engine: Engine
+    engine_note: str
+    dtype: torch.dtype
+    device: torch.device
+    warnings: list[str]
+
+
+def build_model(problem: Problem, dtype: torch.dtype = torch.float64) -> Model:
+    """The problem's model, initialised reproducibly from ``training.seed``."""
+    network = build_network(
+        problem.network,
+        problem.domain.bounds,
+        len(problem.pde.outputs),
+        seed=problem.training.seed,
+        dtype=dtype,
+        activation=problem.network.activation.module(),
+    )
+    return Model(network)
+
+
+def assemble(
+    problem: Problem,
+    model: nn.Module | None = None,
+    *,
+    reference: Mapping[str, np.ndarray] | None = None,
+    group: Group = SINGLE,
+) -> Assembly:
+    """Build the model (or take ``model``; a bare network is wrapped), points, loss, evaluator.
+
+    Raises:
+        ProblemFileError: a scheduled optimiser cannot run at this size.
+        RuntimeError: ``training.device`` is cuda and torch sees no CUDA device.
+    """
+    cfg = problem.training
+    dtype = DTYPES[cfg.dtype]
+    device = torch.device(cfg.device)
+    if device.type == "cuda" and group.active:
+        device = torch.device("cuda", group.local_rank)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("training.device is cuda, but torch sees no CUDA device")
+    if model is None:
+        model = build_model(problem, dtype)
+    elif not isinstance(model, Model):
+        model = Model(model)
+    model = model.to(device=device, dtype=dtype)
+    engine, engine_note = select_engine(model, cfg.derivatives)
+    # every rank draws the same global set, then keeps its shard
+    points = shard_collocation(
+        sample_collocation(
+            problem.domain,
+            cfg.points,
+            cfg.seed,
+            dtype=dtype,
+            device=device,
+            sides=problem.boundary_sides,
+        ),
+        group,
+    )
+    terms = problem.terms(points)
+    objective = Loss(
+        model,
+        terms,
+        points,
+        engine,
+        [problem.weight(t.name) for t in terms],
+        compile=cfg.compile,
+        group=group,
+    )
+    _check_resources(problem, objective, model)
+    evaluator = build_evaluator(problem, dtype, device, reference) if group.is_main else None
+    messages = []
+    message = order_warning(problem.network.activation, problem.order, problem.pde.kind)
+    if message:
+        messages.append(message)
+        warnings.warn(message, ActivationOrderWarning, stacklevel=3)
+    return Assembly(
+        model, points, objective, evaluator, engine, engine_note, dtype, device, messages
+    )
+
+
+def _check_resources(problem: Problem, objective: Loss, model: nn.Module) -> None:
+    """Refuse, before any training, a phase whose optimiser cannot run at this size."""
+    need = Resources(
+        rows=sum(objective.counts),  # over all ranks
+        parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        limits=problem.limits,
+    )
+    for name in problem.training.schedule:
+        config = problem.training.phases[name]
+        reason = OPTIMISERS[name].check_resources(config, need) if config.steps else None
+        if reason:
+            raise ProblemFileError(problem.path, f"training.{name}", reason)
