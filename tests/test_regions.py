@@ -344,7 +344,8 @@ def test_kirsch_figures_show_the_stress_concentration_at_the_top_of_the_hole() -
     from matplotlib.image import AxesImage
 
     from pinn_gelu.metrics import build_evaluator
-    from pinn_gelu.runs.plots import extra_figures, field_panels, region_canvas
+    from pinn_gelu.runs.deformation import extra_figures
+    from pinn_gelu.runs.plots import field_panels, region_canvas
 
     problem = load_problem(PROBLEMS / "kirsch_plate.yaml")
     assert isinstance(problem.domain, RegionDomain)

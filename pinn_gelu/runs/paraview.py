@@ -21,7 +21,8 @@ import meshio
 import numpy as np
 
 from pinn_gelu.problem import Problem
-from pinn_gelu.runs.plots import Canvas, von_mises
+from pinn_gelu.runs.deformation import von_mises
+from pinn_gelu.runs.plots import Canvas
 
 __all__ = ["paraview_mesh", "write_paraview"]
 

@@ -12,14 +12,9 @@ from pinn_gelu.geometry.domain import RegionDomain
 from pinn_gelu.metrics import relative_l2
 from pinn_gelu.problem import Problem
 from pinn_gelu.reference.fd_grid import evaluate
+from pinn_gelu.runs.deformation import extra_figures
 from pinn_gelu.runs.files import save_figure, write_json, write_text
-from pinn_gelu.runs.plots import (
-    Canvas,
-    comparison_figure,
-    extra_figures,
-    field_panels,
-    region_canvas,
-)
+from pinn_gelu.runs.plots import Canvas, comparison_figure, field_panels, region_canvas
 
 __all__ = ["write_comparison", "write_fem_reference", "write_reference"]
 

@@ -38,9 +38,10 @@ from pinn_gelu.config import Limits
 from pinn_gelu.metrics import Evaluator
 from pinn_gelu.model.model import Model
 from pinn_gelu.problem import Problem
+from pinn_gelu.runs.deformation import extra_figures
 from pinn_gelu.runs.files import save_figure, write_json, write_text
 from pinn_gelu.runs.paraview import write_paraview
-from pinn_gelu.runs.plots import extra_figures, field_panels, grid_values, loss_figure
+from pinn_gelu.runs.plots import field_panels, grid_values, loss_figure
 from pinn_gelu.training import TrainResult
 
 __all__ = ["CHECKPOINT_NAME", "RUN_FILES", "WRITERS", "Output", "Writer", "write_run"]
