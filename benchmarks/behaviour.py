@@ -3,10 +3,10 @@
 For every shipped problem file: the output of ``pinn-gelu check``, and a short fixed-seed
 ``pinn-gelu solve`` (a few steps of each phase on few points, one thread) whose history (every
 column but time), final loss, errors and trained parameters (SHA-256 of their bytes) are kept
-exactly. Run it before moving code and after; the two files must be equal::
+exactly. Run it before moving code and after; the fingerprints must be equal::
 
-    python benchmarks/behaviour.py --out /tmp/before.json
-    python benchmarks/behaviour.py --out /tmp/after.json --compare /tmp/before.json
+    python benchmarks/behaviour.py                      # → results/behaviour.json and .txt
+    python benchmarks/behaviour.py --compare results/behaviour-4c2a016.json
 
 Bitwise agreement is a property of one machine and one torch build: compare runs made here.
 """
@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from _record import record
 
 ROOT = Path(__file__).resolve().parents[1]
 #: A short run of every phase; validation only at the end (small grid), one thread.
@@ -83,8 +84,7 @@ def fingerprint(path: Path) -> dict[str, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="where to write the fingerprint (JSON)")
-    parser.add_argument("--compare", help="an earlier fingerprint that this one must equal")
+    parser.add_argument("--compare", help="an earlier fingerprint (JSON) that this one must equal")
     parser.add_argument("files", nargs="*", help="problem files (default: every shipped one)")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -93,16 +93,22 @@ def main() -> int:
     for path in files:
         print(f"{path.name} ...", file=sys.stderr, flush=True)
         result[path.name] = fingerprint(path)
-    Path(args.out).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
-    if not args.compare:
-        return 0
-    before = json.loads(Path(args.compare).read_text())
-    differ = [
-        name for name in sorted(set(before) | set(result)) if before.get(name) != result.get(name)
+    rows = [
+        f"{name:<30} check {entry['check_code']}  solve {entry['solve_code']}  "
+        f"loss {entry.get('metrics', {}).get('final_loss', {}).get('loss', float('nan')):.17g}  "
+        f"parameters {str(entry.get('parameters_sha256', ''))[:16]}"
+        for name, entry in result.items()
     ]
-    for name in differ:
-        print(f"DIFFERS: {name}")
-    print(f"{len(result) - len(differ)} of {len(result)} problems identical")
+    differ: list[str] = []
+    if args.compare:
+        before = json.loads(Path(args.compare).read_text())
+        before = before.get("problems", before)  # a results file, or a bare fingerprint
+        differ = [n for n in sorted(set(before) | set(result)) if before.get(n) != result.get(n)]
+        rows.append(
+            f"against {args.compare}: {len(result) - len(differ)} of {len(result)} problems "
+            f"identical{': ' + ', '.join(differ) + ' differ' if differ else ''}"
+        )
+    record("behaviour", {"problems": result, "differ": differ}, "\n".join(rows))
     return 1 if differ else 0
 
 

@@ -138,12 +138,7 @@ def build_evaluator(
 
         at = solution_at
         values = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in at(grid).items()}
-        if problem.reference.method == "finite_element":
-            source = solution.describe()
-        else:
-            n = solution.grid.n
-            grid_text = "×".join([str(n)] * problem.domain.dimension)
-            source = f"finite-difference reference ({grid_text})"
+        source = solution.describe()
     else:
         return None
     return Evaluator(points, shape, values, source, mask, at)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,3 +46,10 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Workers share the cores: one thread each, and for the processes they start (notebook
+    # kernels, solves), or OpenMP's spin-waiting makes every one of them many times slower.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)

@@ -146,7 +146,9 @@ def test_spec_is_parsed_once_and_travels(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(ActivationSpec, "parse", classmethod(forbidden))
     trainer = Trainer(problem, progress=False)
-    assert trainer.model.activation.spec == "gelu(alpha=2)" and trainer.activation == str(spec)
+    assert trainer.model.network.activation.spec == "gelu(alpha=2)" and trainer.activation == str(
+        spec
+    )
     net = build_network(problem.network, problem.domain.bounds, 1)
     assert net.activation.alpha == 2.0
     monkeypatch.undo()

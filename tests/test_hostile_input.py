@@ -143,8 +143,13 @@ def _crafted(trained, tmp_path, change) -> str:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda c: c["network"].update(width=2**40), "network.width: does not match"),
-        (lambda c: c.pop("network"), "network: missing"),
+        (
+            lambda c: c["model"]["network"].update(width=2**40),
+            "model.network.width: does not match",
+        ),
+        (lambda c: c["model"].pop("network"), "network: missing"),
+        (lambda c: c.pop("model"), "model: missing"),
+        (lambda c: c["model"].update(trial="exact"), "model: a trial function 'exact'"),
         (lambda c: c.update(dtype="float16"), "dtype: expected one of float32, float64"),
         (lambda c: c.update(dtype=3), "dtype: expected one of float32, float64"),
         (lambda c: c.update(problem=[]), "problem: expected a mapping"),
@@ -158,7 +163,7 @@ def _crafted(trained, tmp_path, change) -> str:
         (
             lambda c: (
                 c["problem"]["network"].update(width=2**20),
-                c["network"].update(width=2**20),
+                c["model"]["network"].update(width=2**20),
                 c.update(
                     limits={"max_width": 2**21, "max_parameters": 2**60, "max_tensor_bytes": 2**60}
                 ),

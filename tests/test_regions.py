@@ -390,17 +390,17 @@ def test_figures_of_a_region_run_get_the_reference_on_the_outline() -> None:
 
 
 def test_compare_on_a_region_solves_its_finite_element_reference_once(monkeypatch) -> None:
-    import pinn_gelu.reference as reference
+    import pinn_gelu.metrics as metrics
     from pinn_gelu import compare
 
     calls = []
-    solve = reference.solve_reference
+    solve = metrics.solve_reference
 
     def counted(*args, **kwargs):
         calls.append(args)
         return solve(*args, **kwargs)
 
-    monkeypatch.setattr(reference, "solve_reference", counted)
+    monkeypatch.setattr(metrics, "solve_reference", counted)
     overrides = [
         "training.adam.steps=30",
         "training.gauss_newton.steps=0",

@@ -103,7 +103,7 @@ def forward_fields(model: nn.Module, x: Tensor, need: str) -> Fields:
     if reason is not None:
         raise TypeError(f"forward mode cannot differentiate this model: {reason}")
     if isinstance(model, Model):
-        return through(model.trial, x, _mlp_fields(model.network, x, need), need)
+        return through(model.trial, x, _mlp_fields(cast(MLP, model.network), x, need), need)
     return _mlp_fields(cast(MLP, model), x, need)
 
 

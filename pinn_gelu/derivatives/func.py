@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.func import hessian, jacfwd, jacrev, vmap
 
 from pinn_gelu.fields import Fields, multi_indices, need_rank
@@ -11,7 +13,7 @@ from pinn_gelu.fields import Fields, multi_indices, need_rank
 __all__ = ["func_fields"]
 
 
-def func_fields(network: nn.Module, x: Tensor, need: str) -> Fields:
+def func_fields(network: Callable[[Tensor], Tensor], x: Tensor, need: str) -> Fields:
     """Fields by torch.func transforms: ``vmap(jacrev(f))`` and ``vmap(hessian(f))`` per point.
 
     A third, independent path (composable function transforms instead of graph-level autograd),

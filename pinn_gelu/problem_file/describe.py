@@ -17,6 +17,7 @@ from pinn_gelu.geometry.primitives import Disk, Polygon
 from pinn_gelu.metrics import build_evaluator
 from pinn_gelu.optimisers import OPTIMISERS
 from pinn_gelu.problem import Problem
+from pinn_gelu.reference import METHODS
 
 __all__ = ["describe_problem", "dry_run"]
 
@@ -59,16 +60,9 @@ def describe_problem(problem: Problem) -> str:
     if problem.exact:
         exact = "; ".join(f"{k} = {v.source}" for k, v in problem.exact.items())
         lines.append(f"exact       {exact}")
-    if problem.reference is not None and problem.reference.method == "finite_element":
-        size = problem.reference.size
-        lines.append(
-            "reference   finite elements (P2), mesh size "
-            + (f"{size:g}" if size is not None else "default (diameter / 100)")
-        )
-    elif problem.reference is not None:
-        lines.append(
-            f"reference   finite differences, {problem.reference.points} points per dimension"
-        )
+    if problem.reference is not None:
+        reference = METHODS[problem.reference.method].summary(problem.reference)
+        lines.append(f"reference   {reference}")
     lines += [
         f"network     {n.activation}, width {n.width}, depth {n.depth}, init {n.init}, "
         f"outputs {', '.join(problem.pde.outputs)}",

@@ -22,7 +22,7 @@ __all__ = ["REGISTRIES", "key_reference", "sections"]
 #: The registries that config fields name (``registry=`` and ``sections=`` in their metadata).
 REGISTRIES: Mapping[str, Mapping[str, Any]] = {
     "initialisers": INITIALISERS,
-    "samplers": SAMPLERS,
+    "samplers": dict.fromkeys(SAMPLERS),
     "derivatives": dict.fromkeys(DERIVATIVE_CHOICES),
     "optimisers": OPTIMISERS,
 }

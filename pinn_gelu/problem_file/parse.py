@@ -458,25 +458,4 @@ def _reference(top: Section, domain: Domain, limits: Limits, kind: str) -> Refer
         )
     options = section.section(method.name)
     section.finish()
-    if method.name == "finite_element":
-        size = options.number("size", exclusive_minimum=0.0) if options.has("size") else None
-        options.finish()
-        assert isinstance(domain, RegionDomain)  # method.accepts checked it
-        if size is not None:
-            if domain.volume / (0.433 * size**2) > limits.max_fd_unknowns / 10:
-                raise options.error(
-                    "size",
-                    f"expected a positive mesh size giving at most "
-                    f"{number_text(limits.max_fd_unknowns // 10)} triangles (max_fd_unknowns / "
-                    f"10), got {size:g}",
-                )
-        return ReferenceConfig(method="finite_element", size=size)
-    points = options.integer("points", 129, minimum=3, maximum=100_000)
-    options.finish()
-    if points**domain.dimension > limits.max_fd_unknowns:
-        raise options.error(
-            "points",
-            f"{points} per dimension gives {points**domain.dimension} unknowns; the limit is "
-            f"{limits.max_fd_unknowns} (max_fd_unknowns)",
-        )
-    return ReferenceConfig(points=points)
+    return method.options(options, domain, limits)

@@ -13,13 +13,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pinn_gelu.config import Limits
+from pinn_gelu.errors import number_text
 from pinn_gelu.geometry import Box
 from pinn_gelu.geometry.domain import Domain, RegionDomain
-from pinn_gelu.problem import Problem
+from pinn_gelu.problem import Problem, ReferenceConfig
 from pinn_gelu.reference.fd_elasticity import solve_elasticity
 from pinn_gelu.reference.fd_grid import FDSolution, Grid
 from pinn_gelu.reference.fd_poisson import solve_poisson
 from pinn_gelu.reference.fem import FEM_SOLVERS, FEMReference, solve_fem
+from pinn_gelu.schema import Section
 
 __all__ = [
     "FD_SOLVERS",
@@ -49,7 +52,12 @@ class ReferenceMethod:
         domains: the domains it solves on, in words (for messages).
         accepts: whether it solves on a domain.
         solve: (problem, resolution or None for the file's/default) → a solution with
-            ``fields``, ``interpolate(points)`` and ``unknowns``.
+            ``fields``, ``interpolate(points)``, ``unknowns`` and ``describe()``.
+        options: its section under ``reference:`` (checked against the domain and limits) →
+            the problem's :class:`~pinn_gelu.problem.ReferenceConfig`.
+        summary: a ReferenceConfig → its line in a problem's summary.
+        resolution: what the resolution is called (``points``, ``size``: the command line's
+            option of ``pinn-gelu reference``).
     """
 
     name: str
@@ -57,12 +65,51 @@ class ReferenceMethod:
     domains: str
     accepts: Callable[[Domain], bool]
     solve: Callable[[Problem, Any], Any]
+    options: Callable[[Section, Domain, Limits], ReferenceConfig]
+    summary: Callable[[ReferenceConfig], str]
+    resolution: str
 
 
 def _fd(problem: Problem, points: int | None) -> FDSolution:
     if points is None:
         points = problem.reference.points if problem.reference is not None else 129
     return FD_SOLVERS[problem.pde.kind](problem, points)
+
+
+def _fd_options(options: Section, domain: Domain, limits: Limits) -> ReferenceConfig:
+    """``finite_difference: {points: n}``: nodes per dimension, within max_fd_unknowns."""
+    points = options.integer("points", 129, minimum=3, maximum=100_000)
+    options.finish()
+    if points**domain.dimension > limits.max_fd_unknowns:
+        raise options.error(
+            "points",
+            f"{points} per dimension gives {points**domain.dimension} unknowns; the limit is "
+            f"{limits.max_fd_unknowns} (max_fd_unknowns)",
+        )
+    return ReferenceConfig(points=points)
+
+
+def _fem_options(options: Section, domain: Domain, limits: Limits) -> ReferenceConfig:
+    """``finite_element: {size: H}``: the mesh size, within max_fd_unknowns / 10 triangles."""
+    size = options.number("size", exclusive_minimum=0.0) if options.has("size") else None
+    options.finish()
+    if size is not None and domain.volume / (0.433 * size**2) > limits.max_fd_unknowns / 10:
+        raise options.error(
+            "size",
+            f"expected a positive mesh size giving at most "
+            f"{number_text(limits.max_fd_unknowns // 10)} triangles (max_fd_unknowns / "
+            f"10), got {size:g}",
+        )
+    return ReferenceConfig(method="finite_element", size=size)
+
+
+def _fd_summary(config: ReferenceConfig) -> str:
+    return f"finite differences, {config.points} points per dimension"
+
+
+def _fem_summary(config: ReferenceConfig) -> str:
+    size = f"{config.size:g}" if config.size is not None else "default (diameter / 100)"
+    return f"finite elements (P2), mesh size {size}"
 
 
 #: Reference method name → method.
@@ -73,6 +120,9 @@ METHODS: Mapping[str, ReferenceMethod] = {
         "boxes (rectangle:)",
         lambda domain: isinstance(domain, Box) and not domain.time,
         _fd,
+        _fd_options,
+        _fd_summary,
+        "points",
     ),
     "finite_element": ReferenceMethod(
         "finite_element",
@@ -80,6 +130,9 @@ METHODS: Mapping[str, ReferenceMethod] = {
         "2D regions (shapes and a region)",
         lambda domain: isinstance(domain, RegionDomain) and domain.dimension == 2,
         solve_fem,
+        _fem_options,
+        _fem_summary,
+        "size",
     ),
 }
 

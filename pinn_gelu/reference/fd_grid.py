@@ -103,6 +103,11 @@ class FDSolution:
         default_factory=dict, repr=False
     )
 
+    def describe(self) -> str:
+        """``finite-difference reference (129×129)``."""
+        grid = "×".join([str(self.grid.n)] * len(self.grid.axes))
+        return f"finite-difference reference ({grid})"
+
     def interpolate(self, points: np.ndarray) -> dict[str, np.ndarray]:
         """Field values at arbitrary points (M, d) in the box, by cubic spline interpolation.
 

@@ -158,13 +158,3 @@ def _entry(content: Mapping[str, Any], key: str, kind: type, path: Path, what: s
     if not isinstance(value, kind):
         raise ValueError(f"{path}: {key}: expected {what}, got {describe(value)}")
     return value
-
-
-def _entry(content: Mapping[str, Any], key: str, kind: type, path: Path, what: str) -> Any:
-    """``content[key]`` if it is a ``kind``, else one ValueError naming the key."""
-    if key not in content:
-        raise ValueError(f"{path}: {key}: missing (expected {what})")
-    value = content[key]
-    if not isinstance(value, kind):
-        raise ValueError(f"{path}: {key}: expected {what}, got {describe(value)}")
-    return value

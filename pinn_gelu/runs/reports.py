@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from pinn_gelu.runs.deformation import extra_figures
 from pinn_gelu.runs.files import save_figure, write_json, write_text
 from pinn_gelu.runs.plots import Canvas, comparison_figure, field_panels, region_canvas
 
-__all__ = ["write_comparison", "write_fem_reference", "write_reference"]
+__all__ = ["REFERENCE_WRITERS", "write_comparison", "write_fem_reference", "write_reference"]
 
 
 def write_reference(directory: str | Path, problem: Problem, solution: Any) -> dict[str, Any]:
@@ -109,6 +110,14 @@ def write_fem_reference(directory: str | Path, problem: Problem, solution: Any) 
     for name, picture in figures.items():
         save_figure(directory / name, picture)
     return summary
+
+
+#: The files of ``pinn-gelu reference`` by reference method (its name in
+#: :data:`pinn_gelu.reference.METHODS`): (directory, problem, solution) → summary.
+REFERENCE_WRITERS: dict[str, Callable[[str | Path, Problem, Any], dict[str, Any]]] = {
+    "finite_difference": write_reference,
+    "finite_element": write_fem_reference,
+}
 
 
 def write_comparison(directory: str | Path, comparison: Any) -> list[Path]:

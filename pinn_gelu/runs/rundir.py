@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -257,7 +257,7 @@ def check_output(directory: Path, force: bool) -> str | None:
     return status
 
 
-def check_resumable(directory: Path, data: dict[str, Any]) -> Path:
+def check_resumable(directory: Path, data: Mapping[str, Any]) -> Path:
     """The checkpoint of a stopped run that ``data`` (the problem as run now) may resume."""
     checkpoint = directory / "checkpoint.pt"
     if not checkpoint.is_file():
