@@ -14,10 +14,11 @@ import torch
 from torch import nn
 
 from pinn_gelu.collocation import sample_collocation
+from pinn_gelu.config import DTYPES
 from pinn_gelu.derivatives import select_engine
 from pinn_gelu.fields import need_rank
-from pinn_gelu.model.networks import build_network
 from pinn_gelu.problem import Problem
+from pinn_gelu.training.setup import build_model
 
 __all__ = ["term_gradient_norms"]
 
@@ -36,15 +37,9 @@ def term_gradient_norms(
         term name → Euclidean norm of the gradient of its mean squared residual with respect
         to all network parameters (0.0 exactly when the term does not depend on them).
     """
-    dtype = {"float32": torch.float32, "float64": torch.float64}[problem.training.dtype]
+    dtype = DTYPES[problem.training.dtype]
     if network is None:
-        network = build_network(
-            problem.network,
-            problem.domain.bounds,
-            len(problem.pde.outputs),
-            seed=problem.training.seed,
-            dtype=dtype,
-        )
+        network = build_model(problem, dtype)
     engine, _ = select_engine(network, derivatives)
     points = sample_collocation(
         problem.domain,

@@ -147,7 +147,10 @@ def _crafted(trained, tmp_path, change) -> str:
             lambda c: c["model"]["network"].update(width=2**40),
             "model.network.width: does not match",
         ),
-        (lambda c: c["model"].pop("network"), "network: missing"),
+        (
+            lambda c: c["model"].pop("network"),
+            "model: expected the keys ['network', 'trial', 'unknowns']",
+        ),
         (lambda c: c.pop("model"), "model: missing"),
         (lambda c: c["model"].update(trial="exact"), "model: a trial function 'exact'"),
         (lambda c: c.update(dtype="float16"), "dtype: expected one of float32, float64"),

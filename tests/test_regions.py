@@ -287,7 +287,7 @@ def test_fem_reference_through_the_cli(tmp_path, capsys) -> None:
     # P2 at H = 0.15 on the annulus: measured 1e-4
     assert summary["relative_l2_vs_exact"]["u"] < 1e-3
     assert (out / "reference.png").exists()
-    assert "finite elements (P2)" in capsys.readouterr().out
+    assert "finite-element reference (P2, H = 0.15" in capsys.readouterr().out
     assert main(["reference", str(PROBLEMS / "box_cavity_3d.yaml"), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert (

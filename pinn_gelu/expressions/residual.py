@@ -317,10 +317,10 @@ class _ResidualCompiler(Compiler):
         spatial = range(self.spatial)
 
         def normal_derivative(env: Any) -> Tensor:
-            gradient = _rows(env, env.fields.require_gradient()[:, field, :])
-            total = gradient[:, 0:1] * env.normals[0]
+            gradient = env.fields.require_gradient()[:, field, :]  # (N, d) on the whole set
+            total = _rows(env, gradient[:, 0]) * env.normals[0]  # (n, 1) at these rows
             for i in spatial[1:]:
-                total = total + gradient[:, i : i + 1] * env.normals[i]
+                total = total + _rows(env, gradient[:, i]) * env.normals[i]
             return total
 
         return normal_derivative
