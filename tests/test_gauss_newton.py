@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import signal
 
 import pytest
@@ -12,7 +13,15 @@ from torch.nn.utils.stateless import _reparametrize_module
 from pinn_gelu import load_problem, train
 from pinn_gelu.checkpoints import read_checkpoint
 from pinn_gelu.cli import main
-from pinn_gelu.optimisers.gauss_newton import _solve_spd, gauss_newton_direction
+from pinn_gelu.distributed import SINGLE
+from pinn_gelu.optimisers import Context
+from pinn_gelu.optimisers.gauss_newton import (
+    MAX_DAMPING,
+    GaussNewton,
+    GaussNewtonConfig,
+    _solve_spd,
+    gauss_newton_direction,
+)
 from pinn_gelu.problem import Term
 from pinn_gelu.training import Trainer
 
@@ -122,28 +131,64 @@ def test_rank_deficient_jacobian_gives_a_finite_least_squares_step():
         assert float(step[1:].abs().max()) == 0.0
 
 
+def steepest_descent(trainer: Trainer, steps: int) -> float:
+    """The loss after ``steps`` steps along −∇L, each with the best of η = 2⁻⁴⁰ … 2⁵."""
+    params = trainer.params
+    for _ in range(steps):
+        trainer.objective.value_and_gradient(params)
+        start = [p.detach().clone() for p in params]
+        grads = [p.grad.detach().clone() for p in params]
+        best, best_eta = float(trainer.loss()[0]), 0.0
+        for k in range(-40, 6):
+            with torch.no_grad():
+                for p, s, g in zip(params, start, grads, strict=True):
+                    p.copy_(s - 2.0**k * g)
+            loss = float(trainer.loss()[0])
+            if loss < best:
+                best, best_eta = loss, 2.0**k
+        with torch.no_grad():
+            for p, s, g in zip(params, start, grads, strict=True):
+                p.copy_(s - best_eta * g)
+    return float(trainer.loss()[0])
+
+
 @pytest.mark.parametrize(
-    ("name", "factor"),
-    # measured last/first loss over the five steps after 30 Adam steps, these tiny settings:
-    # poisson_2d ~0.1; the elasticity plates, far from a solution a 114-parameter network can
-    # reach, decrease slowly (elasticity_plate 1020 → 1012)
-    [("poisson_2d", 0.3), ("elasticity_plate", 1.0), ("elasticity_plate_mixed", 1.0)],
+    ("name", "adam", "steps", "factor"),
+    # the loss after Gauss–Newton steps relative to as many steps of steepest descent with the
+    # best step length each (the best gradient descent can do), from the same parameters after
+    # Adam, these tiny settings. Measured ratios: poisson_2d 0.153, elasticity_plate 0.749,
+    # elasticity_plate_mixed 0.698. Any form of gradient descent in place of the Gauss–Newton
+    # direction gives ≥ 1. (After only 30 Adam steps the elasticity plate's first five
+    # Gauss–Newton steps do worse than that bound, 1.81: its line search settles on short steps
+    # and the damping does not respond; issue 27, "the damping is frozen".)
+    [
+        ("poisson_2d", 30, 5, 0.3),
+        ("elasticity_plate", 200, 5, 0.9),
+        ("elasticity_plate_mixed", 30, 10, 0.9),
+    ],
 )
-def test_gauss_newton_phase_decreases_the_loss(name, factor):
-    extra = ["training.schedule=adam,gauss_newton", "training.adam.steps=30"]
+def test_gauss_newton_phase_beats_steepest_descent(name, adam, steps, factor):
+    extra = ["training.schedule=adam,gauss_newton", f"training.adam.steps={adam}"]
     problem = load_problem(
-        PROBLEMS / f"{name}.yaml", [*SMALL, *extra, "training.gauss_newton.steps=5"]
+        PROBLEMS / f"{name}.yaml", [*SMALL, *extra, f"training.gauss_newton.steps={steps}"]
     )
     result = train(problem, progress=False)
     assert result.status == "completed"
-    steps = [r for r in result.history if r["phase"] == "gauss_newton"]
-    assert len(steps) == 5
+    gauss_newton = [r for r in result.history if r["phase"] == "gauss_newton"]
+    assert len(gauss_newton) == steps
     before = [r for r in result.history if r["phase"] == "adam"][-1]["loss"]
-    assert steps[-1]["loss"] < factor * before
     # every step lowers the loss (the line search accepts only a decrease)
-    assert steps[0]["loss"] < before
-    assert all(b["loss"] < a["loss"] for a, b in itertools.pairwise(steps))
-    assert {"damping", "step_length", "grad_max"} <= set(steps[0])
+    assert gauss_newton[0]["loss"] < before
+    assert all(b["loss"] < a["loss"] for a, b in itertools.pairwise(gauss_newton))
+    assert {"damping", "step_length", "grad_max"} <= set(gauss_newton[0])
+    adam_only = load_problem(
+        PROBLEMS / f"{name}.yaml", [*SMALL, *extra, "training.gauss_newton.steps=0"]
+    )
+    trainer = Trainer(adam_only, progress=False)
+    history = trainer.run().history
+    assert [r["loss"] for r in history] == [r["loss"] for r in result.history[: len(history)]]
+    descent = steepest_descent(trainer, steps)  # from the parameters Gauss–Newton started from
+    assert gauss_newton[-1]["loss"] < factor * descent, (gauss_newton[-1]["loss"], descent)
 
 
 def test_resume_across_adam_to_gauss_newton_is_exact(write, valid, tmp_path):
@@ -244,3 +289,71 @@ def test_check_summarises_the_schedule_in_order(write, valid, capsys):
     assert main(["check", str(write(valid))]) == 0
     out = capsys.readouterr().out
     assert "training    gauss_newton 200 steps, adam 20 steps (lr 0.002), lbfgs skipped;" in out
+
+
+class _LeastSquaresLoss:
+    """r(θ) = A θ − b + c·(θ₀² ..): a residual vector with its exact Jacobian, for one optimiser."""
+
+    def __init__(self, params: list[torch.nn.Parameter], curvature: float) -> None:
+        generator = torch.Generator().manual_seed(0)
+        self.params = params
+        self.a = torch.randn(12, 4, generator=generator, dtype=torch.float64)
+        self.b = torch.randn(12, generator=generator, dtype=torch.float64)
+        self.curvature = curvature
+        self.group = SINGLE
+
+    def residuals(self, theta: torch.Tensor) -> torch.Tensor:
+        return self.a @ theta - self.b + self.curvature * theta.square().sum() * self.a[:, 0]
+
+    def jacobian(self) -> tuple[torch.Tensor, torch.Tensor]:
+        theta = self.params[0].detach()
+        jac = torch.autograd.functional.jacobian(self.residuals, theta)
+        return self.residuals(theta), jac
+
+    def row_keys(self) -> torch.Tensor:
+        return torch.stack([torch.zeros(12), torch.arange(12), torch.zeros(12)], 1).long()
+
+    def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        total = self.residuals(self.params[0].detach()).square().sum()
+        return total, total[None]
+
+
+def gauss_newton_on(curvature: float, damping: float) -> GaussNewton:
+    params = [torch.nn.Parameter(torch.zeros(4, dtype=torch.float64))]
+    loss = _LeastSquaresLoss(params, curvature)
+    context = Context(params, loss.evaluate, loss.evaluate, loss, lambda *args: None)  # type: ignore[arg-type]
+    config = GaussNewtonConfig(steps=10, damping=damping)
+    return GaussNewton(config, context)
+
+
+def test_a_full_step_divides_the_damping_by_three():
+    # a linear residual: the first full Gauss–Newton step is accepted at η = 1
+    optimiser = gauss_newton_on(curvature=0.0, damping=3e-6)
+    step = optimiser.step(1, 1.0)
+    assert step.extra["step_length"] == 1.0
+    assert step.extra["damping"] == pytest.approx(1e-6, rel=1e-12)
+    assert optimiser.damping == pytest.approx(1e-6, rel=1e-12)
+
+
+def test_no_decrease_multiplies_the_damping_by_ten_until_the_phase_ends():
+    # a loss that no trial step lowers: the damping grows tenfold per retry (the step solved
+    # again each time), and the phase ends once it would pass MAX_DAMPING
+    optimiser = gauss_newton_on(curvature=0.0, damping=1e-8)
+    wall = torch.tensor(1e9, dtype=torch.float64)
+    optimiser.context.evaluate = lambda: (wall, wall[None])
+    start = optimiser.damping
+    step = optimiser.step(1, 1.0)
+    assert step.stop is not None and "no decrease of the loss" in step.stop
+    retries = round(math.log10(optimiser.damping / start))
+    assert optimiser.damping == pytest.approx(start * 10.0**retries, rel=1e-9)
+    assert optimiser.damping <= MAX_DAMPING < 10.0 * optimiser.damping
+
+
+def test_a_short_step_leaves_the_damping_where_it_is():
+    # a curved residual and a large first step: the line search settles below η = 1, and the
+    # damping is neither divided (that is for full steps) nor multiplied (the loss decreased)
+    optimiser = gauss_newton_on(curvature=2.0, damping=1e-8)
+    optimiser._set(torch.full((4,), 3.0, dtype=torch.float64))
+    step = optimiser.step(1, 1.0)
+    assert 0 < step.extra["step_length"] < 1.0
+    assert optimiser.damping == 1e-8

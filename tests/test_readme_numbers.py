@@ -84,13 +84,62 @@ def test_every_number_of_a_measured_table_is_in_its_results_file(
     assert path.is_file(), f"{source} is named by the README but missing"
     assert len(rows) >= 3, f"no table after the marker for {source}"
     text = path.read_text(encoding="utf-8")
+    blocks = row_blocks(text, [label_of(row[0]) for row in rows[2:]])
     checked = 0
     for row in rows[2:]:
+        # a number belongs to its row: it is in the lines of the results file that carry the
+        # row's label (the whole file where a label is not printed there, such as "gelu, 0")
+        block = blocks.get(label_of(row[0]), text)
         for cell in row[1:]:
             for number in NUMBER.findall(cell):
-                assert appears(number, text), f"{number} ({row[0]}) is not in {source}"
+                assert appears(number, block), f"{number} ({row[0]}) is not in its row of {source}"
                 checked += 1
+            # and to its column: a number named in the cell (ux 8.26e-5) by a name the row
+            # prints (not a word such as "in") is named so there too
+            for name, number in NAMED.findall(cell):
+                if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", block) is None:
+                    continue
+                pair = rf"(?<!\w){re.escape(name)}\W{{0,3}}{re.escape(number)}(?![\d])"
+                assert re.search(pair, block), f"{name} {number} ({row[0]}) not so in {source}"
     assert checked >= len(rows) - 2
+
+
+NAMED = re.compile(r"(?<![\w.])([A-Za-zσ][\w]*)\s+([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)(?![\w])")
+
+
+def label_of(cell: str) -> str:
+    """A row's label as the results file prints it: no Markdown emphasis, code or links."""
+    return re.sub(r"[`*\[\]]|\(http.*?\)", "", cell).strip()
+
+
+def row_blocks(text: str, labels: list[str]) -> dict[str, str]:
+    """Per label printed in ``text``: the lines of its rows (from each line that names it to the
+    next line naming another label), joined; labels not printed are left out."""
+    lines = text.splitlines()
+    named = {
+        label: [i for i, line in enumerate(lines) if label and label in line] for label in labels
+    }
+    blocks = {}
+    for label, starts in named.items():
+        others = sorted(i for other, found in named.items() if other != label for i in found)
+        pieces = []
+        for start in starts:
+            stop = min((i for i in others if i > start), default=len(lines))
+            pieces.append("\n".join(lines[start:stop]))
+        if pieces:
+            blocks[label] = "\n".join(pieces)
+    return blocks
+
+
+def test_a_number_moved_to_another_row_or_column_is_caught() -> None:
+    text = (
+        "kirsch_plate  ux 8.26e-05, uy 2.18e-04\nannulus_laplace  u 2.38e-06\ncavity u 2.43e-05\n"
+    )
+    blocks = row_blocks(text, ["kirsch_plate", "annulus_laplace", "cavity"])
+    assert appears("2.18e-04", blocks["kirsch_plate"])
+    assert not appears("2.43e-05", blocks["annulus_laplace"])  # the cavity's error
+    swapped = NAMED.findall("ux 2.18e-04, uy 8.26e-05")
+    assert not all(re.search(rf"{n}\W{{0,3}}{v}", blocks["kirsch_plate"]) for n, v in swapped)
 
 
 def test_every_results_text_has_its_json_and_circumstances() -> None:
