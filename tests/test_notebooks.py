@@ -42,7 +42,7 @@ def test_stored_outputs_come_from_the_current_library(path) -> None:
 
 def test_the_library_stamp_covers_the_library_and_the_problem_files() -> None:
     files = {p.relative_to(ROOT).as_posix() for p in execute.library_files()}
-    assert {"pinn_gelu/networks.py", "pinn_gelu/pdes/poisson.py"} <= files
+    assert {"pinn_gelu/model/networks.py", "pinn_gelu/pdes/poisson.py"} <= files
     assert "problems/poisson_2d.yaml" in files
     assert not [f for f in files if "__pycache__" in f]
 
