@@ -63,6 +63,7 @@ RESUMABLE_CHANGES = (
     "training.on_nonfinite",
     "training.max_rollbacks",
     "validation.every",
+    "validation.per_phase",
 )
 
 

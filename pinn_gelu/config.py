@@ -214,6 +214,27 @@ class ValidationConfig:
     every: int = option(
         500, "steps between error evaluations during training (0: only at the end)", min=0
     )
+    per_phase: int = option(
+        20,
+        "error evaluations at least per phase, so that a short phase (200 Gauss–Newton steps) "
+        "draws its error curve too: a phase of n steps is validated every min(every, ⌈n / "
+        "per_phase⌉) steps (0: every steps only)",
+        min=0,
+        max=10_000,
+    )
+
+    def cadence(self, steps: int) -> int:
+        """Steps between error evaluations in a phase of ``steps`` steps (0: only at its end).
+
+        >>> ValidationConfig().cadence(300), ValidationConfig().cadence(5000)
+        (15, 250)
+        >>> ValidationConfig(every=0, per_phase=0).cadence(300)
+        0
+        """
+        cadences = [
+            c for c in (self.every, -(-steps // self.per_phase) if self.per_phase else 0) if c
+        ]
+        return min(cadences, default=0)
 
     def grid_points(self, dimension: int) -> int:
         """Points per dimension for a domain of this dimension."""

@@ -220,3 +220,23 @@ def test_progress_off_a_terminal_is_a_few_plain_lines(write, valid, tmp_path) ->
     assert sum(line.startswith("lbfgs ") for line in lines) == 20
     assert lines[0].startswith("adam 10/200 (5 %): loss=")
     assert "status      completed" in run.stdout
+
+
+def test_every_phase_draws_its_error_curve(write, valid) -> None:
+    # validation.every 500 would validate a 30-step Gauss–Newton phase only at its end; per_phase
+    # (default 20) validates it every ⌈30/20⌉ = 2 steps
+    overrides = [
+        "training.schedule=adam,gauss_newton",
+        "training.adam.steps=40",
+        "training.gauss_newton.steps=30",
+        "validation.every=500",
+    ]
+    result = train(load_problem(write(valid), overrides), progress=False)
+    measured = {
+        phase: [r["step"] for r in result.history if r["phase"] == phase and "error_u" in r]
+        for phase in ("adam", "gauss_newton")
+    }
+    assert len(measured["adam"]) == 20 and measured["adam"][0] == 2
+    assert len(measured["gauss_newton"]) == 15
+    once = train(load_problem(write(valid), [*overrides, "validation.per_phase=0"]), progress=False)
+    assert sum("error_u" in r for r in once.history) == 2  # each phase's end only

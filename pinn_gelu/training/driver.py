@@ -171,8 +171,8 @@ class Trainer:
         record["time_s"] = self.elapsed()
         self.history.append(record)
 
-    def _validate(self, phase_step: int, last: bool) -> dict[str, float]:
-        every = self.problem.validation.every
+    def _validate(self, phase_step: int, steps: int, last: bool) -> dict[str, float]:
+        every = self.problem.validation.cadence(steps)
         if self.evaluator is None or not (last or (every and phase_step % every == 0)):
             return {}
         self.last_errors = self.evaluator.errors(self.problem, self.model, self.engine)
@@ -340,7 +340,7 @@ class Trainer:
                 self.step += 1
                 self.phase_step = k
                 self.phase_steps[name] = k
-                errors = self._validate(k, k == steps or report.stop is not None)
+                errors = self._validate(k, steps, k == steps or report.stop is not None)
                 self._record(name, report, errors)
                 progress.update(k, report.loss, k % every == 0 or report.stop is not None)
                 if report.stop is not None:
