@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+import torch
 from torch import Tensor, nn
 
 from pinn_gelu.collocation import Collocation
@@ -104,6 +105,28 @@ class PDE(Protocol):
     def kind(self) -> str:
         """The ``pde.kind`` name."""
         ...
+
+    def boundary_value(
+        self,
+        value: Expression | float,
+        side: str,
+        points: Tensor,
+        normals: Tensor | None = None,
+    ) -> Tensor:
+        """A boundary entry's value at points (N, d) of ``side`` → (N,), checked finite.
+
+        Boundary values are expressions of the coordinates and of the outward normal
+        (``nx``, ``ny``, ``nz``), so that a flux can be written as ∇u·n on a curved part: the
+        normals are the collocation points' exact ones when given, else the domain's at
+        ``points`` (:meth:`~pinn_gelu.geometry.domain.Domain.outward_normals`).
+        """
+        if not isinstance(value, Expression):
+            return points.new_full((points.shape[0],), float(value))
+        if normals is None:
+            found = self.domain.outward_normals(side, points.detach().cpu().double().numpy())
+            normals = torch.as_tensor(found, dtype=points.dtype, device=points.device)
+        spatial = self.domain.spatial_dimension
+        return evaluate_checked(value, torch.cat([points, normals[:, :spatial]], 1), self.path)
 
     @property
     def order(self) -> int:
@@ -258,6 +281,28 @@ class Problem:
                 f"{points.shape[0]} are not)",
             )
         return values.sqrt()
+
+    def boundary_value(
+        self,
+        value: Expression | float,
+        side: str,
+        points: Tensor,
+        normals: Tensor | None = None,
+    ) -> Tensor:
+        """A boundary entry's value at points (N, d) of ``side`` → (N,), checked finite.
+
+        Boundary values are expressions of the coordinates and of the outward normal
+        (``nx``, ``ny``, ``nz``), so that a flux can be written as ∇u·n on a curved part: the
+        normals are the collocation points' exact ones when given, else the domain's at
+        ``points`` (:meth:`~pinn_gelu.geometry.domain.Domain.outward_normals`).
+        """
+        if not isinstance(value, Expression):
+            return points.new_full((points.shape[0],), float(value))
+        if normals is None:
+            found = self.domain.outward_normals(side, points.detach().cpu().double().numpy())
+            normals = torch.as_tensor(found, dtype=points.dtype, device=points.device)
+        spatial = self.domain.spatial_dimension
+        return evaluate_checked(value, torch.cat([points, normals[:, :spatial]], 1), self.path)
 
     @property
     def order(self) -> int:

@@ -98,6 +98,11 @@ class Box:
         n[axis] = sign
         return n
 
+    def outward_normals(self, side: str, points: np.ndarray) -> np.ndarray:
+        """The side's outward normal at each of N points, (N, spatial dimensions): constant."""
+        normal = self.normal(side)[: self.spatial_dimension]
+        return np.broadcast_to(normal, (points.shape[0], normal.shape[0])).copy()
+
     def side_measure(self, side: str) -> float:
         """Length (2D) or area (3D) of a side; 1 for the end points of an interval."""
         axis, _ = self.side_axis(side)

@@ -76,6 +76,10 @@ class Domain(Protocol):
         """Length, area or volume."""
         ...
 
+    def outward_normals(self, side: str, points: np.ndarray) -> np.ndarray:
+        """Outward unit normals (N, spatial dimensions) at points of a side (zero on t_min/t_max)."""
+        ...
+
     def side_measure(self, side: str) -> float:
         """Measure of one boundary part."""
         ...
@@ -147,6 +151,14 @@ class RegionDomain:
     def side_measure(self, side: str) -> float:
         """Length (2D) or area (3D) of a boundary part on the region's boundary."""
         return self.region.part(side).measure
+
+    def outward_normals(self, side: str, points: np.ndarray) -> np.ndarray:
+        """The region's outward unit normals (N, d) at points (N, d) of a boundary part."""
+        part = self.region.part(side)
+        shape = self.region.shapes[part.shape]
+        normals = shape.part_normal(part.index, points)
+        _, sign = self.region.classify(part.shape, part.index, points, normals, 0.0)
+        return normals * sign[:, None]
 
     def sample(
         self,

@@ -8,7 +8,6 @@ import torch
 from torch import Tensor
 
 from pinn_gelu.collocation import Collocation
-from pinn_gelu.expressions import evaluate_checked
 from pinn_gelu.problem import Problem
 
 __all__ = ["BoundaryTargets", "boundary_targets"]
@@ -42,7 +41,8 @@ def boundary_targets(problem: Problem, points: Collocation, kind: str) -> Bounda
                 continue
             rows.append(index)
             components.append(torch.full_like(index, k))
-            values.append(evaluate_checked(value, side_points, problem.path))
+            side_normals = points.normals[start:stop]
+            values.append(problem.boundary_value(value, side, side_points, side_normals))
     if not used:
         return None
     if not rows:  # used, with no points in this shard: an empty term, so that every rank

@@ -19,7 +19,7 @@ from typing import Any
 from pinn_gelu.checkpoints import plain_data
 from pinn_gelu.config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
 from pinn_gelu.errors import GeometryError, ProblemFileError, describe, number_text
-from pinn_gelu.expressions import RESERVED, Expression, Residual
+from pinn_gelu.expressions import NORMALS, RESERVED, Expression, Residual
 from pinn_gelu.geometry import Box
 from pinn_gelu.geometry.csg import parse_region
 from pinn_gelu.geometry.domain import Domain, RegionDomain
@@ -300,6 +300,10 @@ def _boundary(top: Section, pde: PDE, domain: Domain) -> tuple[BoundaryCondition
         raise top.error("boundary", f"at most {MAX_BOUNDARY_ENTRIES} entries")
     conditions: list[BoundaryCondition] = []
     kinds = pde.boundary_kinds
+    # boundary values may use the outward normal: nx, ny, nz (columns after the variables)
+    valued = replace(
+        top.context, variables=(*domain.variables, *NORMALS[: domain.spatial_dimension])
+    )
     for i, entry in enumerate(entries):
         section = Section(entry, join("boundary", i), top.context)
         sides = _sides(section, domain)
@@ -317,7 +321,9 @@ def _boundary(top: Section, pde: PDE, domain: Domain) -> tuple[BoundaryCondition
             values = (
                 _boundary_residuals(section, kind, pde)
                 if kinds[kind] == 0
-                else _condition_values(section, kind, pde.boundary_components)
+                else _condition_values(
+                    Section(entry, section.key, valued), kind, pde.boundary_components
+                )
             )
             _check_time_sides(section, kind, sides, values, domain)
             conditions.append(BoundaryCondition(sides, kind, values, join(section.key, kind)))

@@ -20,7 +20,14 @@ import numpy as np
 from scipy import sparse
 
 from pinn_gelu.problem import Problem
-from pinn_gelu.reference.fd_grid import FDSolution, Grid, box_of, evaluate, solve_sparse
+from pinn_gelu.reference.fd_grid import (
+    FDSolution,
+    Grid,
+    box_of,
+    evaluate,
+    evaluate_on_side,
+    solve_sparse,
+)
 
 __all__ = ["solve_elasticity"]
 
@@ -136,7 +143,9 @@ def solve_elasticity(problem: Problem, points: int) -> FDSolution:
             if mask.any():
                 nodes = boundary[mask]
                 rows.add(component * size + nodes, component * size + nodes, 1.0)
-                rhs[component * size + nodes] = evaluate(value, coordinates[nodes])
+                rhs[component * size + nodes] = evaluate_on_side(
+                    problem, side, value, coordinates[nodes]
+                )
                 done |= mask
         # traction: prefer the side whose normal lies along this component
         ordered = sorted(sides, key=lambda s: box.side_axis(s)[0] != component)
@@ -157,7 +166,7 @@ def solve_elasticity(problem: Problem, points: int) -> FDSolution:
                 terms = ((0, 1, mu), (1, 0, mu))
             for field, along, coefficient in terms:
                 _first_derivative(grid, row, nodes, along, field, sign * coefficient, rows)
-            rhs[row] = evaluate(value, coordinates[nodes])
+            rhs[row] = evaluate_on_side(problem, side, value, coordinates[nodes])
             done |= mask
     matrix = rows.matrix(2 * size)
     solution, seconds = solve_sparse(matrix, rhs)

@@ -14,6 +14,7 @@ from scipy.sparse import linalg
 
 from pinn_gelu.expressions import Expression
 from pinn_gelu.geometry import Box
+from pinn_gelu.problem import Problem
 
 __all__ = ["FDSolution", "Grid", "box_of", "solve_sparse"]
 
@@ -82,6 +83,15 @@ def evaluate(value: Expression | float, points: np.ndarray) -> np.ndarray:
         return np.full(points.shape[0], float(value))
     with torch.no_grad():
         return value(torch.as_tensor(points, dtype=torch.float64))[:, 0].numpy()
+
+
+def evaluate_on_side(
+    problem: Problem, side: str, value: Expression | float, points: np.ndarray
+) -> np.ndarray:
+    """A boundary value of a box side at points (M, d) → (M,), with the side's normal."""
+    with torch.no_grad():
+        tensor = torch.as_tensor(points, dtype=torch.float64)
+        return problem.boundary_value(value, side, tensor).numpy()
 
 
 @dataclass

@@ -23,7 +23,14 @@ import numpy as np
 from scipy import sparse
 
 from pinn_gelu.problem import Problem
-from pinn_gelu.reference.fd_grid import FDSolution, Grid, box_of, evaluate, solve_sparse
+from pinn_gelu.reference.fd_grid import (
+    FDSolution,
+    Grid,
+    box_of,
+    evaluate,
+    evaluate_on_side,
+    solve_sparse,
+)
 
 __all__ = ["solve_poisson"]
 
@@ -48,7 +55,7 @@ def solve_poisson(problem: Problem, points: int) -> FDSolution:
     values = np.zeros(size)
     for side in reversed(dirichlet_sides):  # the first side in domain order wins at corners
         mask = grid.on_side(side)
-        values[mask] = evaluate(conditions[side][1], coordinates[mask])
+        values[mask] = evaluate_on_side(problem, side, conditions[side][1], coordinates[mask])
         dirichlet |= mask
     rhs = np.where(dirichlet, values, evaluate(problem.pde.source, coordinates))  # type: ignore[attr-defined]
     free = np.flatnonzero(~dirichlet)
@@ -76,7 +83,8 @@ def solve_poisson(problem: Problem, points: int) -> FDSolution:
                 rows.append(ghost)
                 cols.append(grid.neighbour(ghost, axis, -offset))
                 data.append(np.full(ghost.size, -1.0 / h**2))
-                rhs[ghost] += 2.0 / h * evaluate(conditions[side][1], coordinates[ghost])
+                value = evaluate_on_side(problem, side, conditions[side][1], coordinates[ghost])
+                rhs[ghost] += 2.0 / h * value
     rows.append(free)
     cols.append(free)
     data.append(diagonal[free])

@@ -105,12 +105,23 @@ def numpy_field(value: Expression | float, path: str) -> Field:
     return field
 
 
+def boundary_field(problem: Problem, side: str, value: Expression | float) -> Field:
+    """A boundary value of ``side`` as a function of numpy coordinates (normals from the part)."""
+
+    def field(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        shape = np.shape(x)
+        points = torch.as_tensor(np.stack([np.ravel(x), np.ravel(y)], axis=1), dtype=torch.float64)
+        return problem.boundary_value(value, side, points).numpy().reshape(shape)
+
+    return field
+
+
 def _poisson(problem: Problem, mesh: TriangleMesh) -> FEMSolution:
     dirichlet: dict[str, Field] = {}
     neumann: dict[str, Field] = {}
     for part, ((kind, value),) in problem.fixed_boundary().items():
         target = dirichlet if kind == "dirichlet" else neumann
-        target[part] = numpy_field(value, problem.path)
+        target[part] = boundary_field(problem, part, value)
     source = numpy_field(problem.pde.source, problem.path)  # type: ignore[attr-defined]
     return solve_poisson(mesh, source, dirichlet, neumann)
 
@@ -124,7 +135,7 @@ def _elasticity(problem: Problem, mesh: TriangleMesh) -> FEMSolution:
         loaded: list[Field | None] = [None, None]
         for c, (kind, value) in enumerate(per_component):
             chosen = fixed if kind == "displacement" else loaded
-            chosen[c] = numpy_field(value, problem.path)
+            chosen[c] = boundary_field(problem, part, value)
         if any(f is not None for f in fixed):
             displacement[part] = (fixed[0], fixed[1])
         if any(f is not None for f in loaded):
