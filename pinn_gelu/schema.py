@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -19,12 +18,11 @@ from typing import Any, TypeVar
 from pinn_gelu.config import Limits
 from pinn_gelu.errors import ExpressionError, ProblemFileError, describe, number_text
 from pinn_gelu.expressions import Expression, parse_expression
+from pinn_gelu.numbers import yaml12_number
 
 __all__ = ["Context", "Section", "yaml12_number"]
 
 T = TypeVar("T")
-# A float literal as YAML 1.2 reads it (PyYAML, YAML 1.1, reads "1e-3" without a dot as a string)
-_YAML12_FLOAT = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _MISSING: Any = object()
 
 
@@ -38,20 +36,6 @@ class Context:
     parameters: Mapping[str, float] = dataclasses.field(default_factory=dict)
     #: The registries a config field may name (``registry=`` in its metadata): name → entries.
     registries: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
-
-
-def yaml12_number(value: object) -> object:
-    """A string that YAML 1.2 reads as a float (``1e-3``) as that float; anything else as is.
-
-    PyYAML follows YAML 1.1, which needs a dot in a float (``1.0e-3``): numbers are numbers
-    everywhere in a problem file, whichever way they are written.
-
-    >>> yaml12_number("1e-3"), yaml12_number("x")
-    (0.001, 'x')
-    """
-    if isinstance(value, str) and len(value) < 400 and _YAML12_FLOAT.match(value.strip()):
-        return float(value)
-    return value
 
 
 def join(key: str, name: str | int) -> str:

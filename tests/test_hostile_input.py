@@ -322,3 +322,71 @@ def test_run_time_refusal_leaves_one_error_line_and_the_summary_on_stdout(
     assert len(captured.err.strip().splitlines()) == 1
     assert captured.out.startswith("problem     tiny  (")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # a field named as a Python keyword: no expression could ever read it
+        (
+            lambda d: d["pde"].update(fields=["lambda"]),
+            "pde.fields[0]: 'lambda' is a Python keyword",
+        ),
+        # a starred argument: say what is wrong, not "takes exactly 1 argument, got 1"
+        (
+            lambda d: d["pde"].update(equations=["sin(*[x]) - u"]),
+            "starred arguments are not allowed",
+        ),
+    ],
+)
+def test_careless_equations_are_refused_with_the_reason(write, change, message, capsys) -> None:
+    data = {
+        "pde": {"kind": "equations", "equations": ["d(u, x, x) + 1"]},
+        "domain": {"rectangle": [[0, 1]]},
+        "boundary": [{"on": "all", "dirichlet": "0"}],
+    }
+    change(data)
+    assert main(["check", str(write(data))]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("disk", "message"),
+    [
+        ({"center": [0, 0], "radius": "3e-1"}, None),  # a YAML 1.2 number, as in rectangle:
+        ({"center": [1e200, 0], "radius": 1}, "coordinates must lie within [-1e6, 1e6]"),
+        ({"center": [0, 0], "radius": 1e300}, "coordinates must lie within [-1e6, 1e6]"),
+        ({"center": [0, 0], "radius": 1e-300}, "the radius must be positive and at least 1e-6"),
+    ],
+)
+def test_shape_numbers_are_read_and_bounded_like_rectangles(write, disk, message, capsys) -> None:
+    data = {
+        "pde": {"kind": "poisson", "source": "1"},
+        "domain": {
+            "shapes": {"plate": {"rectangle": [[-2, 2], [-2, 2]]}, "hole": {"disk": disk}},
+            "region": "plate - hole",
+        },
+        "boundary": [{"on": "plate", "dirichlet": "0"}, {"on": "hole", "neumann": "0"}],
+        "training": {"points": {"interior": 50, "boundary": 20}},
+    }
+    code = main(["check", str(write(data))])
+    err = capsys.readouterr().err
+    if message is None:
+        assert code == 0, err
+    else:
+        assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_reference_refuses_an_exact_solution_with_a_pole_as_solve_does(write, tmp_path, capsys):
+    data = {
+        "pde": {"kind": "poisson", "source": "0"},
+        "domain": {"rectangle": [[0, 1]]},
+        "boundary": [{"on": "all", "dirichlet": "0"}],
+        "exact": {"u": "1/(x - 0.5)"},
+        "reference": {"finite_difference": {"points": 11}},
+    }
+    path, out = write(data), tmp_path / "ref"
+    assert main(["reference", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "exact.u" in err and "not finite" in err and "Traceback" not in err
+    assert not out.exists()

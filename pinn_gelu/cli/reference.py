@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         raise ProblemFileError(problem.path, "domain", str(err)) from None
     resolution = _resolution(args, method, problem)
     directory = Path(args.out) if args.out else Path("runs") / f"{problem.name}_reference"
-    dry_run(problem, evaluator=False)
+    # what solve refuses, reference refuses: with an exact solution, its values on the grid too
+    dry_run(problem, evaluator=bool(problem.exact))
     try:
         solution = method.solve(problem, resolution)
     except (ValueError, GeometryError) as err:

@@ -341,7 +341,9 @@ class Compiler:
             )
         if node.keywords:
             raise self.fail(f"{name}() takes no keyword arguments", node)
-        if len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.fail("starred arguments are not allowed", node)
+        if len(node.args) != 1:
             raise self.fail(f"{name}() takes exactly 1 argument, got {len(node.args)}", node)
         torch_fn, math_fn = FUNCTIONS[name]
         argument = self.compile(node.args[0])

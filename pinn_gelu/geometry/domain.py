@@ -77,7 +77,7 @@ class Domain(Protocol):
         ...
 
     def outward_normals(self, side: str, points: np.ndarray) -> np.ndarray:
-        """Outward unit normals (N, spatial dimensions) at points of a side (zero on t_min/t_max)."""
+        """Outward unit normals (N, spatial dims) at points of a side (zero on t_min/t_max)."""
         ...
 
     def side_measure(self, side: str) -> float:

@@ -30,6 +30,7 @@ import numpy as np
 
 from pinn_gelu.errors import GeometryError, describe
 from pinn_gelu.expressions import VARIABLES
+from pinn_gelu.numbers import yaml12_number
 
 __all__ = ["SHAPES", "Disk", "Polygon", "Rectangle", "Shape", "parse_shape"]
 
@@ -304,12 +305,19 @@ class Polygon:
 # --- parsers: the value written after the kind in a problem file -------------------------------
 
 
+#: Largest magnitude of a shape's coordinate or radius (as for a rectangle domain's bounds).
+MAX_COORDINATE = 1e6
+
+
 def _number(value: object, key: str) -> float:
+    value = yaml12_number(value)  # 3e-1 is a number, as everywhere in a problem file
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise GeometryError(f"expected a number, got {describe(value)}", key)
     number = float(value)
     if not math.isfinite(number):
         raise GeometryError(f"expected a finite number, got {number:g}", key)
+    if abs(number) > MAX_COORDINATE:
+        raise GeometryError(f"coordinates must lie within [-1e6, 1e6], got {number:g}", key)
     return number
 
 
@@ -361,10 +369,15 @@ def _parse_round(value: object, key: str, dimension: int) -> Disk:
             f"{len(center)} (use {other} in {len(center)}D)",
             f"{key}.center",
         )
+    point = _point(center, f"{key}.center", (dimension,))
     radius = _number(spec["radius"], f"{key}.radius")
-    if radius <= 0:
-        raise GeometryError(f"the radius must be positive, got {radius:g}", f"{key}.radius")
-    return Disk(_point(center, f"{key}.center", (dimension,)), radius)
+    if radius < 1e-6 * max(1.0, *(abs(c) for c in point)):
+        raise GeometryError(
+            f"the radius must be positive and at least 1e-6 of the centre's coordinates, got "
+            f"{radius:g}",
+            f"{key}.radius",
+        )
+    return Disk(point, radius)
 
 
 def parse_disk(value: object, key: str = "disk") -> Disk:

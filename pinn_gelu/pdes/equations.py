@@ -19,6 +19,7 @@ Written as ``kind: equations``, Poisson's problem gives bit for bit the loss of
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -172,6 +173,10 @@ def _field_names(section: Section) -> tuple[str, ...]:
             raise section.expected(key, "an identifier such as u or theta", name)
         if len(name) > 32:
             raise section.error(key, "a field name has at most 32 characters")
+        if keyword.iskeyword(name):
+            raise section.error(
+                key, f"'{name}' is a Python keyword, which no expression can name: choose another"
+            )
         if name in RESERVED or name in section.context.parameters:
             raise section.error(
                 key,

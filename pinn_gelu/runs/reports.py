@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from pinn_gelu.checkpoints import atomic_write
+from pinn_gelu.expressions import evaluate_checked
 from pinn_gelu.geometry.domain import RegionDomain
 from pinn_gelu.metrics import relative_l2
 from pinn_gelu.problem import Problem
-from pinn_gelu.reference.fd_grid import evaluate
 from pinn_gelu.runs.deformation import extra_figures
 from pinn_gelu.runs.files import save_figure, write_json, write_text
 from pinn_gelu.runs.plots import Canvas, comparison_figure, field_panels, region_canvas
@@ -30,9 +31,7 @@ def write_reference(directory: str | Path, problem: Problem, solution: Any) -> d
     directory.mkdir(parents=True, exist_ok=True)
     nodes = solution.grid.points()
     exact = {
-        name: evaluate(problem.exact[name], nodes)
-        for name in solution.fields
-        if name in problem.exact
+        name: exact_at(problem, name, nodes) for name in solution.fields if name in problem.exact
     }
     errors = {
         name: relative_l2(solution.fields[name].ravel(), values) for name, values in exact.items()
@@ -74,9 +73,7 @@ def write_fem_reference(directory: str | Path, problem: Problem, solution: Any) 
     directory.mkdir(parents=True, exist_ok=True)
     nodes = solution.nodes
     exact = {
-        name: evaluate(problem.exact[name], nodes)
-        for name in solution.fields
-        if name in problem.exact
+        name: exact_at(problem, name, nodes) for name in solution.fields if name in problem.exact
     }
     errors = {name: relative_l2(solution.fields[name], values) for name, values in exact.items()}
     summary = {
@@ -102,7 +99,7 @@ def write_fem_reference(directory: str | Path, problem: Problem, solution: Any) 
             problem,
             canvas,
             shown,
-            {n: evaluate(problem.exact[n], canvas.points) for n in shown if n in problem.exact},
+            {n: exact_at(problem, n, canvas.points) for n in shown if n in problem.exact},
             labels=("finite elements", "exact"),
         ),
         **extra_figures(problem, canvas, values, f"{problem.name} (finite elements)"),
@@ -110,6 +107,12 @@ def write_fem_reference(directory: str | Path, problem: Problem, solution: Any) 
     for name, picture in figures.items():
         save_figure(directory / name, picture)
     return summary
+
+
+def exact_at(problem: Problem, name: str, points: np.ndarray) -> np.ndarray:
+    """The exact solution's field at points, refused (naming ``exact.<name>``) where infinite."""
+    tensor = torch.as_tensor(points, dtype=torch.float64)
+    return evaluate_checked(problem.exact[name], tensor, problem.path).numpy()
 
 
 #: The files of ``pinn-gelu reference`` by reference method (its name in
