@@ -13,7 +13,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pinn_gelu.collocation import sample_collocation
 from pinn_gelu.config import DTYPES
 from pinn_gelu.derivatives import select_engine
 from pinn_gelu.fields import need_rank
@@ -41,13 +40,7 @@ def term_gradient_norms(
     if network is None:
         network = build_model(problem, dtype)
     engine, _ = select_engine(network, derivatives)
-    points = sample_collocation(
-        problem.domain,
-        problem.training.points,
-        problem.training.seed,
-        dtype=dtype,
-        sides=problem.boundary_sides,
-    )
+    points = problem.collocation(dtype)
     terms = problem.terms(points)
     needs: dict[str, str] = {}
     for term in terms:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from pinn_gelu.errors import ProblemFileError
+from pinn_gelu.errors import GeometryError, ProblemFileError
 from pinn_gelu.expressions import evaluate_checked
 from pinn_gelu.fields import Engine
 from pinn_gelu.problem import Problem
@@ -128,7 +128,7 @@ def build_evaluator(
     elif problem.reference is not None:
         try:
             solution = solve_reference(problem)
-        except ValueError as err:
+        except (ValueError, GeometryError) as err:
             raise ProblemFileError(
                 problem.path, f"reference.{problem.reference.method}", str(err)
             ) from None

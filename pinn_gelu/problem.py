@@ -20,9 +20,9 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from pinn_gelu.collocation import Collocation
+from pinn_gelu.collocation import Collocation, sample_collocation
 from pinn_gelu.config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
-from pinn_gelu.errors import ProblemFileError
+from pinn_gelu.errors import GeometryError, ProblemFileError
 from pinn_gelu.expressions import Expression, Residual, evaluate_checked
 from pinn_gelu.fields import Engine, Fields
 from pinn_gelu.geometry.domain import Domain
@@ -105,28 +105,6 @@ class PDE(Protocol):
     def kind(self) -> str:
         """The ``pde.kind`` name."""
         ...
-
-    def boundary_value(
-        self,
-        value: Expression | float,
-        side: str,
-        points: Tensor,
-        normals: Tensor | None = None,
-    ) -> Tensor:
-        """A boundary entry's value at points (N, d) of ``side`` → (N,), checked finite.
-
-        Boundary values are expressions of the coordinates and of the outward normal
-        (``nx``, ``ny``, ``nz``), so that a flux can be written as ∇u·n on a curved part: the
-        normals are the collocation points' exact ones when given, else the domain's at
-        ``points`` (:meth:`~pinn_gelu.geometry.domain.Domain.outward_normals`).
-        """
-        if not isinstance(value, Expression):
-            return points.new_full((points.shape[0],), float(value))
-        if normals is None:
-            found = self.domain.outward_normals(side, points.detach().cpu().double().numpy())
-            normals = torch.as_tensor(found, dtype=points.dtype, device=points.device)
-        spatial = self.domain.spatial_dimension
-        return evaluate_checked(value, torch.cat([points, normals[:, :spatial]], 1), self.path)
 
     @property
     def order(self) -> int:
@@ -281,6 +259,25 @@ class Problem:
                 f"{points.shape[0]} are not)",
             )
         return values.sqrt()
+
+    def collocation(self, dtype: torch.dtype, device: torch.device | str = "cpu") -> Collocation:
+        """The problem's collocation points, drawn from ``training.seed`` (the whole set).
+
+        Raises:
+            ProblemFileError: naming ``domain`` where the region cannot be sampled (an interior
+                that is a tiny fraction of its bounding box, a part with no surviving stretch).
+        """
+        try:
+            return sample_collocation(
+                self.domain,
+                self.training.points,
+                self.training.seed,
+                dtype=dtype,
+                device=device,
+                sides=self.boundary_sides,
+            )
+        except GeometryError as err:
+            raise ProblemFileError(self.path, "domain", str(err)) from None
 
     def boundary_value(
         self,

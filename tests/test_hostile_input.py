@@ -390,3 +390,34 @@ def test_reference_refuses_an_exact_solution_with_a_pole_as_solve_does(write, tm
     err = capsys.readouterr().err
     assert "exact.u" in err and "not finite" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_an_unsampleable_region_and_an_oversized_mesh_exit_2_naming_the_key(
+    write, valid, capsys, monkeypatch
+):
+    # sampling that fails (two disks of radius 0.01 a thousand apart take 14 s to fail today;
+    # bounding that work is issue 25's): one line naming the domain, exit 2
+    import pinn_gelu.problem as problem_module
+    from pinn_gelu.errors import GeometryError
+
+    def unsampleable(*args, **kwargs):
+        raise GeometryError("found only 0 of 64 interior points in 80000000 candidates")
+
+    monkeypatch.setattr(problem_module, "sample_collocation", unsampleable)
+    assert main(["check", str(write(valid))]) == 2
+    err = capsys.readouterr().err
+    assert ": domain: found only 0 of 64 interior points" in err and "Traceback" not in err
+    monkeypatch.undo()
+    # a mesh size within max_fd_unknowns / 10 triangles but over the mesher's 200 000
+    plate = {
+        "pde": {"kind": "poisson", "source": "1"},
+        "domain": {
+            "shapes": {"plate": {"rectangle": [[0, 10], [0, 10]]}},
+            "region": "plate",
+        },
+        "boundary": [{"on": "plate", "dirichlet": "0"}],
+        "reference": {"finite_element": {"size": 0.03}},
+    }
+    assert main(["check", str(write(plate))]) == 2
+    err = capsys.readouterr().err
+    assert "reference.finite_element.size: expected a positive mesh size giving at most" in err

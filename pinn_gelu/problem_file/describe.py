@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pinn_gelu.collocation import sample_collocation
 from pinn_gelu.config import DTYPES, TrainingConfig
 from pinn_gelu.expressions import Expression
 from pinn_gelu.geometry.domain import RegionDomain
@@ -127,14 +126,7 @@ def dry_run(problem: Problem, *, evaluator: bool = True) -> None:
         ProblemFileError: an expression is not finite at some point.
     """
     dtype = DTYPES[problem.training.dtype]
-    points = sample_collocation(
-        problem.domain,
-        problem.training.points,
-        problem.training.seed,
-        dtype=dtype,
-        device="cpu",
-        sides=problem.boundary_sides,
-    )
+    points = problem.collocation(dtype)
     problem.terms(points)
     if evaluator:
         build_evaluator(problem, dtype, "cpu")

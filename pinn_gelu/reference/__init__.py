@@ -17,6 +17,7 @@ from pinn_gelu.config import Limits
 from pinn_gelu.errors import number_text
 from pinn_gelu.geometry import Box
 from pinn_gelu.geometry.domain import Domain, RegionDomain
+from pinn_gelu.geometry.mesh import MAX_ELEMENTS
 from pinn_gelu.problem import Problem, ReferenceConfig
 from pinn_gelu.reference.fd_elasticity import solve_elasticity
 from pinn_gelu.reference.fd_grid import FDSolution, Grid
@@ -93,12 +94,12 @@ def _fem_options(options: Section, domain: Domain, limits: Limits) -> ReferenceC
     """``finite_element: {size: H}``: the mesh size, within max_fd_unknowns / 10 triangles."""
     size = options.number("size", exclusive_minimum=0.0) if options.has("size") else None
     options.finish()
-    if size is not None and domain.volume / (0.433 * size**2) > limits.max_fd_unknowns / 10:
+    most = min(limits.max_fd_unknowns // 10, MAX_ELEMENTS)  # the mesher's bound, too
+    if size is not None and domain.volume / (0.433 * size**2) > most:
         raise options.error(
             "size",
-            f"expected a positive mesh size giving at most "
-            f"{number_text(limits.max_fd_unknowns // 10)} triangles (max_fd_unknowns / "
-            f"10), got {size:g}",
+            f"expected a positive mesh size giving at most {number_text(most)} triangles "
+            f"(the mesher's {number_text(MAX_ELEMENTS)}, and max_fd_unknowns / 10), got {size:g}",
         )
     return ReferenceConfig(method="finite_element", size=size)
 

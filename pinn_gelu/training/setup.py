@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from pinn_gelu.activations import order_warning
-from pinn_gelu.collocation import Collocation, sample_collocation, shard_collocation
+from pinn_gelu.collocation import Collocation, shard_collocation
 from pinn_gelu.config import DTYPES
 from pinn_gelu.derivatives import select_engine
 from pinn_gelu.distributed import SINGLE, Group
@@ -103,14 +103,7 @@ def assemble(
     engine, engine_note = select_engine(model, cfg.derivatives)
     # every rank draws the same global set, then keeps its shard
     points = shard_collocation(
-        sample_collocation(
-            problem.domain,
-            cfg.points,
-            cfg.seed,
-            dtype=dtype,
-            device=device,
-            sides=problem.boundary_sides,
-        ),
+        problem.collocation(dtype, device),
         group,
     )
     terms = problem.terms(points)
