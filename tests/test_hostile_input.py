@@ -421,3 +421,20 @@ def test_an_unsampleable_region_and_an_oversized_mesh_exit_2_naming_the_key(
     assert main(["check", str(write(plate))]) == 2
     err = capsys.readouterr().err
     assert "reference.finite_element.size: expected a positive mesh size giving at most" in err
+
+
+def test_destinations_are_checked_before_the_work(write, valid, tmp_path, capsys):
+    path = write(valid)
+    run = tmp_path / "run"
+    assert main(["solve", str(path), "--out", str(run), "--quiet", "--no-plots"]) == 0
+    (run / "history.csv").unlink()
+    (run / "history.csv").mkdir()  # a directory where the run writes a file
+    before = (run / "metrics.json").read_bytes()
+    assert main(["solve", str(path), "--out", str(run), "--quiet", "--force"]) == 2
+    assert "history.csv exists and is not a regular file" in capsys.readouterr().err
+    assert (run / "metrics.json").read_bytes() == before  # nothing trained, nothing replaced
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    assert main(["compare", str(path), "--out", str(taken), "--activations", "gelu"]) == 2
+    assert "exists and is not a directory" in capsys.readouterr().err
+    assert taken.read_text() == "mine"

@@ -14,6 +14,7 @@ from pinn_gelu.errors import UsageError, printable
 from pinn_gelu.problem import Problem
 from pinn_gelu.problem_file import apply_overrides, parse_problem, read_yaml
 from pinn_gelu.runs.rundir import check_output, check_resumable
+from pinn_gelu.runs.writers import RUN_FILES
 
 __all__ = [
     "EXIT_FAILED",
@@ -130,5 +131,5 @@ def check_run_directory(args: argparse.Namespace, problem: Problem) -> Path:
         check_resumable(directory, problem.source)
     else:
         directory = Path(args.out) if args.out else Path("runs") / problem.name
-        check_output(directory, args.force)
+        check_output(directory, args.force, RUN_FILES)
     return directory

@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     if len({a.spec for a in activations}) != len(activations):
         raise UsageError(f"--activations {args.activations!r}: an activation is listed twice")
     directory = Path(args.out) if args.out else Path("runs") / f"{problem.name}_compare"
+    if directory.exists() and not directory.is_dir():  # before the work, not after it
+        raise UsageError(f"--out {directory}: exists and is not a directory")
     if (directory / "comparison.json").exists() and not args.force:
         raise UsageError(
             f"{directory} holds a finished comparison; use --force to overwrite it or --out"

@@ -123,7 +123,7 @@ def _solve_on_main_rank(args: argparse.Namespace, problem: Problem, group: Any) 
         staging = None
         if args.resume:
             checkpoint = check_resumable(directory, problem.source)  # again, under the lock
-        elif check_output(directory, args.force) is not None:
+        elif check_output(directory, args.force, RUN_FILES) is not None:
             staging = make_staging(directory)
             checkpoint = staging / "checkpoint.pt"
         else:

@@ -227,13 +227,23 @@ def replace_run(directory: str | Path, staging: Path, names: Sequence[str]) -> N
     remove_staging(staging)
 
 
-def check_output(directory: Path, force: bool) -> str | None:
+def check_output(directory: Path, force: bool, names: Sequence[str] = ()) -> str | None:
     """Refuse an output directory that a new run must not write; its run status (None: none).
 
-    Writes nothing: called before the lock is taken and again under it.
+    ``names`` are the files the run will write there (:data:`pinn_gelu.runs.writers.RUN_FILES`):
+    one that exists and is not a regular file (a directory named ``history.csv``) is refused
+    now, not after the training. Writes nothing: called before the lock is taken and again
+    under it.
     """
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"--out {directory}: exists and is not a directory")
+    for name in names:
+        path = directory / name
+        if (path.exists() or path.is_symlink()) and not path.is_file():
+            raise UsageError(
+                f"--out {directory}: {name} exists and is not a regular file, so the run could "
+                "not write it; move it away first"
+            )
     status = run_status(directory)
     if status is None:
         found = foreign_entries(directory)
