@@ -346,3 +346,17 @@ def test_nproc_out_of_bounds_is_refused_in_one_line(
     err = capsys.readouterr().err
     assert message in err and err.strip().count("\n") == 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_nproc_onto_a_locked_out_is_refused_by_the_launcher(tmp_path: Path) -> None:
+    from pinn_gelu.runs.rundir import RunLock
+
+    out = tmp_path / "run"
+    with RunLock(out):  # another solve holds it
+        done = _cli(
+            "-m", "pinn_gelu", "solve", POISSON, "--out", str(out), "--nproc", "2", cwd=tmp_path
+        )
+    assert done.returncode == 2, done.stderr
+    assert "in use by another pinn-gelu process" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert "launching" not in done.stdout

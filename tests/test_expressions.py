@@ -125,7 +125,7 @@ def test_expressions_are_differentiable() -> None:
         ("k", "unknown name 'k' (expected one of: x, y, z, pi, e)"),
         ("sin", "function 'sin' must be called"),
         ("sin(x, y)", "sin() takes exactly 1 argument, got 2"),
-        ("sin(*x)", "sin() takes exactly 1 argument"),
+        ("sin(*x)", "starred arguments are not allowed"),
         ("sin(x=1)", "sin() takes no keyword arguments"),
         ("9**9**9**9", "exponent 3.8742e+08 exceeds the limit of 64"),
         ("10**400", "exponent 400 exceeds the limit"),

@@ -171,7 +171,8 @@ def _crafted(trained, tmp_path, change) -> str:
                     limits={"max_width": 2**21, "max_parameters": 2**60, "max_tensor_bytes": 2**60}
                 ),
             ),
-            "parameters, over the limit of 50000000 (max_parameters); not built",
+            # the limits stored with a run cannot raise this invocation's
+            "network.width: 1048576 exceeds the limit of 4096 (max_width",
         ),
     ],
 )
@@ -438,3 +439,34 @@ def test_destinations_are_checked_before_the_work(write, valid, tmp_path, capsys
     assert main(["compare", str(path), "--out", str(taken), "--activations", "gelu"]) == 2
     assert "exists and is not a directory" in capsys.readouterr().err
     assert taken.read_text() == "mine"
+
+
+def test_a_huge_metrics_file_is_not_read_whole(tmp_path, monkeypatch):
+    from pinn_gelu.runs import rundir
+
+    (tmp_path / "metrics.json").write_text('{"status": "completed"}' + " " * 2_000_000)
+    reads = []
+    original = rundir.Path.open
+
+    def counting(self, *args, **kwargs):
+        handle = original(self, *args, **kwargs)
+        real = handle.read
+        handle.read = lambda size=-1: reads.append(size) or real(size)  # type: ignore[method-assign]
+        return handle
+
+    monkeypatch.setattr(rundir.Path, "open", counting)
+    assert rundir.run_status(tmp_path) is None  # a 2 MB metrics file is not ours
+    assert reads == [rundir.MAX_METRICS_BYTES + 1]
+
+
+def test_a_tiny_mesh_size_is_refused_without_a_traceback(write, capsys) -> None:
+    data = {
+        "pde": {"kind": "poisson", "source": "1"},
+        "domain": {"shapes": {"plate": {"rectangle": [[0, 1], [0, 1]]}}, "region": "plate"},
+        "boundary": [{"on": "plate", "dirichlet": "0"}],
+        "reference": {"finite_element": {"size": 1e-300}},
+    }
+    assert main(["check", str(write(data))]) == 2
+    err = capsys.readouterr().err
+    assert "reference.finite_element.size: expected a positive mesh size" in err
+    assert "Traceback" not in err

@@ -13,6 +13,7 @@ import torch
 
 from pinn_gelu.cli.common import check_run_directory, load, solve_overrides
 from pinn_gelu.errors import UsageError
+from pinn_gelu.runs.rundir import RunLock
 
 __all__ = ["launch"]
 
@@ -33,7 +34,10 @@ def launch(args: argparse.Namespace) -> int:
     if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
         raise UsageError("--nproc inside a torchrun job would start processes per rank; drop it")
     problem = load(args, solve_overrides(args))
-    check_run_directory(args, problem)
+    directory = check_run_directory(args, problem)
+    # locked by another solve, or not writable: say so here, before torchrun starts the ranks
+    with RunLock(directory, "--resume" if args.resume else "--out"):
+        pass
     if problem.training.device == "cuda":
         if torch.cuda.device_count() < args.nproc:
             raise UsageError(

@@ -43,6 +43,7 @@ from pinn_gelu.errors import ExpressionError, ProblemFileError
 __all__ = [
     "CONSTANTS",
     "FUNCTIONS",
+    "NORMALS",
     "VARIABLES",
     "Expression",
     "ExpressionLimits",
@@ -53,6 +54,8 @@ __all__ = [
 #: Variables in column order of the points: x is column 0, y column 1, z column 2.
 VARIABLES: tuple[str, ...] = ("x", "y", "z")
 
+#: Outward normal components, in the order of the spatial variables (boundary expressions only).
+NORMALS: tuple[str, ...] = ("nx", "ny", "nz")
 #: Named constants.
 CONSTANTS: Mapping[str, float] = {"pi": math.pi, "e": math.e}
 
@@ -399,7 +402,9 @@ def evaluate_checked(value: Expression | float, points: Tensor, path: str) -> Te
     if bool(bad.any()):
         where = points[bad][0].tolist()
         at = ", ".join(
-            f"{name}={coord:.6g}" for name, coord in zip(value.variables, where, strict=True)
+            f"{name}={coord:.6g}"
+            for name, coord in zip(value.variables, where, strict=True)
+            if name not in NORMALS  # the point, not its normal
         )
         raise ProblemFileError(
             path,

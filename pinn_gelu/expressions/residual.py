@@ -20,6 +20,7 @@ from pinn_gelu.errors import ExpressionError
 from pinn_gelu.expressions.expression import (
     CONSTANTS,
     FUNCTIONS,
+    NORMALS,
     VARIABLES,
     Compiler,
     ExpressionLimits,
@@ -41,8 +42,6 @@ __all__ = [
 
 #: The time variable's name (the last input column when the domain has ``time``).
 TIME = "t"
-#: Outward normal components, in the order of the spatial variables (boundary expressions only).
-NORMALS: tuple[str, ...] = ("nx", "ny", "nz")
 #: The derivative operators of residual expressions.
 OPERATORS = ("d", "laplacian", "dn")
 #: Names a field may not take: everything else the language already means.

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +96,8 @@ def _fem_options(options: Section, domain: Domain, limits: Limits) -> ReferenceC
     size = options.number("size", exclusive_minimum=0.0) if options.has("size") else None
     options.finish()
     most = min(limits.max_fd_unknowns // 10, MAX_ELEMENTS)  # the mesher's bound, too
-    if size is not None and domain.volume / (0.433 * size**2) > most:
+    smallest = math.sqrt(domain.volume / (0.433 * most))  # no division by a tiny size squared
+    if size is not None and size < smallest:
         raise options.error(
             "size",
             f"expected a positive mesh size giving at most {number_text(most)} triangles "

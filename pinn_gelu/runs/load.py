@@ -61,8 +61,12 @@ class Solution:
         return f"Solution({self.problem.name!r}, fields={list(self.fields)})"
 
 
-def load_run(directory: str | Path) -> Solution:
+def load_run(directory: str | Path, limits: Limits | None = None) -> Solution:
     """Load the trained solution of a run directory (reads ``model.pt`` safely).
+
+    Sizes are checked against ``limits`` (default: the library's), never raised by the file:
+    the limits stored with a run can only lower them. Pass the limits a run was made with
+    (``Limits(max_width=…)``) to load a run beyond the default bounds.
 
     Example::
 
@@ -86,7 +90,7 @@ def load_run(directory: str | Path) -> Solution:
         problem = parse_problem(
             _entry(checkpoint, "problem", dict, path, "a mapping"),
             str(path),
-            limits=Limits(**stored),
+            limits=_lowered(limits or Limits(), stored),
         )
     except ProblemFileError as err:
         raise ValueError(str(err)) from None
@@ -123,7 +127,7 @@ def load_run(directory: str | Path) -> Solution:
             )
     if set(spec) != set(expected):
         raise ValueError(f"{path}: {where}: unexpected keys {sorted(set(spec) - set(expected))}")
-    limit = min(Limits().max_parameters, problem.limits.max_parameters)
+    limit = problem.limits.max_parameters
     w, d, n_in = problem.network.width, problem.network.depth, problem.domain.dimension
     count = (n_in + 1) * w + (d - 1) * (w + 1) * w + (w + 1) * len(problem.pde.outputs)
     if count > limit:
@@ -158,3 +162,13 @@ def _entry(content: Mapping[str, Any], key: str, kind: type, path: Path, what: s
     if not isinstance(value, kind):
         raise ValueError(f"{path}: {key}: expected {what}, got {describe(value)}")
     return value
+
+
+def _lowered(limits: Limits, stored: Mapping[str, Any]) -> Limits:
+    """``limits``, each lowered to a stored value where that is smaller (never raised)."""
+    return Limits(
+        **{
+            name: min(getattr(limits, name), stored.get(name, getattr(limits, name)))
+            for name in Limits.__dataclass_fields__
+        }
+    )

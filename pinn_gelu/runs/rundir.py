@@ -46,6 +46,8 @@ __all__ = [
     "run_status",
 ]
 
+#: Bytes of ``metrics.json`` read to find a run's status (a larger file is not ours).
+MAX_METRICS_BYTES = 1_000_000
 #: The lock file of a run directory.
 LOCK_NAME = ".pinn-gelu.lock"
 #: Prefix of the staging directories of ``--force`` runs.
@@ -62,8 +64,10 @@ def run_status(directory: str | Path) -> str | None:
     directory = Path(directory)
     metrics = directory / "metrics.json"
     if metrics.is_file() and not metrics.is_symlink():
-        try:
-            content = json.loads(metrics.read_text(encoding="utf-8")[:1_000_000])
+        try:  # at most a megabyte is read: ours are a few kilobytes, a larger one is not ours
+            with metrics.open("rb") as handle:
+                raw = handle.read(MAX_METRICS_BYTES + 1)
+            content = json.loads(raw) if len(raw) <= MAX_METRICS_BYTES else None
         except (OSError, ValueError, RecursionError):
             content = None
         status = content.get("status") if isinstance(content, dict) else None
