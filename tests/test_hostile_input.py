@@ -470,3 +470,33 @@ def test_a_tiny_mesh_size_is_refused_without_a_traceback(write, capsys) -> None:
     err = capsys.readouterr().err
     assert "reference.finite_element.size: expected a positive mesh size" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("pde", "boundary", "message"),
+    [
+        (
+            {"kind": "poisson", "source": "1"},
+            [{"on": "plate", "neumann": "0"}],
+            "with Neumann conditions only, the solution is defined up to a constant",
+        ),
+        (
+            {"kind": "linear_elasticity", "lame": {"lambda": 1, "mu": 1}},
+            [{"on": "plate", "traction": ["0", "0"]}],
+            "with tractions only, the solution is defined up to a rigid motion",
+        ),
+    ],
+)
+def test_a_singular_finite_element_reference_is_refused(
+    write, tmp_path, pde, boundary, message, capsys
+):
+    data = {
+        "pde": pde,
+        "domain": {"shapes": {"plate": {"rectangle": [[0, 1], [0, 1]]}}, "region": "plate"},
+        "boundary": boundary,
+        "reference": {"finite_element": {"size": 0.2}},
+    }
+    out = tmp_path / "ref"
+    assert main(["reference", str(write(data)), "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

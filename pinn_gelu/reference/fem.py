@@ -122,6 +122,11 @@ def _poisson(problem: Problem, mesh: TriangleMesh) -> FEMSolution:
     for part, ((kind, value),) in problem.fixed_boundary().items():
         target = dirichlet if kind == "dirichlet" else neumann
         target[part] = boundary_field(problem, part, value)
+    if not dirichlet:  # as the finite-difference path: the system would be singular
+        raise ValueError(
+            "the finite-element reference needs at least one Dirichlet part: with Neumann "
+            "conditions only, the solution is defined up to a constant"
+        )
     source = numpy_field(problem.pde.source, problem.path)  # type: ignore[attr-defined]
     return solve_poisson(mesh, source, dirichlet, neumann)
 
@@ -140,6 +145,13 @@ def _elasticity(problem: Problem, mesh: TriangleMesh) -> FEMSolution:
             displacement[part] = (fixed[0], fixed[1])
         if any(f is not None for f in loaded):
             traction[part] = (loaded[0], loaded[1])
+    fixed_components = {c for pair in displacement.values() for c, f in enumerate(pair) if f}
+    if fixed_components != {0, 1}:  # a rigid translation would be free: a singular system
+        raise ValueError(
+            "the finite-element reference needs a displacement condition on each component "
+            "(ux and uy, on some part): with tractions only, the solution is defined up to a "
+            "rigid motion"
+        )
     fx, fy = (numpy_field(f, problem.path) for f in pde.body_force)  # type: ignore[attr-defined]
     return solve_elasticity(
         mesh,
