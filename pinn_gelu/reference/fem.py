@@ -1,4 +1,4 @@
-"""Finite-element references of problems on 2D regions: a Problem → :mod:`.fem` → values.
+"""Finite-element references of problems on 2D regions: a Problem → :mod:`.fem_solvers` → values.
 
 The region is meshed (:func:`~pinn_gelu.geometry.mesh.mesh_region`) with triangles of edge about
 H, and solved with P2 isoparametric elements. Each boundary part gets the condition the problem
@@ -9,9 +9,11 @@ evaluated on numpy coordinates through torch in float64.
 
 The default H is the region's diameter / :data:`DEFAULT_DIVISIONS`. With P2 the L2 error goes as
 H³ for smooth solutions (1e-5 relative on the Kirsch plate at H = diameter / 57, tests/test_fem.py)
-and as about H^1.6 at a re-entrant corner: on the L-shape the difference to a solution at
-H = diameter / 200 is 1.9e-3, 6.6e-4 and 2.2e-4 at diameter / 30, 60 and 100, so the default
-(100) is 10× below the PINN target of 5e-3 there; 1e-3 on the Kirsch plate.
+and as about H^1.6 at a re-entrant corner. On the L-shape these are self-convergence figures:
+the difference to a solution of this solver at H = diameter / 200 is 1.9e-3, 6.6e-4 and
+2.2e-4 at diameter / 30, 60 and 100. An independently meshed solve (the audit of issue 27)
+differs by 2.0e-3, 7.4e-4 and 3.0e-4 at the same sizes: the default (100) is 17× below the
+PINN target of 5e-3 there. On the Kirsch plate the default gives 1e-3 of the stress.
 """
 
 from __future__ import annotations
