@@ -215,7 +215,7 @@ class ValidationConfig:
         500, "steps between error evaluations during training (0: only at the end)", min=0
     )
     per_phase: int = option(
-        20,
+        10,
         "error evaluations at least per phase, so that a short phase (200 Gauss–Newton steps) "
         "draws its error curve too: a phase of n steps is validated every min(every, ⌈n / "
         "per_phase⌉) steps (0: every steps only)",
@@ -227,7 +227,7 @@ class ValidationConfig:
         """Steps between error evaluations in a phase of ``steps`` steps (0: only at its end).
 
         >>> ValidationConfig().cadence(300), ValidationConfig().cadence(5000)
-        (15, 250)
+        (30, 500)
         >>> ValidationConfig(every=0, per_phase=0).cadence(300)
         0
         """

@@ -224,7 +224,7 @@ def test_progress_off_a_terminal_is_a_few_plain_lines(write, valid, tmp_path) ->
 
 def test_every_phase_draws_its_error_curve(write, valid) -> None:
     # validation.every 500 would validate a 30-step Gauss–Newton phase only at its end; per_phase
-    # (default 20) validates it every ⌈30/20⌉ = 2 steps
+    # (default 10) validates it every ⌈30/10⌉ = 3 steps
     overrides = [
         "training.schedule=adam,gauss_newton",
         "training.adam.steps=40",
@@ -236,7 +236,7 @@ def test_every_phase_draws_its_error_curve(write, valid) -> None:
         phase: [r["step"] for r in result.history if r["phase"] == phase and "error_u" in r]
         for phase in ("adam", "gauss_newton")
     }
-    assert len(measured["adam"]) == 20 and measured["adam"][0] == 2
-    assert len(measured["gauss_newton"]) == 15
+    assert len(measured["adam"]) == 10 and measured["adam"][0] == 4
+    assert len(measured["gauss_newton"]) == 10
     once = train(load_problem(write(valid), [*overrides, "validation.per_phase=0"]), progress=False)
     assert sum("error_u" in r for r in once.history) == 2  # each phase's end only
