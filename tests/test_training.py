@@ -20,7 +20,12 @@ from .conftest import PROBLEMS, ROOT
 def test_short_run_on_poisson_1d_learns() -> None:
     problem = load_problem(
         PROBLEMS / "poisson_1d.yaml",
-        ["training.adam.steps=300", "training.lbfgs.steps=200", "validation.every=100"],
+        [
+            "training.adam.steps=300",
+            "training.lbfgs.steps=200",
+            "validation.every=100",
+            "validation.per_phase=0",  # every 100 steps only
+        ],
     )
     result = train(problem, progress=False)
     assert result.status == "completed"
