@@ -293,8 +293,8 @@ class Problem:
         normals are the collocation points' exact ones when given, else the domain's at
         ``points`` (:meth:`~pinn_gelu.geometry.domain.Domain.outward_normals`).
         """
-        if not isinstance(value, Expression):
-            return points.new_full((points.shape[0],), float(value))
+        if not isinstance(value, Expression):  # a constant (a default condition): no normals
+            return evaluate_checked(value, points, self.path)
         if normals is None:
             found = self.domain.outward_normals(side, points.detach().cpu().double().numpy())
             normals = torch.as_tensor(found, dtype=points.dtype, device=points.device)

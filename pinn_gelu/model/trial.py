@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-__all__ = ["TRIALS", "Affine", "Identity", "Trial"]
+__all__ = ["Affine", "Identity", "Trial"]
 
 #: A function of the points (n, d) → (n, m), differentiable in x.
 PointFunction = Callable[[Tensor], Tensor]
@@ -40,7 +40,7 @@ class Identity(Trial):
     name = "identity"
 
     def forward(self, x: Tensor, network_value: Tensor) -> Tensor:
-        """U = N."""
+        """The value u = N."""
         return network_value
 
 
@@ -60,10 +60,6 @@ class Affine(Trial):
         self.offset = offset
 
     def forward(self, x: Tensor, network_value: Tensor) -> Tensor:
-        """U = g + φ ⊙ N."""
+        """The value u = g + φ ⊙ N."""
         u = self.factor(x) * network_value
         return u if self.offset is None else u + self.offset(x)
-
-
-#: The trial functions by name.
-TRIALS: dict[str, type[Trial]] = {"identity": Identity, "affine": Affine}
