@@ -66,8 +66,10 @@ def header(info: dict[str, Any]) -> str:
     )
 
 
-def record(name: str, data: dict[str, Any], table: str) -> tuple[Path, Path]:
+def record(name: str, data: dict[str, Any], table: str, quiet: bool = False) -> tuple[Path, Path]:
     """Print ``table`` and write benchmarks/results/<name>.json and .txt; return their paths.
+
+    With ``quiet``, write without printing (a long benchmark saving what it has so far).
 
     ``data`` holds every measured number (rows as dicts); the JSON file is ``data`` plus the
     circumstances, the text file the header plus ``table`` exactly as printed.
@@ -80,6 +82,8 @@ def record(name: str, data: dict[str, Any], table: str) -> tuple[Path, Path]:
     )
     text = header(info) + table.rstrip("\n") + "\n"
     text_path.write_text(text, encoding="utf-8")
+    if quiet:
+        return json_path, text_path
     print(text, end="")
     print(f"written: {json_path.relative_to(ROOT)}, {text_path.relative_to(ROOT)}")
     return json_path, text_path

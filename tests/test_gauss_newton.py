@@ -15,10 +15,11 @@ from pinn_gelu.checkpoints import read_checkpoint
 from pinn_gelu.cli import main
 from pinn_gelu.distributed import SINGLE
 from pinn_gelu.optimisers import Context
+from pinn_gelu.optimisers.damping import MAX_DAMPING, gain
 from pinn_gelu.optimisers.gauss_newton import (
-    MAX_DAMPING,
     GaussNewton,
     GaussNewtonConfig,
+    LeastSquares,
     _solve_spd,
     gauss_newton_direction,
 )
@@ -318,11 +319,11 @@ class _LeastSquaresLoss:
         return total, total[None]
 
 
-def gauss_newton_on(curvature: float, damping: float) -> GaussNewton:
+def gauss_newton_on(curvature: float, damping: float, rule: str = "classic") -> GaussNewton:
     params = [torch.nn.Parameter(torch.zeros(4, dtype=torch.float64))]
     loss = _LeastSquaresLoss(params, curvature)
     context = Context(params, loss.evaluate, loss.evaluate, loss, lambda *args: None)  # type: ignore[arg-type]
-    config = GaussNewtonConfig(steps=10, damping=damping)
+    config = GaussNewtonConfig(steps=10, damping=damping, damping_rule=rule)
     return GaussNewton(config, context)
 
 
@@ -357,3 +358,47 @@ def test_a_short_step_leaves_the_damping_where_it_is():
     step = optimiser.step(1, 1.0)
     assert 0 < step.extra["step_length"] < 1.0
     assert optimiser.damping == 1e-8
+
+
+@pytest.mark.parametrize("space", ["parameter", "sample"])
+def test_the_predicted_decrease_is_that_of_the_linear_model(space):
+    generator = torch.Generator().manual_seed(3)
+    r = torch.randn(7, generator=generator, dtype=torch.float64)
+    jac = torch.randn(7, 5, generator=generator, dtype=torch.float64)
+    step = torch.randn(5, generator=generator, dtype=torch.float64)
+    expected = float(r.square().sum() - (r + jac @ step).square().sum())
+    predicted = LeastSquares(r, jac, space).predicted_decrease(step)
+    assert predicted == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_gain_rule_follows_nielsen():
+    # ρ = 1 (the model was exact): λ/3; ρ = ½: unchanged; ρ small: up to ×2; ρ ≤ 0: ×ν, ν doubles
+    assert gain(3e-6, 8.0, 1.0, True) == (pytest.approx(1e-6, rel=1e-12), 2.0)
+    assert gain(1e-6, 2.0, 0.5, False) == (pytest.approx(1e-6, rel=1e-12), 2.0)
+    assert gain(1e-6, 2.0, 1e-9, False)[0] == pytest.approx(2e-6, rel=1e-6)
+    assert gain(1e-6, 2.0, -0.3, False) == (pytest.approx(2e-6, rel=1e-12), 4.0)
+    assert gain(1e-6, 4.0, -0.3, False) == (pytest.approx(4e-6, rel=1e-12), 8.0)
+    assert gain(0.9, 4.0, -1.0, False)[0] == MAX_DAMPING
+
+
+def test_under_the_gain_rule_a_linear_residual_divides_the_damping_by_three():
+    optimiser = gauss_newton_on(curvature=0.0, damping=3e-6, rule="gain")
+    step = optimiser.step(1, 1.0)
+    assert step.extra["step_length"] == 1.0
+    assert optimiser.damping == pytest.approx(1e-6, rel=1e-6)
+
+
+def test_under_the_gain_rule_a_short_step_raises_the_damping_and_its_growth():
+    # the classic rule leaves λ frozen here (the test above); the gain rule sees the full step
+    # fail its model (ρ ≤ 0), multiplies λ by ν = 2 and doubles ν, while the loss still decreases
+    optimiser = gauss_newton_on(curvature=2.0, damping=1e-8, rule="gain")
+    optimiser._set(torch.full((4,), 3.0, dtype=torch.float64))
+    before = float(optimiser.context.evaluate()[0])
+    step = optimiser.step(1, 1.0)
+    assert 0 < step.extra["step_length"] < 1.0 and step.loss < before
+    assert optimiser.damping == pytest.approx(2e-8, rel=1e-12)
+    assert optimiser.growth == 4.0
+    state = optimiser.state_dict()
+    fresh = gauss_newton_on(curvature=2.0, damping=1e-8, rule="gain")
+    fresh.load_state_dict(state)
+    assert (fresh.damping, fresh.growth) == (optimiser.damping, optimiser.growth)

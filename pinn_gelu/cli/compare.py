@@ -10,6 +10,7 @@ from pinn_gelu.activations import ActivationSpec, order_warning
 from pinn_gelu.cli.common import EXIT_FAILED, EXIT_OK, load, parse_limits, problem_arguments
 from pinn_gelu.compare import compare, split_specs
 from pinn_gelu.errors import UsageError
+from pinn_gelu.runs.outputs import COMPARISON, check_destination, staged_output
 from pinn_gelu.runs.reports import write_comparison
 
 __all__ = ["HELP", "add_arguments", "run"]
@@ -62,28 +63,24 @@ def run(args: argparse.Namespace) -> int:
     if len({a.spec for a in activations}) != len(activations):
         raise UsageError(f"--activations {args.activations!r}: an activation is listed twice")
     directory = Path(args.out) if args.out else Path("runs") / f"{problem.name}_compare"
-    if directory.exists() and not directory.is_dir():  # before the work, not after it
-        raise UsageError(f"--out {directory}: exists and is not a directory")
-    if (directory / "comparison.json").exists() and not args.force:
-        raise UsageError(
-            f"{directory} holds a finished comparison; use --force to overwrite it or --out"
-        )
+    check_destination(directory, COMPARISON, args.force)  # before the warnings and the work
     for activation in activations:
         message = order_warning(activation, problem.order, problem.pde.kind)
         if message:
             print(f"warning: {message}", file=sys.stderr)
 
-    comparison = compare(
-        args.file,
-        [a.spec for a in activations],
-        seeds,
-        overrides=args.overrides,
-        jobs=args.jobs,
-        threads=args.threads,
-        limits=parse_limits(args.limits),
-        progress=not args.quiet,
-    )
-    written = write_comparison(directory, comparison)
+    with staged_output(directory, COMPARISON, args.force) as staging:
+        comparison = compare(
+            args.file,
+            [a.spec for a in activations],
+            seeds,
+            overrides=args.overrides,
+            jobs=args.jobs,
+            threads=args.threads,
+            limits=parse_limits(args.limits),
+            progress=not args.quiet,
+        )
+        written = write_comparison(staging, comparison)
     print(comparison.markdown())
     print(f"written     {directory}/ ({', '.join(p.name for p in written)})")
     failed = sum(r["status"] != "completed" for r in comparison.runs)

@@ -15,6 +15,7 @@ from pinn_gelu.errors import GeometryError, ProblemFileError, UsageError
 from pinn_gelu.problem import Problem
 from pinn_gelu.problem_file.describe import dry_run
 from pinn_gelu.reference import ReferenceMethod, method_for
+from pinn_gelu.runs.outputs import REFERENCE, staged_output
 from pinn_gelu.runs.reports import REFERENCE_WRITERS
 
 __all__ = ["HELP", "add_arguments", "run"]
@@ -29,6 +30,7 @@ def add_arguments(sub: argparse.ArgumentParser) -> None:
     """The arguments of ``reference``."""
     problem_arguments(sub)
     sub.add_argument("--out", help="output directory (default: runs/<name>_reference)")
+    sub.add_argument("--force", action="store_true", help="replace a reference written before")
     sub.add_argument(
         "--points",
         type=int,
@@ -56,6 +58,18 @@ def run(args: argparse.Namespace) -> int:
     directory = Path(args.out) if args.out else Path("runs") / f"{problem.name}_reference"
     # what solve refuses, reference refuses: with an exact solution, its values on the grid too
     dry_run(problem, evaluator=bool(problem.exact))
+    with staged_output(directory, REFERENCE, args.force) as staging:
+        solution = _solve(problem, method, resolution)
+        summary = REFERENCE_WRITERS[method.name](staging, problem, solution)
+    print(
+        f"{solution.describe()}: {summary['unknowns']} unknowns, solved in "
+        f"{summary['solve_time_s']:.2f} s"
+    )
+    return _report_reference(directory, summary)
+
+
+def _solve(problem: Problem, method: ReferenceMethod, resolution: Any) -> Any:
+    """The reference solution, refused (naming the key) when the solver fails or is not finite."""
     try:
         solution = method.solve(problem, resolution)
     except (ValueError, GeometryError) as err:
@@ -69,12 +83,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{int((~np.isfinite(values)).sum())} nodes (an expression is infinite or too "
                 "large there); nothing written",
             )
-    summary = REFERENCE_WRITERS[method.name](directory, problem, solution)
-    print(
-        f"{solution.describe()}: {summary['unknowns']} unknowns, solved in "
-        f"{summary['solve_time_s']:.2f} s"
-    )
-    return _report_reference(directory, summary)
+    return solution
 
 
 def _resolution(args: argparse.Namespace, method: ReferenceMethod, problem: Problem) -> Any:

@@ -15,10 +15,11 @@ natural gradient descent", ICML), which is this method for a linear PDE: there J
 matrix of the energy inner product. For a nonlinear residual it is Gauss–Newton (the residual's
 second derivatives are left out of the curvature), not Newton's method.
 
-Damping adapts as in Levenberg–Marquardt: divided by 3 after a full step (η = 1), multiplied by
-10 (and the step solved again, without a new Jacobian) when no step length lowers the loss. The
-phase ends early when λ would exceed 1 (relative) with still no decrease: the loss is then at
-the limit of the precision or of the model.
+Damping adapts as in Levenberg–Marquardt: after an accepted step by the rule of
+``damping_rule`` (:mod:`pinn_gelu.optimisers.damping`), multiplied by 10 (and the step solved
+again, without a new Jacobian) when no step length lowers the loss. The phase ends early when λ
+would exceed 1 (relative) with still no decrease: the loss is then at the limit of the
+precision or of the model.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pinn_gelu.config import option
 from pinn_gelu.distributed import SINGLE, Group
 from pinn_gelu.loss import canonical_order
 from pinn_gelu.optimisers.base import Context, Optimiser, Resources, Step
+from pinn_gelu.optimisers.damping import DAMPING_RULES, MAX_DAMPING
 
 __all__ = ["GaussNewton", "GaussNewtonConfig", "LeastSquares", "gauss_newton_direction"]
 
@@ -50,10 +52,16 @@ class GaussNewtonConfig:
     steps: int = option(200, "Gauss–Newton steps", min=0, limit="max_steps")
     damping: float = option(
         1e-8,
-        "initial damping λ, relative to the mean squared column norm of J (adapted: divided by "
-        "3 after a full step, multiplied by 10 when no step length lowers the loss)",
+        "initial damping λ, relative to the mean squared column norm of J (adapted after each "
+        "step by damping_rule; multiplied by 10 when no step length lowers the loss)",
         min_exclusive=0.0,
         max=1.0,
+    )
+    damping_rule: str = option(
+        "classic",
+        "how an accepted step changes the damping: classic (divided by 3 after a full step, "
+        "else unchanged), gain (by the gain ratio of the full step, Nielsen's rule)",
+        choices=tuple(DAMPING_RULES),
     )
     line_search: int = option(
         12, "step lengths tried per step: η = 2⁻ᵏ, k = 0 … line_search − 1", min=1, max=60
@@ -64,11 +72,6 @@ class GaussNewtonConfig:
         "parameter (P×P), sample (N×N)",
         choices=("auto", "parameter", "sample"),
     )
-
-
-#: Relative damping beyond which a step that lowers nothing ends the phase.
-MAX_DAMPING = 1.0
-MIN_DAMPING = 1e-15
 
 
 def gauss_newton_direction(r: Tensor, jac: Tensor, damping: float, space: str = "auto") -> Tensor:
@@ -141,6 +144,15 @@ class LeastSquares:
             return -_solve_spd(self.gram, self.gradient, lam)
         return -(self.jac.T @ _solve_spd(self.gram, self.r, lam))
 
+    def predicted_decrease(self, step: Tensor) -> float:
+        """‖r‖² − ‖r + Jδ‖² = −(2δᵀJᵀr + ‖Jδ‖²): the decrease the linear model promises."""
+        step = step.double()
+        if self.space == "parameter":
+            curvature = float(step @ (self.gram @ step))
+        else:
+            curvature = float((self.jac @ step).square().sum())
+        return -(2.0 * float(step @ self.gradient) + curvature)
+
 
 def _solve_spd(gram: Tensor, rhs: Tensor, lam: float) -> Tensor:
     """(G + λI)⁻¹ rhs for a symmetric positive semi-definite G: Cholesky, else eigenvalues."""
@@ -162,6 +174,8 @@ class GaussNewton(Optimiser):
     def __init__(self, config: GaussNewtonConfig, context: Context) -> None:
         super().__init__(config, context)
         self.damping = config.damping
+        self.growth = 2.0  # ν of the gain rule: the factor of the next increase
+        self.rule = DAMPING_RULES[config.damping_rule]
 
     @classmethod
     def check_resources(cls, config: GaussNewtonConfig, need: Resources) -> str | None:
@@ -214,8 +228,12 @@ class GaussNewton(Optimiser):
             (best, parts), eta = min(trials, key=lambda t: t[0][0])
             if best < current:
                 self._set(start + eta * direction)
-                if eta == lengths[0]:
-                    self.damping = max(self.damping / 3.0, MIN_DAMPING)
+                predicted = system.predicted_decrease(lengths[0] * direction)
+                full = trials[0][0][0]
+                ratio = (current - full) / predicted if predicted > 0 else -1.0
+                self.damping, self.growth = self.rule(
+                    self.damping, self.growth, ratio, eta == lengths[0]
+                )
                 extra = {"grad_max": grad_max, "damping": self.damping, "step_length": eta}
                 return Step(best, parts, extra)
             if self.damping * 10.0 > MAX_DAMPING:
@@ -230,9 +248,10 @@ class GaussNewton(Optimiser):
             self.damping *= 10.0
 
     def state_dict(self) -> dict[str, Any]:
-        """The current damping."""
-        return {"damping": self.damping}
+        """The current damping and the gain rule's growth factor."""
+        return {"damping": self.damping, "growth": self.growth}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore the damping."""
+        """Restore the damping (and the growth factor: 2 in checkpoints written before it)."""
         self.damping = float(state["damping"])
+        self.growth = float(state.get("growth", 2.0))

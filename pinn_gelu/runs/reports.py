@@ -16,6 +16,7 @@ from pinn_gelu.metrics import relative_l2
 from pinn_gelu.problem import Problem
 from pinn_gelu.runs.deformation import extra_figures
 from pinn_gelu.runs.files import save_figure, write_json, write_text
+from pinn_gelu.runs.outputs import COMPARISON, REFERENCE
 from pinn_gelu.runs.plots import Canvas, comparison_figure, field_panels, region_canvas
 
 __all__ = ["REFERENCE_WRITERS", "write_comparison", "write_fem_reference", "write_reference"]
@@ -37,6 +38,7 @@ def write_reference(directory: str | Path, problem: Problem, solution: Any) -> d
         name: relative_l2(solution.fields[name].ravel(), values) for name, values in exact.items()
     }
     summary = {
+        "format": REFERENCE.format,
         "problem": problem.name,
         "points": solution.grid.n,
         "unknowns": solution.unknowns,
@@ -77,6 +79,7 @@ def write_fem_reference(directory: str | Path, problem: Problem, solution: Any) 
     }
     errors = {name: relative_l2(solution.fields[name], values) for name, values in exact.items()}
     summary = {
+        "format": REFERENCE.format,
         "problem": problem.name,
         "method": "finite_element",
         "size": solution.size,
@@ -128,7 +131,7 @@ def write_comparison(directory: str | Path, comparison: Any) -> list[Path]:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / n for n in ("comparison.json", "comparison.md", "comparison.png")]
-    write_json(paths[0], comparison.to_json())
+    write_json(paths[0], {"format": COMPARISON.format, **comparison.to_json()})
     write_text(paths[1], comparison.markdown())
     figure = comparison_figure(comparison)
     save_figure(paths[2], figure)
