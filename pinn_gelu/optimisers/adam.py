@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from pinn_gelu.config import option
-from pinn_gelu.optimisers.base import Context, Optimiser, Step, gradient_max
+from pinn_gelu.optimisers.base import Context, Optimiser, Step, check_torch_state, gradient_max
 
 __all__ = ["Adam", "AdamConfig"]
 
@@ -62,5 +62,6 @@ class Adam(Optimiser):
         return {"torch": self.optimizer.state_dict()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore torch's Adam state."""
+        """Restore torch's Adam state (checked: moments shaped like their parameters, finite)."""
+        check_torch_state(state["torch"], self.context.params, exact=("exp_avg", "exp_avg_sq"))
         self.optimizer.load_state_dict(state["torch"])

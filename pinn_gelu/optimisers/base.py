@@ -23,6 +23,7 @@ OPTIMISERS`, lives above them).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -33,7 +34,7 @@ from torch import Tensor, nn
 from pinn_gelu.config import Limits
 from pinn_gelu.loss import Loss
 
-__all__ = ["Context", "Optimiser", "Resources", "Step", "gradient_max"]
+__all__ = ["Context", "Optimiser", "Resources", "Step", "check_torch_state", "gradient_max"]
 
 
 @dataclass
@@ -138,3 +139,49 @@ def gradient_max(params: list[nn.Parameter]) -> Tensor:
     """Max |∂L/∂θ| over the parameters' ``.grad`` (0 when none is set)."""
     grads = [p.grad.abs().max() for p in params if p.grad is not None]
     return torch.stack(grads).max() if grads else torch.zeros((), device=params[0].device)
+
+
+def check_torch_state(state: Any, params: list[nn.Parameter], exact: tuple[str, ...] = ()) -> None:
+    """Refuse a torch optimiser state from a checkpoint that its optimiser could not step from.
+
+    Every tensor must be finite and shaped like one parameter, all of them flattened, or a scalar
+    (the ``exact`` entries of parameter i: like parameter i); every number finite; lists at most
+    10,000 long; nothing else but None. torch checks the parameter groups when it loads.
+
+    Raises:
+        ValueError: ``<entry>: …`` naming the first offending entry.
+    """
+    if not isinstance(state, dict) or not isinstance(state.get("state"), dict):
+        raise ValueError("torch: expected torch's state mapping")
+    total = sum(p.numel() for p in params)
+    shapes = {tuple(p.shape) for p in params} | {(total,), ()}
+
+    def check(value: Any, where: str, shape: tuple[int, ...] | None) -> None:
+        if isinstance(value, torch.Tensor):
+            if (
+                (tuple(value.shape) != shape)
+                if shape is not None
+                else (tuple(value.shape) not in shapes)
+            ):
+                raise ValueError(f"{where}: a tensor of shape {tuple(value.shape)}")
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                raise ValueError(f"{where}: not finite")
+        elif isinstance(value, list):
+            if len(value) > 10_000:
+                raise ValueError(f"{where}: a list of {len(value)} entries")
+            for i, item in enumerate(value):
+                check(item, f"{where}[{i}]", None)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ValueError(f"{where}: not finite")
+        elif value is not None:
+            raise ValueError(f"{where}: unexpected {type(value).__name__}")
+
+    for index, entries in state["state"].items():
+        if not isinstance(index, int) or not 0 <= index < len(params):
+            raise ValueError(f"torch.state: no parameter {str(index)[:20]}")
+        if not isinstance(entries, dict):
+            raise ValueError(f"torch.state.{index}: expected a mapping")
+        for key, value in entries.items():
+            shape = tuple(params[index].shape) if key in exact else None
+            check(value, f"torch.state.{index}.{str(key)[:40]}", shape)

@@ -253,5 +253,11 @@ class GaussNewton(Optimiser):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore the damping (and the growth factor: 2 in checkpoints written before it)."""
-        self.damping = float(state["damping"])
-        self.growth = float(state.get("growth", 2.0))
+        damping, growth = state["damping"], state.get("growth", 2.0)
+        bounds = (("damping", damping, 0.0, MAX_DAMPING), ("growth", growth, 1.0, 2.0**30))
+        for name, value, low, high in bounds:
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not (number and low < value <= high):
+                shown = repr(value)[:40] if number else type(value).__name__
+                raise ValueError(f"{name}: expected a number in ({low:g}, {high:g}], got {shown}")
+        self.damping, self.growth = float(damping), float(growth)

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from pinn_gelu.config import option
-from pinn_gelu.optimisers.base import Context, Optimiser, Step
+from pinn_gelu.optimisers.base import Context, Optimiser, Step, check_torch_state
 
 __all__ = ["LBFGS", "LBFGSConfig"]
 
@@ -121,9 +121,22 @@ class LBFGS(Optimiser):
         return {"torch": self.optimizer.state_dict(), "progress": dict(self.progress)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore torch's L-BFGS state and the stopping counters."""
+        """Restore torch's L-BFGS state and the stopping counters (both checked first)."""
+        check_torch_state(state["torch"], self.context.params)
+        progress = state["progress"]
+        if not isinstance(progress, dict) or set(progress) != {"best", "since_best", "losses"}:
+            raise ValueError("progress: expected best, since_best and losses")
+        since, losses, best = progress["since_best"], progress["losses"], progress["best"]
+        if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since <= 10**9:
+            raise ValueError("progress.since_best: expected a whole number ≥ 0")
+        if not isinstance(best, float) or math.isnan(best):
+            raise ValueError("progress.best: expected a number")
+        if not isinstance(losses, list) or len(losses) > self.config.patience + 1:
+            raise ValueError(f"progress.losses: expected at most {self.config.patience + 1}")
+        if not all(isinstance(x, float) and math.isfinite(x) for x in losses):
+            raise ValueError("progress.losses: expected finite numbers")
         self.optimizer.load_state_dict(state["torch"])
-        self.progress = dict(state["progress"])
+        self.progress = dict(progress)
 
 
 class _EvaluationCache:

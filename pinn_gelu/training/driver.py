@@ -44,10 +44,12 @@ from pinn_gelu.checkpoints import (
     write_checkpoint,
 )
 from pinn_gelu.distributed import SINGLE, Group
+from pinn_gelu.errors import one_line
 from pinn_gelu.optimisers import OPTIMISERS, Context, Optimiser, Step
 from pinn_gelu.problem import Problem, Term
 from pinn_gelu.training.progress import Progress
 from pinn_gelu.training.result import TrainResult
+from pinn_gelu.training.resume_check import check_state
 from pinn_gelu.training.setup import assemble
 
 __all__ = ["DONE", "SNAPSHOT_EVERY", "Trainer"]
@@ -450,12 +452,21 @@ class Trainer:
                 f"{', '.join(RESUMABLE_CHANGES)} may change)"
             )
         trainer = cls(problem, checkpoint=checkpoint, **kwargs)
-        if list(content["schedule"]) != trainer.schedule:
+        if content.get("schedule") != trainer.schedule:
             raise ValueError(
-                f"{checkpoint}: the checkpoint's schedule {list(content['schedule'])} differs "
-                f"from the problem's {trainer.schedule}"
+                f"{checkpoint}: the checkpoint's schedule {str(content.get('schedule'))[:200]} "
+                f"differs from the problem's {trainer.schedule}"
             )
+        try:
+            check_state(content, trainer.schedule, DONE, problem.limits.max_steps)
+        except ValueError as err:
+            raise ValueError(f"{checkpoint}: {err}") from None
         trainer.load_state(content)
+        if trainer.phase != DONE:  # its optimiser's state is checked now, not at the first step
+            try:
+                trainer._current_optimiser(trainer.phase, problem.training.phases[trainer.phase])
+            except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:
+                raise ValueError(f"{checkpoint}: optimizer: {one_line(err)}") from None
         trainer.elapsed_before = float(content["elapsed_s"])
         trainer.events.append(f"resumed at step {trainer.step} ({trainer.phase})")
         trainer._take_snapshot()
