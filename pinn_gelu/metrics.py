@@ -151,5 +151,8 @@ def evaluation_grid(problem: Problem) -> tuple[np.ndarray, tuple[int, ...], np.n
     are the grid points in the closed region, ``mask`` marks them among all grid points.
     """
     domain = problem.domain
-    grid, shape, mask = domain.evaluation_grid(problem.validation.grid_points(domain.dimension))
+    try:
+        grid, shape, mask = domain.evaluation_grid(problem.validation.grid_points(domain.dimension))
+    except GeometryError as err:
+        raise ProblemFileError(problem.path, "validation.grid", str(err)) from None
     return (grid if mask is None else grid[mask]), shape, mask

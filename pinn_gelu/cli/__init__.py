@@ -1,7 +1,8 @@
 """The command line: ``pinn-gelu solve | check | reference | compare``.
 
 Exit codes: 0 success; 2 invalid problem file or arguments (one line on stderr naming the file,
-the key and what was expected; nothing written); 1 training failed (a non-finite loss, say).
+the key and what was expected; nothing written); 1 training failed (a non-finite loss, say);
+130 interrupted by Ctrl-C before training (nothing written).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from types import ModuleType
 
 from pinn_gelu import __version__
 from pinn_gelu.cli import check, compare, reference, solve
-from pinn_gelu.cli.common import EXIT_FAILED, EXIT_USAGE, Parser, print_warning
+from pinn_gelu.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Parser, print_warning
 from pinn_gelu.errors import PinnGeluError, ProblemFileError, UsageError, printable
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -56,3 +57,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PinnGeluError as err:
         print(f"pinn-gelu: error: {printable(str(err))}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:  # Ctrl-C outside training (which stops at a step and saves)
+        print("pinn-gelu: interrupted; nothing written", file=sys.stderr)
+        return EXIT_INTERRUPTED

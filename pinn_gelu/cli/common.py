@@ -18,6 +18,7 @@ from pinn_gelu.runs.writers import RUN_FILES
 
 __all__ = [
     "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
     "Parser",
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: Ctrl-C (SIGINT) outside training: 128 + 2, as a shell reports it.
+EXIT_INTERRUPTED = 130
 
 
 class Parser(argparse.ArgumentParser):

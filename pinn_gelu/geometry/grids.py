@@ -59,6 +59,7 @@ def region_grid(region: Region, points_per_dimension: int, tol: float | None = N
             f"a grid needs 2 to {MAX_GRID_POINTS} points in all, {points_per_dimension} per "
             f"dimension in {region.dimension}D gives {total}"
         )
+    region.check_work(total, f"a grid of {points_per_dimension} points per dimension")
     points, shape = Box(region.bounds).grid(points_per_dimension)
     tol = 1e-9 * region.diameter if tol is None else tol
     return RegionGrid(points, region.signed_distance(points) <= tol, shape)

@@ -116,6 +116,18 @@ def mesh_region(
             f"a mesh of size {size:g} would have about {estimate:.3g} triangles, more than the "
             f"limit of {max_elements} (use a larger size)"
         )
+    measures = {p.name: region.shapes[p.shape].part_measure(p.index) for p in region.parts}
+    boundary = sum(
+        math.ceil((piece.stop - piece.start) * measures[part.name] / size)
+        for part in region.parts
+        for piece in part.pieces
+    )
+    if boundary > max_elements:
+        raise GeometryError(
+            f"a mesh of size {size:g} would have {boundary:,} boundary nodes, more than the "
+            f"limit of {max_elements} (the region's boundary is long for its area: use a larger "
+            "size)"
+        )
     fixed, segments, segment_part, midpoints = _boundary(region, size)
     interior = _lattice(region, size)
     interior = _relax(region, fixed, interior, size, iterations)
@@ -176,9 +188,16 @@ def _clusters(points: np.ndarray, radius: float) -> np.ndarray:
 
 
 def _lattice(region: Region, size: float) -> np.ndarray:
-    """Equilateral-lattice nodes of spacing H, at least H/2 inside the region."""
+    """Equilateral-lattice nodes of spacing H, at least H/2 inside the region.
+
+    The lattice covers the bounding box, which a region may fill very little of (two small
+    disks far apart): its node count is checked before it is built.
+    """
     (x0, x1), (y0, y1) = region.bounds
-    rows = np.arange(y0, y1 + size, size * math.sqrt(3) / 2)
+    height = size * math.sqrt(3) / 2
+    nodes = (math.floor((y1 + size - y0) / height) + 1) * (math.floor((x1 - x0) / size) + 2)
+    region.check_work(nodes, f"the mesher's start lattice of size {size:g}")
+    rows = np.arange(y0, y1 + size, height)
     columns = np.arange(x0, x1 + size, size)
     x = columns[None, :] + (np.arange(rows.size)[:, None] % 2) * size / 2
     y = np.broadcast_to(rows[:, None], x.shape)

@@ -77,6 +77,11 @@ def sample_interior(region: Region, n: int, sampler: str, rng: np.random.Generat
     lo, hi = np.array(region.bounds).T
     box_volume = float(np.prod(hi - lo))
     fraction = max(region.volume / box_volume, 1e-9)
+    region.check_work(
+        math.ceil(1.25 * n / fraction) + 64,
+        f"drawing {n} interior points in {region.expression!r}, which fills {fraction:.2g} of "
+        "its bounding box,",
+    )
     accepted: list[np.ndarray] = []
     count = drawn = 0
     for _ in range(MAX_ROUNDS):
@@ -139,6 +144,10 @@ def sample_part(
     kept_normals: list[np.ndarray] = []
     count = 0
     surviving = part.measure / shape.part_measure(part.index)
+    region.check_work(
+        math.ceil(1.25 * n / surviving) + 64,
+        f"drawing {n} points on part {part.name!r}, of which {surviving:.2g} is on the boundary,",
+    )
     for _ in range(MAX_ROUNDS):
         if count >= n:
             break

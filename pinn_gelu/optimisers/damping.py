@@ -10,6 +10,13 @@ same: λ ×10 and the step is solved again. The rules differ in what an accepted
     the shipped poisson_2d run, η = 1/64 and λ = 3.3e-9 for each of the last 100 steps
     (issue 27, "the damping is frozen").
 
+``marquardt``
+    λ/3 after every accepted step, whatever its length: Marquardt's (1963, "An algorithm for
+    least-squares estimation of nonlinear parameters", SIAM J. Appl. Math. 11) rule of
+    decreasing the damping after every success and increasing it after every failure. With the
+    line search choosing the length, the direction tends to the undamped Gauss–Newton one as
+    long as steps succeed; a failure (no length lowers the loss) multiplies λ by 10.
+
 ``gain``
     The gain ratio of the full step, as in a trust-region method (Madsen, Nielsen & Tingleff
     2004, "Methods for non-linear least squares problems", §3.2; Nielsen 1999):
@@ -30,7 +37,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["DAMPING_RULES", "MAX_DAMPING", "MIN_DAMPING", "DampingRule", "classic", "gain"]
+__all__ = [
+    "DAMPING_RULES",
+    "MAX_DAMPING",
+    "MIN_DAMPING",
+    "DampingRule",
+    "classic",
+    "gain",
+    "marquardt",
+]
 
 #: Relative damping beyond which a step that lowers nothing ends the phase.
 MAX_DAMPING = 1.0
@@ -47,6 +62,12 @@ def classic(damping: float, growth: float, ratio: float, full: bool) -> tuple[fl
     return (max(damping / 3.0, MIN_DAMPING) if full else damping), growth
 
 
+def marquardt(damping: float, growth: float, ratio: float, full: bool) -> tuple[float, float]:
+    """λ/3 after every accepted step (the growth ν and the ratio ρ are not used)."""
+    del ratio, full
+    return max(damping / 3.0, MIN_DAMPING), growth
+
+
 def gain(damping: float, growth: float, ratio: float, full: bool) -> tuple[float, float]:
     """Nielsen's update from the gain ratio ρ of the full step (see the module docstring)."""
     del full
@@ -57,4 +78,4 @@ def gain(damping: float, growth: float, ratio: float, full: bool) -> tuple[float
 
 
 #: The damping rules by name, as ``training.gauss_newton.damping_rule`` accepts them.
-DAMPING_RULES: dict[str, DampingRule] = {"classic": classic, "gain": gain}
+DAMPING_RULES: dict[str, DampingRule] = {"classic": classic, "marquardt": marquardt, "gain": gain}

@@ -60,7 +60,8 @@ class GaussNewtonConfig:
     damping_rule: str = option(
         "classic",
         "how an accepted step changes the damping: classic (divided by 3 after a full step, "
-        "else unchanged), gain (by the gain ratio of the full step, Nielsen's rule)",
+        "else unchanged), marquardt (divided by 3 after every accepted step), gain (by the gain "
+        "ratio of the full step, Nielsen's rule)",
         choices=tuple(DAMPING_RULES),
     )
     line_search: int = option(
