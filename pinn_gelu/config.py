@@ -72,8 +72,9 @@ class Limits:
     max_constant: float = option(1e100, "magnitude of any constant (folded sub-expression)")
     max_tensor_bytes: int = option(
         4 * 2**30,
-        "bytes of the largest tensor a run allocates, estimated before training: points × "
-        "network width × derivative channels × bytes per number",
+        "bytes of memory one training step may need: checked from the problem file (points × "
+        "network width × derivative channels × bytes per number, one layer) and, before "
+        "training, measured on a probe of 64 points and scaled",
     )
 
     def expressions(self) -> ExpressionLimits:

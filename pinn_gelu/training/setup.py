@@ -30,8 +30,9 @@ from pinn_gelu.model.model import Model
 from pinn_gelu.model.networks import build_network
 from pinn_gelu.optimisers import OPTIMISERS, Resources
 from pinn_gelu.problem import Problem
+from pinn_gelu.training.memory import PEAK_FACTOR, PROBE_POINTS, step_bytes
 
-__all__ = ["ActivationOrderWarning", "Assembly", "assemble", "build_model"]
+__all__ = ["ActivationOrderWarning", "Assembly", "assemble", "build_model", "check_step_memory"]
 
 
 class ActivationOrderWarning(UserWarning):
@@ -101,6 +102,7 @@ def assemble(
         model = Model(model)
     model = model.to(device=device, dtype=dtype)
     engine, engine_note = select_engine(model, cfg.derivatives)
+    check_step_memory(problem, model, engine, group)
     # every rank draws the same global set, then keeps its shard
     points = shard_collocation(
         problem.collocation(dtype, device),
@@ -126,6 +128,41 @@ def assemble(
     return Assembly(
         model, points, objective, evaluator, engine, engine_note, dtype, device, messages
     )
+
+
+def check_step_memory(
+    problem: Problem,
+    model: nn.Module | None = None,
+    engine: Engine | None = None,
+    group: Group = SINGLE,
+) -> int:
+    """The peak bytes of one training step, measured; refused over ``max_tensor_bytes``.
+
+    Builds the problem's model and engine when not given (``pinn-gelu check``).
+
+    Raises:
+        ProblemFileError: naming ``training.points``, with the estimate and the limit.
+    """
+    dtype = DTYPES[problem.training.dtype]
+    if model is None:
+        model = build_model(problem, dtype)
+    if engine is None:
+        engine, _ = select_engine(model, problem.training.derivatives)
+    saved = step_bytes(problem, model, engine, dtype) / group.size
+    peak = int(PEAK_FACTOR * saved)
+    limit = problem.limits.max_tensor_bytes
+    if peak > limit:
+        points = problem.training.points.interior + problem.training.points.boundary
+        raise ProblemFileError(
+            problem.path,
+            "training.points",
+            f"one training step on {points:,} points would need about {peak / 2**30:.1f} GiB "
+            f"({PEAK_FACTOR:g} × the {saved / 2**30:.2f} GiB its gradient keeps, measured on "
+            f"{PROBE_POINTS} points), over the limit of {limit / 2**30:.1f} GiB "
+            "(max_tensor_bytes): use fewer points or a smaller network, or raise the limit "
+            "with --limit max_tensor_bytes=N",
+        )
+    return peak
 
 
 def _check_resources(problem: Problem, objective: Loss, model: nn.Module) -> None:
