@@ -2,6 +2,8 @@
 
     python benchmarks/damping.py                          # all, seeds 0 1 2, every rule
     python benchmarks/damping.py robin_1d beam --seeds 0  # a subset
+    python benchmarks/damping.py --seeds 1 --name damping-seed1   # one seed per process, then
+    python benchmarks/damping.py --merge damping-seed0 damping-seed1 damping-seed2  # one table
 
 Each problem is solved with its shipped settings, only ``training.seed`` and
 ``training.gauss_newton.damping_rule`` changed (rules: :data:`pinn_gelu.optimisers.damping.
@@ -16,6 +18,7 @@ rewritten after every run. Not a test: run on demand.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -28,6 +31,7 @@ from pinn_gelu import load_problem, train
 from pinn_gelu.optimisers.damping import DAMPING_RULES
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 def shipped_gauss_newton() -> list[str]:
@@ -98,6 +102,23 @@ def table(rows: list[dict], rules: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merge(names: list[str], name: str) -> int:
+    """One table from results files of separate processes (each its own seeds), as measured."""
+    rows: list[dict] = []
+    sources = []
+    for part in names:
+        data = json.loads((RESULTS / f"{part}.json").read_text())
+        rows += data["rows"]
+        sources.append({k: data[k] for k in ("command", "date", "commit", "threads")})
+    rules = ["classic", *dict.fromkeys(r["rule"] for r in rows if r["rule"] != "classic")]
+    order = {n: i for i, n in enumerate(dict.fromkeys(r["problem"] for r in rows))}
+    rows.sort(key=lambda r: (order[r["problem"]], r["seed"], rules.index(r["rule"])))
+    pairs = zip(names, sources, strict=True)
+    note = "merged from " + ", ".join(f"{n}.json ({s['date']})" for n, s in pairs)
+    record(name, {"merged_from": sources, "rows": rows}, note + "\n" + table(rows, rules))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("problems", nargs="*")
@@ -105,7 +126,12 @@ def main() -> int:
     parser.add_argument("--rules", nargs="+", default=list(DAMPING_RULES))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--name", default="damping", help="results file name (no suffix)")
+    parser.add_argument(
+        "--merge", nargs="+", metavar="NAME", help="combine these results files into --name"
+    )
     args = parser.parse_args()
+    if args.merge:
+        return merge(args.merge, args.name)
     torch.set_num_threads(args.threads)
     names = args.problems or shipped_gauss_newton()
     rules = ["classic", *[rule for rule in args.rules if rule != "classic"]]
