@@ -96,7 +96,7 @@ def owned_by(directory: Path, kind: OutputKind) -> bool:
 
 def check_destination(directory: Path, kind: OutputKind, force: bool) -> None:
     """Refuse a directory this output must not be written into (see the module docstring)."""
-    if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
+    if directory.exists() and not directory.is_dir():
         raise UsageError(f"--out {directory}: exists and is not a directory")
     for name in kind.files:
         path = directory / name
