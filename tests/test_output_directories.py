@@ -154,3 +154,27 @@ def test_a_marker_too_large_or_not_ours_does_not_make_a_directory_ours(tmp_path)
     marker.unlink()
     marker.symlink_to(tmp_path)
     assert not outputs.owned_by(out, outputs.REFERENCE)
+
+
+def test_the_marker_is_moved_last(box, tmp_path, monkeypatch):
+    # a swap cut short (here: the marker's move fails) leaves the old marker: a directory whose
+    # marker is new holds a whole new output
+    out = tmp_path / "ref"
+    assert reference(box, out) == 0
+    old_marker = (out / "reference.json").read_bytes()
+    moved = []
+    real = os.replace
+
+    def replace(source, target):
+        if os.path.dirname(target) == str(out):  # the swap, not the writes into staging
+            if os.path.basename(target) == "reference.json":
+                raise OSError(5, "EIO")
+            moved.append(os.path.basename(target))
+        real(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError):
+        reference(box, out, "--force", "--points", "9")
+    assert (out / "reference.json").read_bytes() == old_marker
+    assert "reference.npz" in moved and "reference.png" in moved
+    assert not [p for p in out.iterdir() if p.name.startswith(STAGING_PREFIX)]

@@ -142,4 +142,7 @@ def staged_output(directory: Path, kind: OutputKind, force: bool) -> Iterator[Pa
         if unexpected:  # a writer and its kind disagree: a bug, kept out of the user's directory
             remove_staging(staging)
             raise RuntimeError(f"{kind.name} wrote files it does not declare: {unexpected}")
-        replace_run(directory, staging, kind.files)
+        try:
+            replace_run(directory, staging, kind.files)
+        finally:  # a swap cut short leaves the old marker (moved last) and no staging behind
+            remove_staging(staging)
