@@ -81,7 +81,7 @@ def _reset_peak() -> bool:
 
 def _step(trainer: Trainer) -> None:
     trainer.model.zero_grad(set_to_none=True)
-    total, _ = trainer.loss()
+    total, _ = trainer.objective()  # with the graph (trainer.loss() gives values only)
     total.backward()
 
 

@@ -79,3 +79,12 @@ def test_check_reports_the_measured_step_memory(capsys):
     assert main(["check", str(PROBLEMS / "poisson_2d.yaml")]) == 0
     out = capsys.readouterr().out
     assert "memory      one training step ≈ " in out and "(measured on 64 points; limit" in out
+
+
+def test_a_torch_func_run_is_measured_by_the_automatic_path(write, valid, tmp_path):
+    # torch.func refuses saved-tensor hooks; the run must still start (it did not: exit 1)
+    path = write(valid)
+    out = tmp_path / "run"
+    args = ["--set", "training.derivatives=func", "--quiet", "--no-plots"]
+    assert main(["solve", str(path), "--out", str(out), *args[:2], "--quiet"]) == 0
+    assert main(["check", str(path), *args[:2]]) == 0

@@ -13,7 +13,11 @@ on a probe of :data:`PROBE_POINTS` points drawn like the run's (same domain, sam
 network and engine), sums the bytes of the distinct storages autograd saves
 (:func:`torch.autograd.graph.saved_tensors_hooks`; the parameters, saved by every layer but not
 per point, are left out) and scales the sum to the run's points: every saved tensor has one row
-per point. The peak of a step is larger than what it saves (transient products of the jets):
+per point. torch.func (``training.derivatives: func``) refuses saved-tensor hooks: its probe
+measures the same derivatives by the path ``auto`` would take (forward mode on the library's
+networks), an estimate of the same order (see the README's step table).
+
+The peak of a step is larger than what it saves (transient products of the jets):
 :data:`PEAK_FACTOR` times, measured. The probe costs one step on 64 points (0.2 s for that
 fourth-order example in forward mode; nested autograd, for which it is expensive, takes about a
 minute there, and would need 30 GiB for 1,000 points).
@@ -27,6 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from pinn_gelu.derivatives import select_engine
 from pinn_gelu.fields import Engine
 from pinn_gelu.loss import Loss
 from pinn_gelu.problem import Problem
@@ -56,7 +61,16 @@ def step_bytes(problem: Problem, model: nn.Module, engine: Engine, dtype: torch.
     terms = probe.terms(points)
     loss = Loss(model, terms, points, engine, [probe.weight(t.name) for t in terms])
     params = [p for p in model.parameters() if p.requires_grad]
-    saved = _saved_bytes(lambda: loss.value_and_gradient(params), params)
+    try:
+        saved = _saved_bytes(lambda: loss.value_and_gradient(params), params)
+    except RuntimeError as err:
+        if "saved tensor hooks" not in str(err):
+            raise
+        # torch.func refuses saved-tensor hooks: measure the same derivatives by the library's
+        # own path, forward mode where the model has it (else nested autograd)
+        other, _ = select_engine(model, "auto")
+        loss = Loss(model, terms, points, other, [probe.weight(t.name) for t in terms])
+        saved = _saved_bytes(lambda: loss.value_and_gradient(params), params)
     for p in params:
         p.grad = None
     return int(saved * total / (interior + boundary))
