@@ -41,7 +41,7 @@ from scipy.stats import qmc
 
 from pinn_gelu.errors import GeometryError, describe
 from pinn_gelu.geometry.primitives import Shape
-from pinn_gelu.geometry.region_syntax import Node, RegionLimits, parse_expression
+from pinn_gelu.geometry.region_syntax import Node, RegionLimits, parse_region_text
 
 __all__ = ["BoundaryPart", "Piece", "Region", "RegionLimits", "parse_region"]
 
@@ -298,7 +298,7 @@ def parse_region(
         GeometryError: for text outside the grammar (with its column), an unknown shape, shapes
             of different dimensions, or an empty region.
     """
-    tree = parse_expression(expression, shapes, limits or RegionLimits(), key)
+    tree = parse_region_text(expression, shapes, limits or RegionLimits(), key)
     order = list(dict.fromkeys(tree.names()))
     used = {name: shapes[name] for name in order}
     dimensions = {shape.dimension for shape in used.values()}

@@ -2,7 +2,7 @@
 
 Shape names joined by ``+`` (union), ``-`` (difference), ``&`` (intersection) and parentheses.
 
-:func:`parse_expression` turns the text into a :class:`Node` tree, bounded by
+:func:`parse_region_text` turns the text into a :class:`Node` tree, bounded by
 :class:`RegionLimits` (characters, syntax-tree nodes, nesting depth); every refusal names the
 column. The geometry of the tree is :mod:`pinn_gelu.geometry.csg`'s.
 """
@@ -17,7 +17,7 @@ from typing import TypeVar
 from pinn_gelu.errors import GeometryError, describe
 from pinn_gelu.geometry.primitives import Shape
 
-__all__ = ["Node", "RegionLimits", "parse_expression"]
+__all__ = ["Node", "RegionLimits", "parse_region_text"]
 
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.BitAnd: "&"}
 _HINTS = {
@@ -63,7 +63,7 @@ class Node:
         yield from self.right.names()
 
 
-def parse_expression(
+def parse_region_text(
     text: object, shapes: Mapping[str, Shape], limits: RegionLimits, key: str
 ) -> Node:
     """The tree of a region expression over ``shapes``; GeometryError (at ``key``) if refused."""
