@@ -85,6 +85,6 @@ def test_a_torch_func_run_is_measured_by_the_automatic_path(write, valid, tmp_pa
     # torch.func refuses saved-tensor hooks; the run must still start (it did not: exit 1)
     path = write(valid)
     out = tmp_path / "run"
-    args = ["--set", "training.derivatives=func", "--quiet", "--no-plots"]
-    assert main(["solve", str(path), "--out", str(out), *args[:2], "--quiet"]) == 0
-    assert main(["check", str(path), *args[:2]]) == 0
+    func = ["--set", "training.derivatives=func"]
+    assert main(["solve", str(path), "--out", str(out), *func, "--quiet", "--no-plots"]) == 0
+    assert main(["check", str(path), *func]) == 0
