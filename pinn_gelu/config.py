@@ -97,8 +97,18 @@ class NetworkConfig:
         "activation spec: a name, optionally with parameters, e.g. gelu, tanh, gelu(alpha=4)",
         parse=ActivationSpec.parse,
     )
-    width: int = option(50, "neurons per hidden layer", min=1, limit="max_width")
-    depth: int = option(4, "number of hidden layers", min=1, limit="max_depth")
+    width: int = option(
+        50,
+        "neurons per hidden layer (20 where training.schedule: auto picks Gauss–Newton)",
+        min=1,
+        limit="max_width",
+    )
+    depth: int = option(
+        4,
+        "number of hidden layers (3 where training.schedule: auto picks Gauss–Newton)",
+        min=1,
+        limit="max_depth",
+    )
     init: str = option(
         "glorot",
         "weight initialisation (fixed_point: pre-activations of second moment 1 for points "
@@ -143,9 +153,14 @@ class TrainingConfig:
         sections="optimisers",
     )
     schedule: tuple[str, ...] = option(
-        ("adam", "lbfgs"),
-        "the optimiser phases in order, each at most once (a phase with steps: 0 is skipped)",
+        ("auto",),
+        "the optimiser phases in order, each at most once (a phase with steps: 0 is skipped); "
+        "auto: Adam then Gauss–Newton on a 20×3 network where one Gauss–Newton step is "
+        "affordable, else Adam then L-BFGS on 50×4 (a file that configures only one of "
+        "training.lbfgs and training.gauss_newton gets that one; a stated network size is "
+        "kept); `pinn-gelu check` says which and why",
         registry="optimisers",
+        auto=True,
     )
     seed: int = option(0, "fixes initial weights and every sampled point", min=0, max=2**32 - 1)
     dtype: str = option(

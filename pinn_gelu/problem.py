@@ -198,6 +198,8 @@ class Problem:
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     limits: Limits = field(default_factory=Limits)
     source: Mapping[str, Any] = field(default_factory=dict)
+    #: What the reader chose for the file, by key, with the reason (``training.schedule: auto``).
+    decisions: Mapping[str, str] = field(default_factory=dict)
 
     def weight(self, term: str) -> float:
         """w_t of a loss term: ``training.weights``, else the PDE kind's default, else 1.

@@ -208,7 +208,9 @@ class Section:
         if hint is str:
             return checked_string(value, choices, fail)
         if typing.get_origin(hint) is tuple:
-            return self._name_list(f.name, value, choices)
+            if "auto" in meta and value == "auto":  # chosen later, from the whole file
+                return ("auto",)
+            return self._name_list(f.name, value, choices + (("auto",) if "auto" in meta else ()))
         if typing.get_origin(hint) is dict:
             inner = Section(value, join(self.key, f.name), self.context)
             return {
@@ -234,6 +236,8 @@ class Section:
                 raise self.expected(key, f"one of: {', '.join(choices)}", item)
             if item in names:
                 raise self.error(key, f"{item!r} is listed twice (each phase runs at most once)")
+            if item == "auto":
+                raise self.error(key, "'auto' stands alone (schedule: auto), not in a list")
             names.append(item)
         return tuple(names)
 

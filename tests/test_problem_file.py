@@ -32,7 +32,10 @@ def test_defaults_and_values(write, valid) -> None:
     del valid["network"], valid["training"]
     problem = load_problem(write(valid))
     assert problem.name == "tiny"
-    assert str(problem.network.activation) == "gelu" and problem.network.width == 50
+    assert str(problem.network.activation) == "gelu"
+    # training.schedule: auto on a small file: Adam then Gauss–Newton on 20×3
+    assert (problem.network.width, problem.network.depth) == (20, 3)
+    assert problem.training.schedule == ("adam", "gauss_newton")
     assert problem.training.dtype == "float64" and problem.training.points.sampler == "sobol"
     assert problem.domain.bounds == ((0.0, 1.0),)
 

@@ -69,6 +69,10 @@ def describe_problem(problem: Problem) -> str:
         f"({t.points.sampler})",
         f"training    {', '.join(_phase_text(t, name) for name in t.schedule)}; "
         f"{t.dtype} on {t.device}; seed {t.seed}",
+        *(
+            f"            {key.split('.')[-1]}: auto → {why}"
+            for key, why in problem.decisions.items()
+        ),
         "weights     "
         + ", ".join(f"{name} {_weight_text(problem, name)}" for name in problem.pde.term_names),
     ]

@@ -28,6 +28,7 @@ from pinn_gelu.pdes import PDE_KINDS
 from pinn_gelu.pdes.equations import MAX_EQUATIONS, parse_boundary_residual
 from pinn_gelu.problem import PDE, BoundaryCondition, Problem, ReferenceConfig
 from pinn_gelu.problem_file.checks import check_memory, check_network, check_training
+from pinn_gelu.problem_file.defaults import choose_schedule
 from pinn_gelu.problem_file.keys import REGISTRIES
 from pinn_gelu.reference import METHODS
 from pinn_gelu.schema import Context, Section, compile_expression, join, yaml12_number
@@ -89,6 +90,30 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
     training = top.section("training", {}).dataclass(TrainingConfig)
     validation = top.section("validation", {}).dataclass(ValidationConfig)
     top.finish()
+    decisions = {}
+    choice = choose_schedule(
+        training,
+        network,
+        data,
+        inputs=domain.dimension,
+        outputs=len(pde.outputs),
+        limits=limits,
+    )
+    source = plain_data(data)
+    if choice is not None:
+        training, network = choice.training, choice.network
+        decisions["training.schedule"] = choice.reason
+        # the run directory's problem.yaml states what ran: a later reading (load_run, resume,
+        # other limits) builds the same network and schedule
+        source = {
+            **source,
+            "network": {
+                **source.get("network", {}),
+                "width": network.width,
+                "depth": network.depth,
+            },
+            "training": {**source.get("training", {}), "schedule": list(training.schedule)},
+        }
 
     check_network(network, domain, pde, context)
     check_training(training, pde, context)
@@ -116,7 +141,8 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
         training=training,
         validation=validation,
         limits=limits,
-        source=plain_data(data),
+        source=source,
+        decisions=decisions,
     )
     check_memory(network, training, grid**domain.dimension, domain, problem.order, context)
     return problem
