@@ -8,7 +8,7 @@ a side or changing one count does not move the other sets.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -40,22 +40,33 @@ class Collocation:
     sides: dict[str, tuple[int, int]]
     interior_index: Tensor | None = None
     boundary_index: Tensor | None = None
+    #: The observation points of each data file, by point-set name (``data_<name>``).
+    data: dict[str, Tensor] = field(default_factory=dict)
+    #: For a data-parallel shard, the index of each data point in its file.
+    data_index: dict[str, Tensor] = field(default_factory=dict)
 
     def global_index(self, place: str) -> Tensor:
-        """Index of each point of ``interior`` or ``boundary`` in the whole (unsharded) set."""
+        """Index of each point of a point set in the whole (unsharded) set."""
         points = self.on(place)
-        index = self.interior_index if place == "interior" else self.boundary_index
+        if place in self.data:
+            index = self.data_index.get(place)
+        else:
+            index = self.interior_index if place == "interior" else self.boundary_index
         if index is None:
             return torch.arange(points.shape[0], device=points.device)
         return index
 
     def on(self, place: str) -> Tensor:
-        """Points of ``interior`` or ``boundary``."""
+        """Points of ``interior``, ``boundary`` or a data file's set."""
         if place == "interior":
             return self.interior
         if place == "boundary":
             return self.boundary
-        raise ValueError(f"unknown point set {place!r} (expected interior or boundary)")
+        if place in self.data:
+            return self.data[place]
+        raise ValueError(
+            f"unknown point set {place!r} (expected interior, boundary or one of the data sets)"
+        )
 
 
 def sample_collocation(
@@ -100,6 +111,11 @@ def shard_collocation(points: Collocation, group: Group) -> Collocation:
         at += b - a
     index = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
     index = index.to(points.boundary.device)
+    data, data_index = {}, {}
+    for place, where in points.data.items():
+        a, b = group.shard(where.shape[0])
+        data[place] = where[a:b]
+        data_index[place] = torch.arange(a, b, device=where.device)
     return Collocation(
         interior=points.interior[start:stop],
         boundary=points.boundary[index],
@@ -107,4 +123,6 @@ def shard_collocation(points: Collocation, group: Group) -> Collocation:
         sides=sides,
         interior_index=torch.arange(start, stop, device=points.interior.device),
         boundary_index=index,
+        data=data,
+        data_index=data_index,
     )

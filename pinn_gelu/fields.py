@@ -72,6 +72,9 @@ class Fields:
     hessian: Tensor | None = None
     third: Tensor | None = None
     fourth: Tensor | None = None
+    #: The unknown constants' current values λ (0-dimensional, with the graph to the trainable
+    #: θ), set by the loss for the residuals that read them; None for a forward problem.
+    unknowns: dict[str, Tensor] | None = None
 
     def require_gradient(self) -> Tensor:
         """The Jacobian (N, m, d); an error if it was not computed."""

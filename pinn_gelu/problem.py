@@ -26,6 +26,8 @@ from pinn_gelu.errors import GeometryError, ProblemFileError
 from pinn_gelu.expressions import Expression, Residual, evaluate_checked
 from pinn_gelu.fields import Engine, Fields
 from pinn_gelu.geometry.domain import Domain
+from pinn_gelu.model.unknowns import Unknown
+from pinn_gelu.observations import Observations
 
 __all__ = ["PDE", "BoundaryCondition", "Problem", "ReferenceConfig", "Term"]
 
@@ -193,6 +195,10 @@ class Problem:
     exact: Mapping[str, Expression] = field(default_factory=dict)
     reference: ReferenceConfig | None = None
     parameters: Mapping[str, float] = field(default_factory=dict)
+    #: The unknown constants of an inverse problem (:mod:`pinn_gelu.model.unknowns`), by name.
+    unknowns: Mapping[str, Unknown] = field(default_factory=dict)
+    #: Observation data (``data:``), one loss term each.
+    observations: tuple[Observations, ...] = ()
     network: NetworkConfig = field(default_factory=NetworkConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
@@ -207,6 +213,9 @@ class Problem:
         A weight given as an expression is a weight per point, folded into the term's residual
         by :meth:`terms`; w_t is then 1.
         """
+        for o in self.observations:
+            if term == o.place:
+                return o.weight
         if term in self.training.weights:
             value = self.training.weights[term]
             return 1.0 if isinstance(value, Expression) else float(value)
@@ -225,6 +234,9 @@ class Problem:
                 in [0, 1e12] at one of the term's points.
         """
         terms = self.pde.terms(self, points)
+        for o in self.observations:
+            rows = points.global_index(o.place)
+            terms.append(Term(o.place, o.place, o.need, o.misfit(points.on(o.place), rows)))
         out = []
         for term in terms:
             weight = self.training.weights.get(term.name)
@@ -270,7 +282,7 @@ class Problem:
                 that is a tiny fraction of its bounding box, a part with no surviving stretch).
         """
         try:
-            return sample_collocation(
+            points = sample_collocation(
                 self.domain,
                 self.training.points,
                 self.training.seed,
@@ -280,6 +292,11 @@ class Problem:
             )
         except GeometryError as err:
             raise ProblemFileError(self.path, "domain", str(err)) from None
+        points.data = {
+            o.place: torch.as_tensor(o.points, dtype=dtype, device=device)
+            for o in self.observations
+        }
+        return points
 
     def boundary_value(
         self,

@@ -34,6 +34,8 @@ class Context:
     limits: Limits
     variables: tuple[str, ...] = ()
     parameters: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    #: The unknown constants' names: residual expressions read them at run time.
+    unknowns: tuple[str, ...] = ()
     #: The registries a config field may name (``registry=`` in its metadata): name → entries.
     registries: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
@@ -329,7 +331,11 @@ def compile_expression(value: object, key: str, context: Context) -> Expression:
         )
     try:
         expression = parse_expression(
-            value, context.variables, context.parameters, context.limits.expressions()
+            value,
+            context.variables,
+            context.parameters,
+            context.limits.expressions(),
+            unknowns=context.unknowns,
         )
     except ExpressionError as err:
         raise ProblemFileError(context.path, key, str(err)) from None

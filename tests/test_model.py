@@ -12,6 +12,7 @@ from pinn_gelu.fields import NEEDS, need_rank
 from pinn_gelu.model.model import Model
 from pinn_gelu.model.networks import build_network
 from pinn_gelu.model.trial import Affine, Trial
+from pinn_gelu.model.unknowns import Unknown
 
 
 def factor(x: torch.Tensor) -> torch.Tensor:
@@ -91,7 +92,7 @@ def test_the_engine_is_named_and_a_fallback_says_why() -> None:
 
 
 def test_the_model_owns_every_trainable_parameter_and_names_them() -> None:
-    model = Model(wrapped().network, unknowns={"k": nn.Parameter(torch.tensor(2.0))})
+    model = Model(wrapped().network, unknowns={"k": Unknown(name="k", initial=2.0)})
     names = [n for n, _ in model.named_parameters()]
     assert names[-1] == "unknowns.k" and all(n.startswith("network.") for n in names[:-1])
     assert model.config()["unknowns"] == ["k"] and model.config()["trial"] == "identity"

@@ -160,6 +160,7 @@ def parse_expression(
     variables: Sequence[str],
     parameters: Mapping[str, float] | None = None,
     limits: ExpressionLimits | None = None,
+    unknowns: Sequence[str] = (),
 ) -> Expression:
     """Parse and compile an expression of the math language.
 
@@ -168,6 +169,7 @@ def parse_expression(
         variables: the variable names available, in column order (a prefix of x, y, z).
         parameters: named constants from the problem's ``parameters`` section.
         limits: bounds on size and constants; defaults to :class:`ExpressionLimits()`.
+        unknowns: the problem's unknown constants, named only to refuse them clearly here.
 
     Returns:
         The compiled :class:`Expression`.
@@ -179,6 +181,7 @@ def parse_expression(
     parameters = dict(parameters or {})
     text, tree = parse_tree(source, limits)
     compiler = Compiler(text, tuple(variables), parameters, limits)
+    compiler.unknowns = tuple(unknowns)
     try:
         node = compiler.compile(tree.body)
     except RecursionError:  # only with max_depth raised past what Python's stack can walk
@@ -241,6 +244,8 @@ class Compiler:
         self.parameters = parameters
         self.limits = limits
         self.used: set[str] = set()
+        #: The problem's unknown constants: only residual expressions read them (at run time).
+        self.unknowns: tuple[str, ...] = ()
 
     def fail(self, reason: str, node: ast.AST) -> ExpressionError:
         column = getattr(node, "col_offset", None)
@@ -291,6 +296,13 @@ class Compiler:
             return CONSTANTS[name]
         if name in FUNCTIONS:
             raise self.fail(f"function '{name}' must be called, as in {name}(x)", node)
+        if name in self.unknowns:
+            raise self.fail(
+                f"'{name}' is an unknown, which only residual expressions read (kind: equations, "
+                "a boundary equation entry, a data quantity): write this condition or equation "
+                "there",
+                node,
+            )
         known = [*self.variables, *CONSTANTS, *sorted(self.parameters)]
         raise self.fail(f"unknown name '{name}' (expected one of: {', '.join(known)})", node)
 

@@ -96,6 +96,7 @@ class Residual:
         laplacians: the fields whose spatial Laplacian it reads.
         normal_derivatives: the fields whose ∂/∂n it reads.
         uses_normal: whether it reads the outward normal (``nx``, ``dn``, …).
+        unknowns: the unknown constants it reads.
         order: the highest derivative order it uses.
         need: the cheapest :data:`pinn_gelu.fields.NEEDS` entry that holds all of it.
     """
@@ -106,6 +107,7 @@ class Residual:
     laplacians: frozenset[int]
     normal_derivatives: frozenset[int]
     uses_normal: bool
+    unknowns: frozenset[str]
     order: int
     need: str
     node: Callable[[Sequence[Tensor]], Tensor]
@@ -146,6 +148,7 @@ def parse_residual(
     boundary: bool = False,
     parameters: Mapping[str, float] | None = None,
     limits: ExpressionLimits | None = None,
+    unknowns: Sequence[str] = (),
 ) -> Residual:
     """Parse a residual expression: the math language plus fields and their derivatives.
 
@@ -162,6 +165,8 @@ def parse_residual(
         boundary: whether normals and ``dn`` are available.
         parameters: named constants.
         limits: bounds on size and constants.
+        unknowns: the problem's unknown constants: read at run time from
+            ``Fields.unknowns`` (their current values λ, with the graph to the trainable θ).
 
     Raises:
         ExpressionError: if the text is not in the language, breaks a bound, or involves no
@@ -172,6 +177,7 @@ def parse_residual(
     compiler = _ResidualCompiler(
         text, tuple(variables), dict(parameters or {}), limits, tuple(fields), spatial, boundary
     )
+    compiler.unknowns = tuple(unknowns)
     compiler.mark(tree.body)
     try:
         node = compiler.compile(tree.body)
@@ -195,6 +201,7 @@ def parse_residual(
         laplacians=frozenset(compiler.laplacians),
         normal_derivatives=frozenset(compiler.normal_derivatives),
         uses_normal=compiler.uses_normal,
+        unknowns=frozenset(compiler.used_unknowns),
         order=order,
         need=compiler.need(),
         node=node,
@@ -224,10 +231,11 @@ class _ResidualCompiler(Compiler):
         self.normal_derivatives: set[int] = set()
         self.dynamic: set[int] = set()
         self.uses_normal = False
+        self.used_unknowns: set[str] = set()
         self.slots = 0
 
     def mark(self, root: ast.AST) -> None:
-        """Find the sub-trees that involve the fields (the rest is evaluated once)."""
+        """Find the sub-trees that involve the fields or unknowns (the rest is evaluated once)."""
         order: list[ast.AST] = []
         stack = [root]
         while stack:
@@ -235,7 +243,9 @@ class _ResidualCompiler(Compiler):
             order.append(node)
             stack.extend(ast.iter_child_nodes(node))
         for node in reversed(order):  # children before parents
-            own = (isinstance(node, ast.Name) and node.id in self.fields) or (
+            own = (
+                isinstance(node, ast.Name) and (node.id in self.fields or node.id in self.unknowns)
+            ) or (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Name)
                 and node.func.id in OPERATORS
@@ -278,6 +288,9 @@ class _ResidualCompiler(Compiler):
                 )
             self.uses_normal = True
             return lambda env: env.normals[index]  # type: ignore[attr-defined]
+        if name in self.unknowns and name not in self.variables:
+            self.used_unknowns.add(name)
+            return lambda env: env.fields.unknowns[name]  # type: ignore[attr-defined]
         if name == TIME and TIME not in self.variables:
             raise self.fail("'t' needs a time interval (domain.time: [t0, t1])", node)
         if name in OPERATORS:

@@ -115,11 +115,19 @@ class Loss:
         return [t.name for t in self.terms]
 
     def fields(self) -> dict[str, Fields]:
-        """The Fields each point set needs, computed once per set."""
-        return {
-            place: self.engine(self.network, self.points.on(place), need)
-            for place, need in self.needs.items()
-        }
+        """The Fields each point set needs, computed once per set, with the unknowns' values."""
+        unknowns = self.unknown_values()
+        out = {}
+        for place, need in self.needs.items():
+            fields = self.engine(self.network, self.points.on(place), need)
+            fields.unknowns = unknowns
+            out[place] = fields
+        return out
+
+    def unknown_values(self) -> dict[str, Tensor] | None:
+        """λ of the model's unknown constants (None: a forward problem)."""
+        values = getattr(self.network, "unknown_values", None)
+        return values() if values is not None and getattr(self.network, "specs", None) else None
 
     def __call__(self) -> tuple[Tensor, Tensor]:
         """(weighted total L, unweighted mean squares per term as one tensor), with the graph.
@@ -200,11 +208,15 @@ class Loss:
         module docstring for the method; the result equals the dense Jacobian of
         :meth:`residuals` to rounding (tested).
         """
-        params = {
-            f"network.{n}": p.detach()
-            for n, p in self.network.named_parameters()
-            if p.requires_grad
-        }
+        trainable = [(n, p) for n, p in self.network.named_parameters() if p.requires_grad]
+        # the network's columns come from per-sample gradients of the fields; an unknown's
+        # (the columns after them, in the model's parameter order) from ∂r/∂λ·dλ/dθ
+        params = {f"network.{n}": p.detach() for n, p in trainable if not n.startswith("unknowns.")}
+        unknowns = self.unknown_values() or {}
+        unknowns = {name: value.detach() for name, value in unknowns.items()}
+        model: Any = self.network
+        slopes = {name: model.specs[name].slope(model.unknowns[name]) for name in unknowns}
+        order = [n.removeprefix("unknowns.") for n, _ in trainable if n.startswith("unknowns.")]
         # the per-sample transforms need an engine made of torch.func-compatible operations
         engine = forward_fields if supports_forward(self.network) else func_fields
         with torch.no_grad():
@@ -214,19 +226,26 @@ class Loss:
             place = fields[term.on]
             tensors = {c: getattr(place, c) for c in _CHANNELS if getattr(place, c) is not None}
             names = list(tensors)
+            known = len(names)
 
-            def residual(*values: Tensor, term: Term = term, names: list[str] = names) -> Tensor:
-                return term.residual(Fields(**dict(zip(names, values, strict=True)))).reshape(-1)
+            def residual(
+                *values: Tensor, term: Term = term, names: list[str] = names, known: int = known
+            ) -> Tensor:
+                channels = dict(zip(names, values[:known], strict=True))
+                lam = dict(zip(order, values[known:], strict=True)) or None
+                return term.residual(Fields(**channels, unknowns=lam)).reshape(-1)
 
-            primals = tuple(tensors[n] for n in names)
+            primals = (*(tensors[n] for n in names), *(unknowns[n] for n in order))
             value = residual(*primals)
             scale = math.sqrt(weight / max(count, 1))
             if value.numel() == 0:  # no rows of this term in this shard
                 rows_r.append(value)
-                rows_j.append(value.new_zeros((0, sum(p.numel() for p in params.values()))))
+                width = sum(p.numel() for p in params.values()) + len(order)
+                rows_j.append(value.new_zeros((0, width)))
                 continue
-            # a[k, c] = ∂r_k/∂F_c at the point of entry k, one jvp per field channel c
-            sizes = [t[0].numel() for t in primals]
+            # a[k, c] = ∂r_k/∂F_c at the point of entry k, one jvp per field channel c, then
+            # ∂r_k/∂λ_j, one jvp per unknown (a scalar for every entry)
+            sizes = [t[0].numel() if t.dim() else 1 for t in primals]
             columns = []
             for which, size in enumerate(sizes):
                 for c in range(size):
@@ -235,9 +254,14 @@ class Loss:
                     tangents = tuple(
                         torch.zeros(t.shape, dtype=t.dtype, device=t.device) for t in primals
                     )
-                    tangents[which].view(tangents[which].shape[0], -1)[:, c] = 1.0
+                    if tangents[which].dim():
+                        tangents[which].view(tangents[which].shape[0], -1)[:, c] = 1.0
+                    else:
+                        tangents[which].fill_(1.0)
                     columns.append(jvp(residual, primals, tangents)[1])
-            coefficients = torch.stack(columns, 1)  # (n_entries, C)
+            coefficients = torch.stack(columns, 1)  # (n_entries, C + unknowns)
+            by_unknown = coefficients[:, coefficients.shape[1] - len(order) :]
+            coefficients = coefficients[:, : coefficients.shape[1] - len(order)]
             used = (coefficients.abs().amax(0) > 0).nonzero().squeeze(1)
             points = self.points.on(term.on)
             index = term.rows if term.rows is not None else torch.arange(points.shape[0])
@@ -261,8 +285,10 @@ class Loss:
                 stop = start + chunk
                 g = per_sample(params, entry_points[start:stop], a_used[start:stop])
                 blocks.append(torch.cat([g[n].reshape(g[n].shape[0], -1) for n in params], 1))
+            lam_columns = [by_unknown[:, j] * slopes[name] for j, name in enumerate(order)]
+            block = torch.cat([torch.cat(blocks), *(c[:, None] for c in lam_columns)], 1)
             rows_r.append(value * scale)
-            rows_j.append(torch.cat(blocks) * scale)
+            rows_j.append(block * scale)
         return torch.cat(rows_r), torch.cat(rows_j)
 
     def row_keys(self) -> Tensor:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 from torch import Tensor, nn
 
 from pinn_gelu.model.networks import MLP
 from pinn_gelu.model.trial import Identity, Trial
+from pinn_gelu.model.unknowns import Unknown, build_unknowns, unknown_values
 
 __all__ = ["Model"]
 
@@ -27,8 +29,9 @@ class Model(nn.Module):
         network: the network N (an :class:`~pinn_gelu.model.networks.MLP`, or any module
             mapping (n, d) → (n, m)).
         trial: what wraps it (default: the identity, u = N).
-        unknowns: named trainable scalars (none yet; the inverse problems fill them), as raw
-            parameter values.
+        unknowns: the unknown constants of an inverse problem, by name
+            (:mod:`pinn_gelu.model.unknowns`): each becomes a raw trainable number θ in
+            ``model.unknowns``, read as λ = g(θ) by :meth:`unknown_values`.
 
     Shapes: ``forward`` maps (n, d) → (n, m).
     """
@@ -37,12 +40,21 @@ class Model(nn.Module):
         self,
         network: nn.Module,
         trial: Trial | None = None,
-        unknowns: Mapping[str, nn.Parameter] | None = None,
+        unknowns: Mapping[str, Unknown] | None = None,
     ) -> None:
         super().__init__()
         self.network = network
         self.trial = trial if trial is not None else Identity()
-        self.unknowns = nn.ParameterDict(dict(unknowns or {}))
+        self.specs: dict[str, Unknown] = dict(unknowns or {})
+        reference = next(network.parameters(), None)
+        dtype = reference.dtype if reference is not None else None
+        self.unknowns = nn.ParameterDict(
+            build_unknowns(self.specs, dtype or torch.get_default_dtype())
+        )
+
+    def unknown_values(self) -> dict[str, Tensor]:
+        """λ = g(θ) of every unknown, with the graph to θ (empty for a forward problem)."""
+        return unknown_values(dict(self.unknowns), self.specs)
 
     def forward(self, x: Tensor) -> Tensor:
         """u(x), (n, d) → (n, m)."""

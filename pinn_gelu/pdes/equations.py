@@ -177,11 +177,15 @@ def _field_names(section: Section) -> tuple[str, ...]:
             raise section.error(
                 key, f"'{name}' is a Python keyword, which no expression can name: choose another"
             )
-        if name in RESERVED or name in section.context.parameters:
+        if (
+            name in RESERVED
+            or name in section.context.parameters
+            or name in section.context.unknowns
+        ):
             raise section.error(
                 key,
-                f"'{name}' collides with a variable, constant, function, operator, normal or "
-                "parameter of the language: choose another name",
+                f"'{name}' collides with a variable, constant, function, operator, normal, "
+                "parameter or unknown of the language: choose another name",
             )
         if name in names:
             raise section.error(key, f"the field '{name}' is given twice")
@@ -213,6 +217,7 @@ def _residual(
             boundary=boundary,
             parameters=context.parameters,
             limits=context.limits.expressions(),
+            unknowns=context.unknowns,
         )
     except ExpressionError as err:
         raise section.error(key, str(err)) from None

@@ -28,8 +28,10 @@ from pinn_gelu.pdes import PDE_KINDS
 from pinn_gelu.pdes.equations import MAX_EQUATIONS, parse_boundary_residual
 from pinn_gelu.problem import PDE, BoundaryCondition, Problem, ReferenceConfig
 from pinn_gelu.problem_file.checks import check_memory, check_network, check_training
+from pinn_gelu.problem_file.data_files import parse_data
 from pinn_gelu.problem_file.defaults import choose_schedule
 from pinn_gelu.problem_file.keys import REGISTRIES
+from pinn_gelu.problem_file.unknowns import parse_unknowns
 from pinn_gelu.reference import METHODS
 from pinn_gelu.schema import Context, Section, compile_expression, join, yaml12_number
 
@@ -68,7 +70,8 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
     domain = _domain(top.section("domain"))
     context = replace(context, variables=domain.variables)
     parameters = _parameters(top.section("parameters", {}), context)
-    context = replace(context, parameters=parameters)
+    unknowns = parse_unknowns(top.section("unknowns", {}), set(parameters))
+    context = replace(context, parameters=parameters, unknowns=tuple(unknowns))
     top.context = context
 
     pde_section = top.section("pde")
@@ -82,6 +85,8 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
             f"kind {kind} has no time variable (write the equation with kind: equations)",
         )
 
+    raw_data = top.raw("data", None)
+    observations = () if raw_data is None else parse_data(raw_data, context, domain, pde.outputs)
     boundary = _boundary(top, pde, domain)
     exact = _exact(top.section("exact", {}), pde)
     reference = _reference(top, domain, limits, kind)
@@ -137,6 +142,8 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
         exact=exact,
         reference=reference,
         parameters=parameters,
+        unknowns=unknowns,
+        observations=observations,
         network=network,
         training=training,
         validation=validation,

@@ -106,6 +106,7 @@ def metrics_dict(problem: Problem, result: TrainResult, reference: str | None) -
         "phase_steps": result.phase_steps,
         "stop_reasons": result.stop_reasons,
         "final_loss": result.final_loss,
+        **({"parameters": result.parameters} if result.parameters else {}),
         "derivatives": result.derivatives,
         "dtype": problem.training.dtype,
         "device": problem.training.device,

@@ -51,6 +51,7 @@ from pinn_gelu.training.progress import Progress
 from pinn_gelu.training.result import TrainResult
 from pinn_gelu.training.resume_check import check_state
 from pinn_gelu.training.setup import assemble
+from pinn_gelu.training.uncertainty import Estimate, estimate_unknowns
 
 __all__ = ["DONE", "SNAPSHOT_EVERY", "Trainer"]
 
@@ -170,6 +171,9 @@ class Trainer:
         record.update(zip(self.objective.names, report.parts, strict=True))
         record.update(report.extra)
         record.update(errors)
+        with torch.no_grad():
+            values = self.objective.unknown_values() or {}
+            record.update({f"unknown_{name}": float(v) for name, v in values.items()})
         record["time_s"] = self.elapsed()
         self.history.append(record)
 
@@ -407,6 +411,19 @@ class Trainer:
             if self.evaluator is not None
             else {}
         )
+        parameters = {}
+        if self.model.specs:
+            if self.group.active:
+                note = "standard error not computed in a data-parallel run"
+                estimates = {
+                    n: Estimate(float(v), None, self.model.specs[n].truth, note)
+                    for n, v in self.model.unknown_values().items()
+                }
+            else:
+                estimates = estimate_unknowns(
+                    self.objective, self.model, self.problem.limits.max_gauss_newton_bytes
+                )
+            parameters = {n: e.as_dict() for n, e in estimates.items()}
         if status == "completed":
             message = "; ".join(f"{phase}: {why}" for phase, why in self.stop_reasons.items())
             message = message or "no training steps configured"
@@ -427,6 +444,7 @@ class Trainer:
             activation=self.activation,
             events=list(self.events),
             signal=self.stop_signal if status == "interrupted" else None,
+            parameters=parameters,
         )
 
     def final_loss(self) -> dict[str, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pinn_gelu.model.model import Model
 
@@ -29,6 +30,9 @@ class TrainResult:
         activation: the activation spec.
         events: rollbacks and resumptions, in order.
         signal: the signal number that interrupted the run, if any.
+        parameters: the identified unknowns (inverse problems), each a
+            :class:`~pinn_gelu.training.uncertainty.Estimate` as a dict (value, stderr, truth,
+            relative_error, note).
     """
 
     status: str
@@ -45,6 +49,7 @@ class TrainResult:
     activation: str = ""
     events: list[str] = field(default_factory=list)
     signal: int | None = None
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def steps(self) -> int:

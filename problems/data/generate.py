@@ -1,0 +1,57 @@
+"""The observation files of the shipped inverse problems, from exact solutions and seeded noise.
+
+    python problems/data/generate.py            # rewrites every file below
+
+Each dataset samples a known solution at seeded points and adds seeded Gaussian noise of a
+stated standard deviation, so that the files (and the benchmarks that identify the unknowns
+from them) are reproducible. ``--seed`` draws another noise realisation (benchmarks/inverse.py
+uses it for its coverage count); the shipped files use seed 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def heat_sensors(seed: int = 0, noise: float = 0.01) -> tuple[np.ndarray, list[str]]:
+    """u_t = a·u_xx on [0, 1] × [0, 1], a = 0.4, u = exp(−aπ²t)·sin(πx): 5 sensors × 20 times.
+
+    The sensors sit at x = 0.1, 0.3, 0.5, 0.7, 0.9 and read at t = 0.05, 0.10, …, 1.00.
+    """
+    a = 0.4
+    x, t = np.meshgrid([0.1, 0.3, 0.5, 0.7, 0.9], np.linspace(0.05, 1.0, 20), indexing="ij")
+    x, t = x.ravel(), t.ravel()
+    u = np.exp(-a * np.pi**2 * t) * np.sin(np.pi * x)
+    u = u + noise * np.random.default_rng(seed).standard_normal(u.shape)
+    return np.stack([x, t, u], 1), ["x", "t", "u"]
+
+
+DATASETS = {"heat_sensors": heat_sensors}
+
+
+def write_csv(path: Path, table: np.ndarray, names: list[str]) -> None:
+    """A CSV file with a header row, numbers in full precision."""
+    lines = [",".join(names)] + [",".join(f"{v:.17g}" for v in row) for row in table]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=HERE)
+    args = parser.parse_args()
+    for name, make in DATASETS.items():
+        table, names = make(seed=args.seed)
+        write_csv(args.out / f"{name}.csv", table, names)
+        print(f"{args.out / (name + '.csv')}: {len(table)} rows")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
