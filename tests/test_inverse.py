@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from pinn_gelu import load_problem, train
+from pinn_gelu import load_problem, load_run, train
 from pinn_gelu.cli import main
 from pinn_gelu.config import Limits
 from pinn_gelu.errors import ProblemFileError
@@ -175,7 +175,15 @@ def test_an_unknown_in_a_boundary_condition_is_identified(tmp_path) -> None:
     assert estimate["truth"] == 0.5 and estimate["relative_error"] < 4e-3
 
 
-def test_a_noisy_inverse_run_reports_value_stderr_and_truth(tmp_path) -> None:
+def test_check_lists_the_unknowns_and_the_data(tmp_path, capsys) -> None:
+    assert main(["check", write_problem(tmp_path, inverse(tmp_path, noise=0.01))]) == 0
+    out = capsys.readouterr().out
+    assert "unknown     k: initial 1, positive (λ = 1·exp(θ)); truth 2" in out
+    assert "data        data_obs: obs.csv, 20 rows; x ∈ [0.05, 0.95]; u ∈ [" in out
+    assert "noise σ = 0.01; weight 1" in out and "data_obs 1" in out
+
+
+def test_a_noisy_inverse_run_reports_value_stderr_and_truth(tmp_path, capsys) -> None:
     data = inverse(tmp_path, noise=0.01)
     data["training"] = {
         "points": {"interior": 60},
@@ -189,8 +197,14 @@ def test_a_noisy_inverse_run_reports_value_stderr_and_truth(tmp_path) -> None:
     )
     metrics = yaml.safe_load((out / "metrics.json").read_text())
     k = metrics["parameters"]["k"]
+    printed = capsys.readouterr().out
+    assert f"unknown     k = {k['value']:.6g} ± {k['stderr']:.2g}  (truth 2, " in printed
     assert k["truth"] == 2.0 and 0 < k["stderr"] < 0.1, k
     assert abs(k["value"] - 2.0) < 4 * k["stderr"] + 1e-3, k
+    solution = load_run(out)  # without the data file: it is not needed to rebuild the model
+    (tmp_path / "obs.csv").unlink()
+    solution = load_run(out)
+    assert solution.parameters == {"k": pytest.approx(k["value"], rel=1e-12)}
     header = (out / "history.csv").read_text().splitlines()[0].split(",")
     assert "unknown_k" in header and "data_obs" in header
 

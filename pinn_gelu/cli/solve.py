@@ -46,6 +46,21 @@ HELP = "train a PINN for a problem file and write a run"
 SIGNAL_REPEAT_GRACE_S = 2.0
 
 
+def parameter_text(name: str, estimate: dict) -> str:
+    """``a = 0.3987 ± 0.0021 (truth 0.4, 0.33 % off)``, or the reason there is no ± ."""
+    value = estimate["value"]
+    stderr = estimate.get("stderr")
+    text = f"{name} = {value:.6g}" + (f" ± {stderr:.2g}" if stderr is not None else "")
+    if estimate.get("truth") is not None:
+        off = estimate.get("relative_error")
+        text += f"  (truth {estimate['truth']:g}" + (
+            f", {100 * off:.2g} % off)" if off is not None else ")"
+        )
+    if estimate.get("note"):
+        text += f"; {estimate['note']}"
+    return text
+
+
 def add_arguments(sub: argparse.ArgumentParser) -> None:
     """The arguments of ``solve``."""
     problem_arguments(sub)
@@ -179,6 +194,8 @@ def _train_and_write(
         print(f"event       {printable(event)}")
     for name, value in result.relative_l2.items():
         print(f"error       relative L2 of {name} = {value:.3e}  (against the {reference})")
+    for name, estimate in result.parameters.items():
+        print(f"unknown     {parameter_text(name, estimate)}")
     print(f"time        {result.wall_time_s:.1f} s, {result.steps} steps")
     print(f"written     {directory}/ ({', '.join(p.name for p in written)}, checkpoint.pt)")
     if result.status == "interrupted":

@@ -59,6 +59,29 @@ def describe_problem(problem: Problem) -> str:
     if problem.exact:
         exact = "; ".join(f"{k} = {v.source}" for k, v in problem.exact.items())
         lines.append(f"exact       {exact}")
+    for name, u in problem.unknowns.items():
+        constraint = {
+            "free": f"free, scale {u.scale:g}",
+            "positive": f"positive (λ = {u.scale:g}·exp(θ))",
+            "bounds": f"in ({u.lower:g}, {u.upper:g})",
+        }[u.transform]
+        truth = "" if u.truth is None else f"; truth {u.truth:g}"
+        lines.append(f"unknown     {name}: initial {u.initial:g}, {constraint}{truth}")
+    for o in problem.observations:
+        ranges = ", ".join(
+            f"{v} ∈ [{o.points[:, k].min():.4g}, {o.points[:, k].max():.4g}]"
+            for k, v in enumerate(problem.domain.variables)
+        )
+        observed = ", ".join(
+            f"{q}{'' if q == r.source else f' = {r.source}'} ∈ [{o.values[:, j].min():.4g}, "
+            f"{o.values[:, j].max():.4g}]"
+            for j, (q, r) in enumerate(zip(o.quantities, o.residuals, strict=True))
+        )
+        noise = f"noise σ = {o.noise:g}" if o.noise else "noise not stated"
+        lines.append(
+            f"data        {o.place}: {o.file}, {len(o.points)} rows; {ranges}; {observed}; "
+            f"{noise}; weight {o.weight:g}"
+        )
     if problem.reference is not None:
         reference = METHODS[problem.reference.method].summary(problem.reference)
         lines.append(f"reference   {reference}")
@@ -74,7 +97,10 @@ def describe_problem(problem: Problem) -> str:
             for key, why in problem.decisions.items()
         ),
         "weights     "
-        + ", ".join(f"{name} {_weight_text(problem, name)}" for name in problem.pde.term_names),
+        + ", ".join(
+            f"{name} {_weight_text(problem, name)}"
+            for name in [*problem.pde.term_names, *(o.place for o in problem.observations)]
+        ),
     ]
     return "\n".join(lines)
 

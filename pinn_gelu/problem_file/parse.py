@@ -57,8 +57,14 @@ def default_name(path: str | Path) -> str:
     return stem or "problem"
 
 
-def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None = None) -> Problem:
-    """Validate a problem file's data (already loaded) into a :class:`Problem`."""
+def parse_problem(
+    data: Mapping[str, Any], path: str, *, limits: Limits | None = None, read_data: bool = True
+) -> Problem:
+    """Validate a problem file's data (already loaded) into a :class:`Problem`.
+
+    ``read_data=False`` leaves the ``data:`` files unread (no observations): what
+    :func:`pinn_gelu.load_run` needs to rebuild a trained model without its measurements.
+    """
     limits = limits or Limits()
     context = Context(path=path, limits=limits, registries=REGISTRIES)
     top = Section(data, "", context)
@@ -86,7 +92,11 @@ def parse_problem(data: Mapping[str, Any], path: str, *, limits: Limits | None =
         )
 
     raw_data = top.raw("data", None)
-    observations = () if raw_data is None else parse_data(raw_data, context, domain, pde.outputs)
+    observations = (
+        parse_data(raw_data, context, domain, pde.outputs)
+        if raw_data is not None and read_data
+        else ()
+    )
     boundary = _boundary(top, pde, domain)
     exact = _exact(top.section("exact", {}), pde)
     reference = _reference(top, domain, limits, kind)

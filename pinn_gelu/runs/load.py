@@ -36,12 +36,15 @@ class Solution:
         problem: the problem it was trained for (rebuilt from the checkpoint's data).
         model: the trained model (:class:`~pinn_gelu.model.model.Model`).
         fields: the names of the solution fields.
+        parameters: the identified values of the problem's unknown constants, by name.
     """
 
     def __init__(self, problem: Problem, model: Model) -> None:
         self.problem = problem
         self.model = model
         self.fields = problem.pde.solution_fields
+        with torch.no_grad():
+            self.parameters = {n: float(v) for n, v in model.unknown_values().items()}
 
     def __call__(self, points: Any) -> dict[str, np.ndarray]:
         """The solution fields at points (N, d) (array-like) → field name → (N,) array."""
@@ -91,6 +94,7 @@ def load_run(directory: str | Path, limits: Limits | None = None) -> Solution:
             _entry(checkpoint, "problem", dict, path, "a mapping"),
             str(path),
             limits=_lowered(limits or Limits(), stored),
+            read_data=False,  # the measurements are not needed to rebuild the model
         )
     except ProblemFileError as err:
         raise ValueError(str(err)) from None
@@ -102,7 +106,9 @@ def load_run(directory: str | Path, limits: Limits | None = None) -> Solution:
         expected_model = {"network", "trial", "unknowns"}
         if set(stored_model) != expected_model:
             raise ValueError(f"{path}: model: expected the keys {sorted(expected_model)}")
-        if stored_model["trial"] != "identity" or stored_model["unknowns"] != []:
+        if stored_model["trial"] != "identity" or stored_model["unknowns"] != list(
+            problem.unknowns
+        ):
             raise ValueError(
                 f"{path}: model: a trial function {describe(stored_model['trial'])} with unknowns "
                 f"{describe(stored_model['unknowns'])} is not what this version builds"
@@ -142,7 +148,7 @@ def load_run(directory: str | Path, limits: Limits | None = None) -> Solution:
         d,
         problem.network.activation.module(),
     )
-    model = Model(network).to(DTYPES[dtype])
+    model = Model(network, unknowns=problem.unknowns).to(DTYPES[dtype])
     state = _entry(checkpoint, "state_dict", dict, path, "a mapping of tensors")
     try:
         model.load_state_dict(upgrade_state_dict(state))
