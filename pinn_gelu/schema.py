@@ -36,6 +36,8 @@ class Context:
     parameters: Mapping[str, float] = dataclasses.field(default_factory=dict)
     #: The unknown constants' names: residual expressions read them at run time.
     unknowns: tuple[str, ...] = ()
+    #: The unknowns' declarations (:class:`pinn_gelu.model.unknowns.Unknown`), by name.
+    unknown_specs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: The registries a config field may name (``registry=`` in its metadata): name → entries.
     registries: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 

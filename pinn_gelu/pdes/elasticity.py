@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -68,20 +69,57 @@ def traction(stress: Tensor, normals: Tensor) -> Tensor:
     return torch.stack([sxx * nx + sxy * ny, sxy * nx + syy * ny], 1)
 
 
+#: A material constant: a number, or the name of an unknown (identified with the solution).
+Modulus = float | str
+
+
+@dataclass(frozen=True)
+class Material:
+    """The elastic constants as given: (λ, μ) or (E, ν), each a number or an unknown's name.
+
+    :meth:`lame` gives the (λ, μ) of the 2D law (λ* = 2λμ/(λ + 2μ) in plane stress) from the
+    unknowns' current values, as tensors with their graph when an unknown is involved.
+    """
+
+    given: str  # "lame" or "young"
+    first: Modulus
+    second: Modulus
+    plane: str
+
+    @property
+    def unknowns(self) -> tuple[str, ...]:
+        """The unknowns' names it reads."""
+        return tuple(v for v in (self.first, self.second) if isinstance(v, str))
+
+    def lame(self, unknowns: Mapping[str, Tensor] | None = None) -> tuple[Any, Any]:
+        """(λ, μ) of the 2D law."""
+
+        def value(v: Modulus) -> Any:
+            if isinstance(v, str):
+                if not unknowns or v not in unknowns:
+                    raise RuntimeError(f"the unknown {v!r} has no value here")
+                return unknowns[v]
+            return v
+
+        a, b = value(self.first), value(self.second)
+        lam, mu = (a, b) if self.given == "lame" else lame_from_young(a, b)
+        if self.plane == "stress":
+            lam = 2 * lam * mu / (lam + 2 * mu)
+        return lam, mu
+
+
 @dataclass(frozen=True)
 class LinearElasticity:
     """2D linear elasticity: material, body force, formulation.
 
     Attributes:
-        lam: the λ of the 2D law (λ* in plane stress).
-        mu: the shear modulus μ.
+        material: the elastic constants (numbers or unknowns).
         plane: ``strain`` or ``stress``.
         body_force: (f_x, f_y).
         formulation: ``displacement`` or ``mixed``.
     """
 
-    lam: float
-    mu: float
+    material: Material
     plane: str
     body_force: tuple[Expression, Expression]
     formulation: str = "displacement"
@@ -92,6 +130,16 @@ class LinearElasticity:
     default_condition = ("traction", 0.0)
     free_boundary = False
     allows_time = False
+
+    @property
+    def lam(self) -> float:
+        """λ of the 2D law (λ* in plane stress), when the material is known."""
+        return float(self.material.lame()[0])
+
+    @property
+    def mu(self) -> float:
+        """The shear modulus μ, when the material is known."""
+        return float(self.material.lame()[1])
 
     @property
     def order(self) -> int:
@@ -121,12 +169,13 @@ class LinearElasticity:
 
     def terms(self, problem: Problem, points: Collocation) -> list[Term]:
         """Interior terms of the formulation and the boundary terms, on these points."""
-        lam, mu = self.lam, self.mu
+        lame = self.material.lame
         force = self._forces(points.interior, problem.path)
         terms: list[Term] = []
         if self.formulation == "displacement":
 
             def navier(fields: Fields) -> Tensor:
+                lam, mu = lame(fields.unknowns)
                 hess = fields.require_hessian()  # [n, k, i, j] = ∂²u_k/∂x_i∂x_j
                 grad_div = hess[:, 0, 0, :] + hess[:, 1, 1, :]
                 return mu * fields.require_laplacian() + (lam + mu) * grad_div + force
@@ -140,6 +189,7 @@ class LinearElasticity:
                 return divergence + force
 
             def constitutive(fields: Fields) -> Tensor:
+                lam, mu = lame(fields.unknowns)
                 g = fields.require_gradient()
                 return fields.value[:, 2:5] - stress_from_gradient(g[:, :2, :], lam, mu)
 
@@ -158,10 +208,11 @@ class LinearElasticity:
     def _traction_term(self, targets: BoundaryTargets, normals: Tensor) -> Term:
         rows, components, values = targets.rows, targets.components, targets.values
         index = torch.arange(rows.numel(), device=rows.device)
-        lam, mu = self.lam, self.mu
+        lame = self.material.lame
         if self.formulation == "displacement":
 
             def from_gradient(fields: Fields) -> Tensor:
+                lam, mu = lame(fields.unknowns)
                 stress = stress_from_gradient(fields.require_gradient()[rows, :2, :], lam, mu)
                 return traction(stress, normals)[index, components] - values
 
@@ -178,7 +229,9 @@ class LinearElasticity:
             values = network(x)
             return {name: values[:, k] for k, name in enumerate(self.solution_fields)}
         fields = engine(network, x, "gradient")
-        stress = stress_from_gradient(fields.require_gradient(), self.lam, self.mu)
+        values = getattr(network, "unknown_values", None)
+        lam, mu = self.material.lame(values() if values is not None else None)
+        stress = stress_from_gradient(fields.require_gradient(), lam, mu)
         names = self.solution_fields
         return {
             names[0]: fields.value[:, 0],
@@ -189,10 +242,18 @@ class LinearElasticity:
     def describe(self) -> str:
         """The equations with the material."""
         law = "λ*" if self.plane == "stress" else "λ"
+        m = self.material
+        if m.unknowns:
+            names = ("λ", "μ") if m.given == "lame" else ("E", "ν")
+            material = ", ".join(
+                f"{n} = {v} (unknown)" if isinstance(v, str) else f"{n} = {v:g}"
+                for n, v in zip(names, (m.first, m.second), strict=True)
+            )
+        else:
+            material = f"{law} = {self.lam:g}, μ = {self.mu:g}"
         return (
             f"linear elasticity ({self.formulation} form, plane {self.plane}): ∇·σ + f = 0, "
-            f"{law} = {self.lam:g}, μ = {self.mu:g}, f = ({self.body_force[0].source}, "
-            f"{self.body_force[1].source})"
+            f"{material}, f = ({self.body_force[0].source}, {self.body_force[1].source})"
         )
 
 
@@ -210,6 +271,28 @@ def _constant(section: Section, key: str, value: object) -> float:
     if expression.constant is None:
         raise section.error(key, "a material constant must not depend on x or y")
     return expression.constant
+
+
+def _modulus(section: Section, key: str, need: str) -> Modulus:
+    """A constant, or the name of an unknown whose map keeps it where it must be.
+
+    ``need``: ``positive`` (E, μ, λ) or ``ratio`` (ν: bounds inside (−1, 0.5)).
+    """
+    value = section.raw(key)
+    unknowns = section.context.unknowns
+    if not (isinstance(value, str) and value.strip() in unknowns):
+        return _constant(section, key, value)
+    name = value.strip()
+    spec = section.context.unknown_specs[name]
+    if need == "positive" and spec.transform != "positive":
+        raise section.error(key, f"the unknown {name!r} must be declared positive: true here")
+    if need == "ratio" and not (
+        spec.transform == "bounds" and spec.lower >= -1 and spec.upper <= 0.5
+    ):
+        raise section.error(
+            key, f"the unknown {name!r} needs bounds inside [-1, 0.5], e.g. bounds: [0, 0.5]"
+        )
+    return name
 
 
 def parse(section: Section) -> LinearElasticity:
@@ -232,25 +315,24 @@ def parse(section: Section) -> LinearElasticity:
         )
     if has_lame:
         lame = section.section("lame")
-        lam = _constant(lame, "lambda", lame.raw("lambda"))
-        mu = _constant(lame, "mu", lame.raw("mu"))
+        lam = _modulus(lame, "lambda", "positive")
+        mu = _modulus(lame, "mu", "positive")
         lame.finish()
-        if mu <= 0:
+        if isinstance(mu, float) and mu <= 0:
             raise lame.error("mu", f"the shear modulus μ must be positive, got {mu:g}")
-        if lam + mu <= 0:
+        if isinstance(lam, float) and isinstance(mu, float) and lam + mu <= 0:
             raise lame.error("lambda", f"λ + μ must be positive (got λ = {lam:g}, μ = {mu:g})")
+        material = Material("lame", lam, mu, plane)
     else:
-        e = _constant(section, "youngs_modulus", section.raw("youngs_modulus"))
-        nu = _constant(section, "poisson_ratio", section.raw("poisson_ratio"))
-        if e <= 0:
+        e = _modulus(section, "youngs_modulus", "positive")
+        nu = _modulus(section, "poisson_ratio", "ratio")
+        if isinstance(e, float) and e <= 0:
             raise section.error("youngs_modulus", f"must be positive, got {e:g}")
-        if not -1 < nu < 0.5:
+        if isinstance(nu, float) and not -1 < nu < 0.5:
             raise section.error(
                 "poisson_ratio", f"must lie in (-1, 0.5) (0.5 is incompressible), got {nu:g}"
             )
-        lam, mu = lame_from_young(e, nu)
-    if plane == "stress":
-        lam = 2 * lam * mu / (lam + 2 * mu)
+        material = Material("young", e, nu, plane)
     forces = section.raw("body_force", ["0", "0"])
     if not isinstance(forces, list) or len(forces) != 2:
         raise section.expected("body_force", "a list of 2 expressions [fx, fy]", forces)
@@ -259,4 +341,4 @@ def parse(section: Section) -> LinearElasticity:
         section.expression("body_force[1]", forces[1]),
     )
     section.finish()
-    return LinearElasticity(lam, mu, plane, body_force, formulation)
+    return LinearElasticity(material, plane, body_force, formulation)

@@ -9,7 +9,6 @@ by :class:`~pinn_gelu.config.Limits`. Any problem raises
 from __future__ import annotations
 
 import keyword
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -20,29 +19,23 @@ from pinn_gelu.checkpoints import plain_data
 from pinn_gelu.config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
 from pinn_gelu.errors import GeometryError, ProblemFileError, describe, number_text
 from pinn_gelu.expressions import NORMALS, RESERVED, Expression, Residual
-from pinn_gelu.geometry import Box
-from pinn_gelu.geometry.csg import parse_region
 from pinn_gelu.geometry.domain import Domain, RegionDomain
-from pinn_gelu.geometry.primitives import Shape, parse_shape
 from pinn_gelu.pdes import PDE_KINDS
 from pinn_gelu.pdes.equations import MAX_EQUATIONS, parse_boundary_residual
 from pinn_gelu.problem import PDE, BoundaryCondition, Problem, ReferenceConfig
 from pinn_gelu.problem_file.checks import check_memory, check_network, check_training
 from pinn_gelu.problem_file.data_files import parse_data
 from pinn_gelu.problem_file.defaults import choose_schedule
+from pinn_gelu.problem_file.domains import MAX_SHAPE_PARTS, parse_domain
 from pinn_gelu.problem_file.keys import REGISTRIES
 from pinn_gelu.problem_file.unknowns import parse_unknowns
 from pinn_gelu.reference import METHODS
-from pinn_gelu.schema import Context, Section, compile_expression, join, yaml12_number
+from pinn_gelu.schema import Context, Section, compile_expression, join
 
 __all__ = ["default_name", "parse_problem"]
 
 MAX_BOUNDARY_ENTRIES = 100
 MAX_PARAMETERS = 100
-#: Most shapes in a region, and most boundary parts (sides, edges) of all its shapes together:
-#: finding the region's boundary costs about 1.3 ms × parts² (13 s for a 100-gon minus a disk).
-MAX_SHAPES = 32
-MAX_SHAPE_PARTS = 64
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
@@ -73,11 +66,13 @@ def parse_problem(
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise top.expected("name", "letters, digits, '.', '_' or '-' (at most 100)", name)
 
-    domain = _domain(top.section("domain"))
+    domain = parse_domain(top.section("domain"))
     context = replace(context, variables=domain.variables)
     parameters = _parameters(top.section("parameters", {}), context)
     unknowns = parse_unknowns(top.section("unknowns", {}), set(parameters))
-    context = replace(context, parameters=parameters, unknowns=tuple(unknowns))
+    context = replace(
+        context, parameters=parameters, unknowns=tuple(unknowns), unknown_specs=unknowns
+    )
     top.context = context
 
     pde_section = top.section("pde")
@@ -98,8 +93,24 @@ def parse_problem(
         else ()
     )
     boundary = _boundary(top, pde, domain)
-    exact = _exact(top.section("exact", {}), pde)
+    # the exact solution is evaluated at the unknowns' true values, where the file states them
+    truths = {n: u.truth for n, u in unknowns.items() if u.truth is not None}
+    exact_section = top.section("exact", {})
+    exact_section.context = replace(
+        context,
+        parameters={**parameters, **truths},
+        unknowns=tuple(n for n in unknowns if n not in truths),
+    )
+    exact = _exact(exact_section, pde)
     reference = _reference(top, domain, limits, kind)
+    material = getattr(pde, "material", None)
+    if reference is not None and material is not None and material.unknowns:
+        raise ProblemFileError(
+            path,
+            "reference",
+            f"a reference solution needs the material constants, but "
+            f"{', '.join(material.unknowns)} are unknowns: give an exact solution instead",
+        )
 
     network = top.section("network", {}).dataclass(NetworkConfig)
     training = top.section("training", {}).dataclass(TrainingConfig)
@@ -163,104 +174,6 @@ def parse_problem(
     )
     check_memory(network, training, grid**domain.dimension, domain, problem.order, context)
     return problem
-
-
-def _domain(section: Section) -> Domain:
-    if section.has("shapes") or section.has("region"):
-        return _region(section)
-    rectangle = section.raw("rectangle")
-    time = section.raw("time", None)
-    section.finish()
-    what = "a list of 1 to 3 [min, max] pairs, e.g. [[0, 1], [0, 1]]"
-    if not isinstance(rectangle, list) or not 1 <= len(rectangle) <= 3:
-        raise section.expected("rectangle", what, rectangle)
-    bounds = []
-    for i, pair in enumerate(rectangle):
-        bounds.append(_interval(section, join("rectangle", i), pair))
-    if time is not None:
-        bounds.append(_interval(section, "time", time))
-    return Box(tuple(bounds), time=time is not None)
-
-
-def _region(section: Section) -> RegionDomain:
-    """``domain: {shapes: {name: {kind: value}}, region: "a - b"}`` → a CSG region."""
-    shapes_data = section.raw("shapes")
-    expression = section.raw("region")
-    if section.has("time"):
-        raise section.error(
-            "time", "a time interval needs a box domain (rectangle:), not shapes and a region"
-        )
-    section.finish()
-    if not isinstance(shapes_data, dict) or not shapes_data:
-        raise section.expected(
-            "shapes", "a mapping of names to shapes, e.g. {hole: {disk: {...}}}", shapes_data
-        )
-    if len(shapes_data) > MAX_SHAPES:
-        raise section.error("shapes", f"at most {MAX_SHAPES} shapes ({len(shapes_data)} given)")
-    shapes: dict[str, Shape] = {}
-    parts = 0
-    for name, spec in shapes_data.items():
-        key = join("shapes", str(name))
-        if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or keyword.iskeyword(name):
-            raise section.error(
-                key,
-                f"a shape name must be an identifier such as plate or hole, got {describe(name)}",
-            )
-        if name == "all":
-            raise section.error(key, "'all' names the whole boundary; choose another name")
-        try:
-            shapes[name] = parse_shape(spec, key)
-        except GeometryError as err:
-            raise section.error(err.key or key, err.reason) from None
-        parts += len(shapes[name].part_names)
-        if parts > MAX_SHAPE_PARTS:
-            raise section.error(
-                key,
-                f"the shapes have more than {MAX_SHAPE_PARTS} boundary parts in all (edges and "
-                "sides; finding the region's boundary costs their number squared)",
-            )
-    try:
-        region = parse_region(expression, shapes, key="region")
-    except GeometryError as err:
-        raise section.error(err.key or "region", err.reason) from None
-    unused = [name for name in shapes if name not in region.shapes]
-    if unused:
-        raise section.error(
-            join("shapes", unused[0]),
-            f"shape {unused[0]!r} is not used in the region {region.expression!r}",
-        )
-    return RegionDomain(region)
-
-
-def _interval(section: Section, key: str, pair: object) -> tuple[float, float]:
-    """A [min, max] pair of finite numbers, min < max, neither too wide nor too narrow."""
-    if not isinstance(pair, list) or len(pair) != 2:
-        raise section.expected(key, "a [min, max] pair", pair)
-    lo, hi = (_finite(section, join(key, j), v) for j, v in enumerate(pair))
-    if not lo < hi:
-        raise section.error(key, f"expected min < max, got [{lo:g}, {hi:g}]")
-    if hi - lo > 1e6 or max(abs(lo), abs(hi)) > 1e6:
-        raise section.error(key, "coordinates must lie within [-1e6, 1e6]")
-    if hi - lo < 1e-6 * max(1.0, abs(lo), abs(hi)):
-        raise section.error(
-            key,
-            f"the interval [{lo:g}, {hi:g}] is too narrow: its width must be at least 1e-6 "
-            "(and 1e-6 of its largest coordinate), or points and grid spacings underflow",
-        )
-    return lo, hi
-
-
-def _finite(section: Section, key: str, value: object) -> float:
-    value = yaml12_number(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise section.expected(key, "a number", value)
-    try:
-        number = float(value)
-    except OverflowError:
-        raise section.expected(key, "a finite number", value) from None
-    if not math.isfinite(number):
-        raise section.expected(key, "a finite number", value)
-    return number
 
 
 def _parameters(section: Section, context: Context) -> dict[str, float]:

@@ -32,7 +32,41 @@ def heat_sensors(seed: int = 0, noise: float = 0.01) -> tuple[np.ndarray, list[s
     return np.stack([x, t, u], 1), ["x", "t", "u"]
 
 
-DATASETS = {"heat_sensors": heat_sensors}
+def kirsch_displacement(x: np.ndarray, y: np.ndarray, e: float, nu: float) -> tuple:
+    """The Kirsch plate's displacement (plane strain, S = 1, a = 1; kirsch_plate.yaml's exact)."""
+    mu, kappa, a, s = e / (2 * (1 + nu)), 3 - 4 * nu, 1.0, 1.0
+    r2 = x**2 + y**2
+    ux = (s * a / (8 * mu)) * (
+        (kappa + 1) * x / a
+        + 2 * a * ((1 + kappa) * x / r2 + (x**3 - 3 * x * y**2) / r2**2)
+        - 2 * a**3 * (x**3 - 3 * x * y**2) / r2**3
+    )
+    uy = (s * a / (8 * mu)) * (
+        (kappa - 3) * y / a
+        + 2 * a * ((1 - kappa) * y / r2 + (3 * x**2 * y - y**3) / r2**2)
+        - 2 * a**3 * (3 * x**2 * y - y**3) / r2**3
+    )
+    return ux, uy
+
+
+def plate_dic(seed: int = 0, noise: float = 0.01) -> tuple[np.ndarray, list[str]]:
+    """The Kirsch plate (E = 2.6, ν = 0.3): ux, uy at 100 points, as digital image correlation.
+
+    Points uniform in the quarter plate [0, 4]² minus the unit disk (seeded; the same points for
+    every noise seed), Gaussian noise of standard deviation ``noise`` × max |u| on each
+    component (noise seeded by ``seed``).
+    """
+    rng = np.random.default_rng(12345)
+    points = rng.uniform(0, 4, (400, 2))
+    points = points[np.hypot(points[:, 0], points[:, 1]) > 1.05][:100]
+    x, y = points[:, 0], points[:, 1]
+    ux, uy = kirsch_displacement(x, y, 2.6, 0.3)
+    scale = noise * max(np.abs(ux).max(), np.abs(uy).max())
+    eps = np.random.default_rng(seed).standard_normal((2, len(x)))
+    return np.stack([x, y, ux + scale * eps[0], uy + scale * eps[1]], 1), ["x", "y", "ux", "uy"]
+
+
+DATASETS = {"heat_sensors": heat_sensors, "plate_dic": plate_dic}
 
 
 def write_csv(path: Path, table: np.ndarray, names: list[str]) -> None:
