@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 import signal
+import sys
 
 import numpy as np
 import pytest
@@ -15,9 +17,14 @@ from pinn_gelu.cli import main
 from pinn_gelu.config import Limits
 from pinn_gelu.errors import ProblemFileError
 from pinn_gelu.model.unknowns import TRANSFORMS, Unknown
+from pinn_gelu.problem_file import parse_problem, read_yaml
 from pinn_gelu.training import Trainer
 from pinn_gelu.training.setup import assemble
 from pinn_gelu.training.uncertainty import covariance
+
+from .conftest import PROBLEMS, ROOT
+
+sys.path.insert(0, str(ROOT / "problems" / "data"))
 
 
 def csv_text(columns: dict[str, np.ndarray]) -> str:
@@ -330,3 +337,64 @@ def test_npz_data_and_links_are_checked(tmp_path, capsys) -> None:
     (tmp_path / "obs.npz").symlink_to(tmp_path / "problem.yaml")
     assert main(["check", path]) == 2
     assert "is not a regular file" in capsys.readouterr().err
+
+
+PLATE = PROBLEMS / "plate_inverse.yaml"
+
+
+def test_unknown_elastic_constants_have_exact_jacobian_columns() -> None:
+    problem = load_problem(PLATE, ["training.points.interior=30", "training.points.boundary=30"])
+    assembly = assemble(problem)
+    model, loss = assembly.model, assembly.objective
+    _, jacobian = loss.jacobian()
+    names = [n for n, _ in model.named_parameters()]
+    assert names[-2:] == ["unknowns.E", "unknowns.nu"]
+
+    def residuals(*values):
+        with torch.nn.utils.stateless._reparametrize_module(
+            model, dict(zip(names, values, strict=True))
+        ):
+            return loss.residuals()
+
+    dense = torch.autograd.functional.jacobian(residuals, tuple(model.parameters()))
+    dense = torch.cat([d.reshape(d.shape[0], -1) for d in dense], 1)
+    assert torch.allclose(jacobian, dense, rtol=1e-10, atol=1e-12)
+    assert bool((dense[:, -2:].abs().amax(0) > 1e-3).all())  # both constants act
+
+
+def test_the_exact_solution_is_evaluated_at_the_true_values() -> None:
+    problem = load_problem(PLATE)
+    x = torch.tensor([[2.0, 1.0]], dtype=torch.float64)
+    from generate import kirsch_displacement  # the data script (problems/data, on sys.path)
+
+    ux, _ = kirsch_displacement(np.array([2.0]), np.array([1.0]), 2.6, 0.3)
+    assert float(problem.exact["ux"](x)) == pytest.approx(float(ux[0]), rel=1e-12)
+
+
+def _no_truth(d):
+    del d["unknowns"]["E"]["truth"]
+
+
+def _reference_instead_of_exact(d):
+    del d["exact"]
+    d["reference"] = {"finite_element": {"size": 0.5}}
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        (lambda d: d["unknowns"]["E"].pop("positive"), "pde.youngs_modulus", "declared positive"),
+        (
+            lambda d: d["unknowns"]["nu"].update(bounds=[0, 0.6]),
+            "pde.poisson_ratio",
+            "needs bounds inside [-1, 0.5]",
+        ),
+        (_reference_instead_of_exact, "reference", "are unknowns"),
+        (_no_truth, "exact.ux", "'E' is an unknown"),
+    ],
+)
+def test_unknown_constants_where_they_cannot_go_are_refused(change, key, words) -> None:
+    data = read_yaml(PLATE)
+    change(data)
+    with pytest.raises(ProblemFileError, match=re.escape(f"{key}: ") + ".*" + re.escape(words)):
+        parse_problem(data, str(PLATE))
