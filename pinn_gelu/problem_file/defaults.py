@@ -13,7 +13,8 @@
 3. otherwise Adam then L-BFGS, on a 50×4 network unless the file states its size.
 
 The rows are estimated before any point is drawn, as (interior + boundary points) × the
-network's outputs (an upper bound for every shipped PDE kind). Why: measured on every shipped
+network's outputs (an upper bound for every shipped PDE kind), plus the observation data's
+values. Why: measured on every shipped
 problem with its training and network sections removed (``benchmarks/defaults.py``,
 ``benchmarks/results/defaults.txt``), Adam then Gauss–Newton on 20×3 beat Adam then L-BFGS on
 50×4 on error and time; the README's table of defaults comes from that file. ``pinn-gelu check``
@@ -65,6 +66,7 @@ def choose_schedule(
     inputs: int,
     outputs: int,
     limits: Limits,
+    data_rows: int = 0,
 ) -> Choice | None:
     """Resolve ``schedule: auto`` (None when the file names its schedule).
 
@@ -76,6 +78,7 @@ def choose_schedule(
         inputs: the network's inputs (coordinates, time included).
         outputs: the network's outputs.
         limits: the run's limits (``max_gauss_newton_bytes``).
+        data_rows: the residual rows of the observation data (values × quantities).
     """
     if training.schedule != AUTO:
         return None
@@ -89,7 +92,7 @@ def choose_schedule(
         reason = f"the file configures training.{second}"
     else:
         candidate = _sized(network, sized, "gauss_newton")
-        second, reason = _affordable(candidate, training, inputs, outputs, limits)
+        second, reason = _affordable(candidate, training, inputs, outputs, limits, data_rows)
     network = _sized(network, sized, second)
     size = f"{network.width}×{network.depth} network"
     if sized != {"width", "depth"}:
@@ -112,10 +115,15 @@ def _sized(network: NetworkConfig, stated: set[str], second: str) -> NetworkConf
 
 
 def _affordable(
-    network: NetworkConfig, training: TrainingConfig, inputs: int, outputs: int, limits: Limits
+    network: NetworkConfig,
+    training: TrainingConfig,
+    inputs: int,
+    outputs: int,
+    limits: Limits,
+    data_rows: int,
 ) -> tuple[str, str]:
     """("gauss_newton" or "lbfgs", why) for the Gauss–Newton step's memory and cost."""
-    rows = (training.points.interior + training.points.boundary) * max(outputs, 1)
+    rows = (training.points.interior + training.points.boundary) * max(outputs, 1) + data_rows
     p = parameter_count(network, inputs, outputs)
     small = min(rows, p)
     needed = 8 * (rows * p + small * small)

@@ -124,6 +124,7 @@ def parse_problem(
         inputs=domain.dimension,
         outputs=len(pde.outputs),
         limits=limits,
+        data_rows=sum(o.values.size for o in observations),
     )
     source = plain_data(data)
     if choice is not None:

@@ -66,7 +66,21 @@ def plate_dic(seed: int = 0, noise: float = 0.01) -> tuple[np.ndarray, list[str]
     return np.stack([x, y, ux + scale * eps[0], uy + scale * eps[1]], 1), ["x", "y", "ux", "uy"]
 
 
-DATASETS = {"heat_sensors": heat_sensors, "plate_dic": plate_dic}
+def coefficient_u(seed: int = 0, noise: float = 0.1) -> tuple[np.ndarray, list[str]]:
+    """u = sin(πx) sin(πy) of −∇·(a∇u) = f on [0, 1]², a = 1/(1 + x² + y² + (x−1)² + (y−1)²).
+
+    PINNacle's PInv setting; f (in coefficient_inverse.yaml) derived with sympy from u and a.
+    u at 2,500 uniform random points (the same points for every seed) with Gaussian noise of
+    standard deviation ``noise``.
+    """
+    points = np.random.default_rng(54321).uniform(0, 1, (2500, 2))
+    x, y = points[:, 0], points[:, 1]
+    u = np.sin(np.pi * x) * np.sin(np.pi * y)
+    u = u + noise * np.random.default_rng(seed).standard_normal(u.shape)
+    return np.stack([x, y, u], 1), ["x", "y", "u"]
+
+
+DATASETS = {"heat_sensors": heat_sensors, "plate_dic": plate_dic, "coefficient_u": coefficient_u}
 
 
 def write_csv(path: Path, table: np.ndarray, names: list[str]) -> None:
