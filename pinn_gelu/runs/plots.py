@@ -324,6 +324,43 @@ def loss_figure(history: Sequence[Mapping[str, float | str]], terms: Sequence[st
     return figure
 
 
+def parameters_figure(
+    history: Sequence[Mapping[str, float | str]], parameters: Mapping[str, Mapping[str, Any]]
+) -> Figure:
+    """Each unknown's value against the step: its final ± 2 standard errors and its truth.
+
+    One panel per unknown (from ``history.csv``'s ``unknown_<name>`` columns); the band is the
+    final value ± 2 standard errors, drawn over the last phase; the truth, where given, dashed.
+    """
+    names = list(parameters)
+    figure = Figure(figsize=(7.0, 2.4 * max(len(names), 1)), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(max(len(names), 1), 1, sharex=True, squeeze=False)[:, 0])
+    steps = np.array([float(r["step"]) for r in history])
+    for ax, name in zip(axes, names, strict=False):
+        estimate = parameters[name]
+        values = np.array([float(r[f"unknown_{name}"]) for r in history])
+        ax.plot(steps, values, color="black", lw=1.4, label=f"{name}")
+        value, stderr = estimate["value"], estimate.get("stderr")
+        if stderr is not None and len(steps):
+            last = str(history[-1]["phase"])
+            start = next(float(r["step"]) for r in history if r["phase"] == last)
+            ax.fill_between(
+                [start, steps[-1]],
+                value - 2 * stderr,
+                value + 2 * stderr,
+                color="tab:blue",
+                alpha=0.25,
+                label=f"{value:.5g} ± 2 × {stderr:.2g}",
+            )
+        if estimate.get("truth") is not None:
+            ax.axhline(estimate["truth"], color="tab:red", ls="--", lw=1, label="truth")
+        ax.set_ylabel(name)
+        ax.legend(loc="best", fontsize=8)
+        ax.grid(True, alpha=0.25)
+    axes[-1].set_xlabel("step")
+    return figure
+
+
 def comparison_figure(comparison: Comparison) -> Figure:
     """The figure of an activation comparison.
 

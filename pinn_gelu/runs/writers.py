@@ -10,6 +10,7 @@ A run directory holds::
     solution.png     prediction, reference and pointwise error
     loss.png         loss terms and error against step
     deformation.png  the deformed body (elasticity)
+    parameters.png   each unknown against the step, ± 2 standard errors and the truth (inverse)
     checkpoint.pt    the resumable training state (pinn-gelu solve FILE --resume DIR)
     error.txt        why a failed run failed
 
@@ -41,7 +42,7 @@ from pinn_gelu.problem import Problem
 from pinn_gelu.runs.deformation import extra_figures
 from pinn_gelu.runs.files import save_figure, write_json, write_text
 from pinn_gelu.runs.paraview import write_paraview
-from pinn_gelu.runs.plots import field_panels, grid_values, loss_figure
+from pinn_gelu.runs.plots import field_panels, grid_values, loss_figure, parameters_figure
 from pinn_gelu.training import TrainResult
 
 __all__ = ["CHECKPOINT_NAME", "RUN_FILES", "WRITERS", "Output", "Writer", "write_run"]
@@ -192,6 +193,11 @@ def _figures(out: Output) -> list[Path]:
         "solution.png": field_panels(problem, canvas, predictions, references),
         "loss.png": loss_figure(result.history, [t for t in result.final_loss if t != "loss"]),
         **extra_figures(problem, canvas, predictions, f"{problem.name} (PINN)"),
+        **(
+            {"parameters.png": parameters_figure(result.history, result.parameters)}
+            if result.parameters
+            else {}
+        ),
     }
     written = []
     for name, figure in figures.items():
@@ -216,7 +222,7 @@ WRITERS: dict[str, Writer] = {
     "model": Writer(("model.pt",), _model),
     "problem": Writer(("problem.yaml",), _problem),
     "error": Writer(("error.txt",), _error),
-    "figures": Writer(("solution.png", "loss.png", "deformation.png"), _figures),
+    "figures": Writer(("solution.png", "loss.png", "deformation.png", "parameters.png"), _figures),
     "paraview": Writer(("solution.vtu",), _paraview),
     "metrics": Writer(("metrics.json",), _metrics),
 }
