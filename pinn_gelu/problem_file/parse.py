@@ -92,7 +92,7 @@ def parse_problem(
         if raw_data is not None and read_data
         else ()
     )
-    boundary = _boundary(top, pde, domain)
+    boundary = _boundary(top, pde, domain, raw_data is not None)
     # the exact solution is evaluated at the unknowns' true values, where the file states them
     truths = {n: u.truth for n, u in unknowns.items() if u.truth is not None}
     exact_section = top.section("exact", {})
@@ -247,11 +247,18 @@ def _parts(section: Section, on: object, domain: RegionDomain) -> tuple[str, ...
     return tuple(dict.fromkeys(sides))
 
 
-def _boundary(top: Section, pde: PDE, domain: Domain) -> tuple[BoundaryCondition, ...]:
+def _boundary(
+    top: Section, pde: PDE, domain: Domain, has_data: bool
+) -> tuple[BoundaryCondition, ...]:
     entries = top.raw("boundary")
+    if entries == [] and pde.free_boundary and has_data:
+        return ()  # kind: equations with observations: the data may stand in for conditions
     if not isinstance(entries, list) or not entries:
         raise top.expected(
-            "boundary", "a non-empty list of conditions ({on: ..., <kind>: ...})", entries
+            "boundary",
+            "a non-empty list of conditions ({on: ..., <kind>: ...}; an empty list only for "
+            "kind: equations with data)",
+            entries,
         )
     if len(entries) > MAX_BOUNDARY_ENTRIES:
         raise top.error("boundary", f"at most {MAX_BOUNDARY_ENTRIES} entries")
