@@ -396,3 +396,26 @@ def test_unknown_constants_where_they_cannot_go_are_refused(change, key, words) 
     change(data)
     with pytest.raises(ProblemFileError, match=re.escape(f"{key}: ") + ".*" + re.escape(words)):
         parse_problem(data, str(PLATE))
+
+
+def test_data_rows_are_sharded_once_each_and_keep_their_targets(tmp_path) -> None:
+    """Two ranks' shards of a data term hold the whole file's residual rows, once each."""
+    from pinn_gelu.collocation import shard_collocation
+    from pinn_gelu.derivatives import select_engine
+    from pinn_gelu.distributed import Group
+    from pinn_gelu.training.setup import build_model
+
+    problem = load_problem(write_problem(tmp_path, inverse(tmp_path, noise=0.01)))
+    model = build_model(problem)
+    engine, _ = select_engine(model, "auto")
+    whole = problem.collocation(torch.float64)
+
+    def data_rows(points):
+        (term,) = [t for t in problem.terms(points) if t.name == "data_obs"]
+        fields = engine(model, points.on(term.on), term.need)
+        return term.residual(fields).detach().reshape(-1)
+
+    parts = [data_rows(shard_collocation(whole, Group(rank=r, size=2))) for r in (0, 1)]
+    assert [p.numel() for p in parts] == [10, 10]
+    # the same rows and targets (to rounding: a batch of 10 points rounds differently from 20)
+    assert torch.allclose(torch.cat(parts), data_rows(whole), rtol=1e-12, atol=0)
