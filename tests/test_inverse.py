@@ -419,3 +419,20 @@ def test_data_rows_are_sharded_once_each_and_keep_their_targets(tmp_path) -> Non
     assert [p.numel() for p in parts] == [10, 10]
     # the same rows and targets (to rounding: a batch of 10 points rounds differently from 20)
     assert torch.allclose(torch.cat(parts), data_rows(whole), rtol=1e-12, atol=0)
+
+
+def test_a_misfit_far_above_the_stated_noise_is_reported(tmp_path) -> None:
+    """Data with noise 0.01 declared as 0.001: the reduced χ² is about 100, and it is said."""
+    data = inverse(tmp_path, noise=0.01)
+    data["data"][0]["noise"] = 0.001
+    data["training"] = {
+        "points": {"interior": 60},
+        "adam": {"steps": 800},
+        "gauss_newton": {"steps": 20},
+    }
+    k = train(load_problem(write_problem(tmp_path, data)), progress=False).parameters["k"]
+    assert k["reduced_chi2"] > 20, k
+    assert "understates the uncertainty" in k["note"]
+    data["data"][0]["noise"] = 0.01  # as measured: no such note
+    k = train(load_problem(write_problem(tmp_path, data)), progress=False).parameters["k"]
+    assert k["reduced_chi2"] < 4 and "note" not in k, k

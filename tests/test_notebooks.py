@@ -15,7 +15,7 @@ execute = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(execute)  # type: ignore[union-attr]
 
 
-def test_the_five_notebooks_exist_and_the_readme_links_each() -> None:
+def test_the_six_notebooks_exist_and_the_readme_links_each() -> None:
     names = [p.name for p in NOTEBOOKS]
     assert names == [
         "01_gelu_noisy_gate.ipynb",
@@ -23,6 +23,7 @@ def test_the_five_notebooks_exist_and_the_readme_links_each() -> None:
         "03_poisson_pinn.ipynb",
         "04_why_relu_fails.ipynb",
         "05_linear_elasticity.ipynb",
+        "06_identifying_a_material.ipynb",
     ]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in names:

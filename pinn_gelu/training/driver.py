@@ -421,7 +421,10 @@ class Trainer:
                 }
             else:
                 estimates = estimate_unknowns(
-                    self.objective, self.model, self.problem.limits.max_gauss_newton_bytes
+                    self.objective,
+                    self.model,
+                    self.problem.limits.max_gauss_newton_bytes,
+                    noise_stated=all(o.noise for o in self.problem.observations),
                 )
             parameters = {n: e.as_dict() for n, e in estimates.items()}
         if status == "completed":

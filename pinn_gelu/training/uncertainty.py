@@ -45,6 +45,8 @@ ASSUMPTIONS = (
 IDENTIFIABLE = 1e-6
 #: Largest condition number of AᵀA accepted.
 MAX_CONDITION = 1e12
+#: A reduced χ² above this, with every noise level stated, is reported as a misfit.
+MISFIT_WARNING = 4.0
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,13 @@ class Estimate:
     stderr: float | None
     truth: float | None
     note: str
+    reduced_chi2: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """metrics.json's entry: value, stderr, and truth with the relative error when known."""
         out: dict[str, Any] = {"value": self.value, "stderr": self.stderr}
+        if self.reduced_chi2 is not None:
+            out["reduced_chi2"] = self.reduced_chi2
         if self.truth is not None:
             out["truth"] = self.truth
             out["relative_error"] = (
@@ -102,13 +107,17 @@ def covariance(j_net: Tensor, j_unknown: Tensor, variance: Tensor) -> tuple[Tens
     return inverse @ middle @ inverse, ""
 
 
-def estimate_unknowns(objective: Any, model: Any, limit_bytes: int) -> dict[str, Estimate]:
+def estimate_unknowns(
+    objective: Any, model: Any, limit_bytes: int, noise_stated: bool = False
+) -> dict[str, Estimate]:
     """The identified unknowns of a trained model, with standard errors where determined.
 
     Args:
         objective: the run's :class:`~pinn_gelu.loss.Loss` (one process: its rows are all rows).
         model: the trained :class:`~pinn_gelu.model.model.Model`.
         limit_bytes: ``max_gauss_newton_bytes``: the Jacobian is not built above it.
+        noise_stated: every data file states its noise: a reduced χ² far above 1 then means
+            that the solution does not fit the data, and the estimate says so.
     """
     specs = getattr(model, "specs", {})
     if not specs:
@@ -116,12 +125,11 @@ def estimate_unknowns(objective: Any, model: Any, limit_bytes: int) -> dict[str,
     with torch.no_grad():
         values = {n: float(v) for n, v in model.unknown_values().items()}
 
-    def result(note: str, stderr: dict[str, float] | None = None) -> dict[str, Estimate]:
+    def result(
+        note: str, stderr: dict[str, float] | None = None, chi2: float | None = None
+    ) -> dict[str, Estimate]:
         return {
-            n: Estimate(
-                values[n], (stderr or {}).get(n), specs[n].truth, note if not stderr else ""
-            )
-            for n in specs
+            n: Estimate(values[n], (stderr or {}).get(n), specs[n].truth, note, chi2) for n in specs
         }
 
     rows = sum(objective.counts)
@@ -165,9 +173,16 @@ def estimate_unknowns(objective: Any, model: Any, limit_bytes: int) -> dict[str,
         variance[a:b] = c2 * chi2
     cov, why = covariance(j_net, j_unknown, variance)
     if cov is None:
-        return result(why)
+        return result(why, chi2=chi2)
     stderr = {}
     for j, name in enumerate(order):
         slope = float(specs[name].slope(model.unknowns[name]))
         stderr[name] = abs(slope) * math.sqrt(max(float(cov[j, j]), 0.0))
-    return result("", stderr)
+    note = ""
+    if noise_stated and chi2 > MISFIT_WARNING:
+        note = (
+            f"the data misfit is {chi2:.1f} times the stated noise variance: the solution does "
+            "not fit the data as well as the noise allows, and the standard error understates "
+            "the uncertainty"
+        )
+    return result(note, stderr, chi2)
