@@ -87,3 +87,17 @@ def record(name: str, data: dict[str, Any], table: str, quiet: bool = False) -> 
     print(text, end="")
     print(f"written: {json_path.relative_to(ROOT)}, {text_path.relative_to(ROOT)}")
     return json_path, text_path
+
+
+def merged(names: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    """The rows of results files written by separate processes, their circumstances, and a
+    note naming them: what a benchmark's ``--merge`` records as one table."""
+    rows: list[dict[str, Any]] = []
+    sources = []
+    for part in names:
+        data = json.loads((RESULTS / f"{part}.json").read_text(encoding="utf-8"))
+        rows += data["rows"]
+        sources.append({k: data[k] for k in ("command", "date", "commit", "threads")})
+    pairs = zip(names, sources, strict=True)
+    note = "merged from " + ", ".join(f"{n}.json ({s['date']})" for n, s in pairs)
+    return rows, sources, note

@@ -18,14 +18,13 @@ rewritten after every run. Not a test: run on demand.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
 from pathlib import Path
 
 import torch
-from _record import record
+from _record import merged, record
 
 from pinn_gelu import load_problem, train
 from pinn_gelu.optimisers.damping import DAMPING_RULES
@@ -104,17 +103,10 @@ def table(rows: list[dict], rules: list[str]) -> str:
 
 def merge(names: list[str], name: str) -> int:
     """One table from results files of separate processes (each its own seeds), as measured."""
-    rows: list[dict] = []
-    sources = []
-    for part in names:
-        data = json.loads((RESULTS / f"{part}.json").read_text())
-        rows += data["rows"]
-        sources.append({k: data[k] for k in ("command", "date", "commit", "threads")})
+    rows, sources, note = merged(names)
     rules = ["classic", *dict.fromkeys(r["rule"] for r in rows if r["rule"] != "classic")]
     order = {n: i for i, n in enumerate(dict.fromkeys(r["problem"] for r in rows))}
     rows.sort(key=lambda r: (order[r["problem"]], r["seed"], rules.index(r["rule"])))
-    pairs = zip(names, sources, strict=True)
-    note = "merged from " + ", ".join(f"{n}.json ({s['date']})" for n, s in pairs)
     record(name, {"merged_from": sources, "rows": rows}, note + "\n" + table(rows, rules))
     return 0
 

@@ -24,14 +24,13 @@ results file is rewritten after every run. Not a test: run on demand.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
 from pathlib import Path
 
 import torch
-from _record import record
+from _record import merged, record
 
 from pinn_gelu import train
 from pinn_gelu.problem_file import apply_overrides, parse_problem, read_yaml
@@ -120,15 +119,7 @@ def table(rows: list[dict]) -> str:
 
 def merge(names: list[str], name: str) -> int:
     """One table from the results files of separate processes."""
-    rows: list[dict] = []
-    sources = []
-    for part in names:
-        data = json.loads((RESULTS / f"{part}.json").read_text())
-        rows += data["rows"]
-        sources.append({k: data[k] for k in ("command", "date", "commit", "threads")})
-    note = "merged from " + ", ".join(
-        f"{n}.json ({s['date']})" for n, s in zip(names, sources, strict=True)
-    )
+    rows, sources, note = merged(names)
     record(name, {"merged_from": sources, "rows": rows}, note + "\n" + table(rows))
     return 0
 

@@ -436,3 +436,20 @@ def test_a_misfit_far_above_the_stated_noise_is_reported(tmp_path) -> None:
     data["data"][0]["noise"] = 0.01  # as measured: no such note
     k = train(load_problem(write_problem(tmp_path, data)), progress=False).parameters["k"]
     assert k["reduced_chi2"] < 4 and "note" not in k, k
+
+
+def test_a_defined_quantity_is_a_residual_expression_of_the_fields(tmp_path, capsys) -> None:
+    """A slope gauge: the column 'slope' measures d(u, x) = π cos(πx)."""
+    x = np.linspace(0.1, 0.9, 9)
+    (tmp_path / "gauge.csv").write_text(csv_text({"x": x, "slope": np.pi * np.cos(np.pi * x)}))
+    data = inverse(tmp_path)
+    data["data"] = [{"file": "gauge.csv", "quantities": {"slope": "d(u, x)"}}]
+    problem = load_problem(write_problem(tmp_path, data))
+    (obs,) = problem.observations
+    assert obs.quantities == ("slope",) and obs.residuals[0].source == "d(u, x)"
+    assert obs.need == "gradient"
+    assemble(problem)  # the data term builds with the gradient on its points
+    data["data"][0]["quantities"] = {"slope": "d(q, x)"}
+    assert main(["check", write_problem(tmp_path, data)]) == 2
+    err = capsys.readouterr().err
+    assert "data[0].quantities.slope: the first argument of d() must be a field" in err

@@ -200,6 +200,13 @@ def parse_boundary_residual(
     return _residual(section, key, value, fields, boundary=True)
 
 
+def parse_point_residual(
+    section: Section, key: str, value: object, fields: tuple[str, ...]
+) -> Residual:
+    """A residual expression at points with no normal (a data quantity), errors at ``key``."""
+    return _residual(section, key, value, fields, boundary=False)
+
+
 def _residual(
     section: Section, key: str, value: object, fields: tuple[str, ...], *, boundary: bool
 ) -> Residual:

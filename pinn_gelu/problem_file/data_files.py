@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pinn_gelu.errors import ExpressionError, ProblemFileError, describe
-from pinn_gelu.expressions import parse_residual
+from pinn_gelu.errors import ProblemFileError, describe
 from pinn_gelu.geometry.domain import Domain, RegionDomain
 from pinn_gelu.observations import Observations
+from pinn_gelu.pdes.equations import parse_point_residual
 from pinn_gelu.schema import Context, Section, checked_number, join
 
 __all__ = ["MAX_DATA_BYTES", "MAX_DATA_FILES", "parse_data"]
@@ -137,27 +137,8 @@ def _entry(section: Section, domain: Domain, fields: tuple[str, ...]) -> Observa
     unused = [q for q in defined if q not in observed]
     if unused:
         raise quantities.error(unused[0], f"no column {unused[0]!r} in {given}")
-    residuals = []
-    spatial = domain.spatial_dimension
-    for c in observed:
-        text = defined.get(c, c)
-        key = join(quantities.key, c) if c in defined else join(section.key, "file")
-        if isinstance(text, bool) or not isinstance(text, (str, int, float)):
-            raise quantities.expected(c, "an expression of the fields (a string)", text)
-        try:
-            residual = parse_residual(
-                text,
-                variables,
-                fields,
-                spatial=spatial,
-                boundary=False,
-                parameters=context.parameters,
-                limits=context.limits.expressions(),
-                unknowns=context.unknowns,
-            )
-        except ExpressionError as err:
-            raise ProblemFileError(context.path, key, str(err)) from None
-        residuals.append(residual)
+    # a field's own column cannot fail to parse; a defined quantity's errors name its key
+    residuals = [parse_point_residual(quantities, c, defined.get(c, c), fields) for c in observed]
     points = np.stack([columns[v] for v in variables], 1)
     _check_inside(points, domain, fail)
     values = np.stack([columns[c] for c in observed], 1)
