@@ -15,6 +15,7 @@ import yaml
 from pinn_gelu import load_problem, load_run, train
 from pinn_gelu.cli import main
 from pinn_gelu.config import Limits
+from pinn_gelu.derivatives import select_engine
 from pinn_gelu.errors import ProblemFileError
 from pinn_gelu.model.unknowns import TRANSFORMS, Unknown
 from pinn_gelu.problem_file import parse_problem, read_yaml
@@ -453,3 +454,49 @@ def test_a_defined_quantity_is_a_residual_expression_of_the_fields(tmp_path, cap
     assert main(["check", write_problem(tmp_path, data)]) == 2
     err = capsys.readouterr().err
     assert "data[0].quantities.slope: the first argument of d() must be a field" in err
+
+
+def test_the_step_memory_probe_takes_a_share_of_the_data(tmp_path, monkeypatch) -> None:
+    """A data file of many rows: the probe evaluates a few of them, the estimate grows with them."""
+    from pinn_gelu.problem_file import data_files
+    from pinn_gelu.training import memory
+    from pinn_gelu.training.setup import build_model
+
+    monkeypatch.setattr(data_files, "CSV_BLOCK", 1000)  # several numpy blocks
+    seen: list[int] = []
+    original = memory.Loss
+
+    def counting(model, terms, points, *args, **kwargs):
+        seen.append(sum(p.shape[0] for p in points.data.values()))
+        return original(model, terms, points, *args, **kwargs)
+
+    monkeypatch.setattr(memory, "Loss", counting)
+    estimates = []
+    for rows in (4000, 16000):
+        data = inverse(tmp_path)
+        data["training"]["points"] = {"interior": 40, "boundary": 2}
+        x = np.linspace(0.01, 0.99, rows)
+        (tmp_path / "obs.csv").write_text(csv_text({"x": x, "u": np.sin(np.pi * x)}))
+        problem = load_problem(write_problem(tmp_path, data))
+        assert problem.observations[0].values.shape == (rows, 1)
+        assert np.array_equal(problem.observations[0].points[:, 0], x)  # the blocks, in order
+        model = build_model(problem)
+        engine, _ = select_engine(model, "auto")
+        seen.clear()
+        estimates.append(memory.step_bytes(problem, model, engine, torch.float64))
+        assert seen and max(seen) <= memory.PROBE_POINTS  # a share of the rows, not all of them
+    assert 2.5 < estimates[1] / estimates[0] < 4.5  # four times the rows, about four times
+
+
+def test_an_npz_that_unpacks_past_the_bound_is_refused(tmp_path, capsys, monkeypatch) -> None:
+    from pinn_gelu.problem_file import data_files
+
+    data = inverse(tmp_path)
+    data["data"] = [{"file": "obs.npz"}]
+    path = write_problem(tmp_path, data)
+    x = np.linspace(0.1, 0.9, 5000)
+    np.savez_compressed(tmp_path / "obs.npz", x=x, u=np.zeros_like(x))  # 80 kB unpacked
+    monkeypatch.setattr(data_files, "MAX_DATA_BYTES", 60_000)  # the file itself is smaller
+    assert (tmp_path / "obs.npz").stat().st_size < 60_000
+    assert main(["check", path]) == 2
+    assert "bytes uncompressed, more than 60,000" in capsys.readouterr().err

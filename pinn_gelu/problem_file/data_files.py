@@ -43,6 +43,8 @@ MAX_DATA_BYTES = 64 * 2**20
 #: Most data files, and most quantities in one.
 MAX_DATA_FILES = 16
 MAX_QUANTITIES = 16
+#: CSV rows converted to a numpy block at a time.
+CSV_BLOCK = 65536
 #: Points may lie this far outside the domain (relative to its size) and still count as inside.
 OUTSIDE_TOLERANCE = 1e-9
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
@@ -191,14 +193,17 @@ def _csv(content: bytes, max_rows: int, fail) -> dict[str, np.ndarray]:
         raise fail("is empty (expected a header row naming the columns)") from None
     names = [h.strip() for h in header]
     _check_names(names, fail)
+    # rows gathered in numpy blocks: 8 bytes a number, not a Python float's 32
+    blocks: list[np.ndarray] = []
     rows: list[list[float]] = []
+    count = 0
     try:
         for line, row in enumerate(reader, start=2):
             if not row or all(not cell.strip() for cell in row):
                 continue
             if len(row) != len(names):
                 raise fail(f"row {line}: {len(row)} values, expected {len(names)} (one per column)")
-            if len(rows) >= max_rows:
+            if count >= max_rows:
                 raise fail(f"more than {max_rows:,} rows (max_points)")
             values = []
             for cell, name in zip(row, names, strict=True):
@@ -212,11 +217,15 @@ def _csv(content: bytes, max_rows: int, fail) -> dict[str, np.ndarray]:
                     raise fail(f"row {line}, column {name!r}: {cell.strip()[:40]!r} is not finite")
                 values.append(number)
             rows.append(values)
+            count += 1
+            if len(rows) == CSV_BLOCK:
+                blocks.append(np.asarray(rows, dtype=np.float64))
+                rows = []
     except csv.Error as err:
         raise fail(f"is not valid CSV ({err})") from None
-    if not rows:
+    if not count:
         raise fail("has no data rows")
-    table = np.asarray(rows, dtype=np.float64)
+    table = np.concatenate([*blocks, np.asarray(rows, dtype=np.float64).reshape(-1, len(names))])
     return {name: table[:, k] for k, name in enumerate(names)}
 
 
@@ -228,6 +237,9 @@ def _npz(content: bytes, max_rows: int, fail) -> dict[str, np.ndarray]:
         raise fail("is not an NPZ archive") from None
     if len(members) > 64:
         raise fail(f"{len(members)} arrays, more than 64")
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > MAX_DATA_BYTES:
+        raise fail(f"its arrays are {unpacked:,} bytes uncompressed, more than {MAX_DATA_BYTES:,}")
     for member in members:
         if member.file_size > MAX_DATA_BYTES:
             raise fail(

@@ -38,7 +38,7 @@ from pinn_gelu.problem import Problem
 
 __all__ = ["PEAK_FACTOR", "PROBE_POINTS", "step_bytes"]
 
-#: Points of the probe (interior and boundary in the run's proportion).
+#: Points of the probe (interior, boundary and each data file's rows in the run's proportion).
 PROBE_POINTS = 64
 #: Peak memory of a step over the bytes it saves: measured 1.44 (1,000 points) and 1.54 (4,000)
 #: for u_t + Δ²u in 3D + time on a 50×4 network in forward mode (peak resident-set growth).
@@ -48,13 +48,20 @@ PEAK_FACTOR = 1.6
 def step_bytes(problem: Problem, model: nn.Module, engine: Engine, dtype: torch.dtype) -> int:
     """The bytes autograd saves for one step on all of the problem's points (an estimate)."""
     config = problem.training.points
-    total = config.interior + config.boundary
+    rows = [len(o.points) for o in problem.observations]
+    total = config.interior + config.boundary + sum(rows)
     share = min(1.0, PROBE_POINTS / total)
     interior = max(1, round(config.interior * share))
     boundary = round(config.boundary * share)
+    kept = [max(1, round(n * share)) for n in rows]  # every data file's share, one row at least
     probe_points = dataclasses.replace(config, interior=interior, boundary=boundary)
     probe = dataclasses.replace(
-        problem, training=dataclasses.replace(problem.training, points=probe_points)
+        problem,
+        training=dataclasses.replace(problem.training, points=probe_points),
+        observations=tuple(
+            dataclasses.replace(o, points=o.points[:k], values=o.values[:k])
+            for o, k in zip(problem.observations, kept, strict=True)
+        ),
     )
     device = next(model.parameters()).device
     points = probe.collocation(dtype, device)
@@ -73,7 +80,7 @@ def step_bytes(problem: Problem, model: nn.Module, engine: Engine, dtype: torch.
         saved = _saved_bytes(lambda: loss.value_and_gradient(params), params)
     for p in params:
         p.grad = None
-    return int(saved * total / (interior + boundary))
+    return int(saved * total / (interior + boundary + sum(kept)))
 
 
 def _saved_bytes(step: Any, params: list[nn.Parameter]) -> int:
