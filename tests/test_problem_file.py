@@ -25,7 +25,9 @@ def error_of(write, data_or_text, overrides=(), limits=None) -> str:
 @pytest.mark.parametrize("path", sorted(PROBLEMS.glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_problems_are_valid(path) -> None:
     problem = load_problem(path)
-    assert problem.exact or problem.reference is not None
+    # validated against a solution, or (an inverse problem) by its unknowns' true values
+    truths = problem.unknowns and all(u.truth is not None for u in problem.unknowns.values())
+    assert problem.exact or problem.reference is not None or truths
 
 
 def test_defaults_and_values(write, valid) -> None:
@@ -110,8 +112,8 @@ def test_bad_overrides(override, message) -> None:
         (lambda d: d["pde"].pop("kind"), "pde.kind: this key is required"),
         (
             lambda d: d.update(extra=1),
-            "extra: unknown key (expected one of: name, domain, "
-            "parameters, pde, boundary, exact, reference, network, training, validation)",
+            "extra: unknown key (expected one of: name, domain, parameters, unknowns, pde, "
+            "data, boundary, exact, reference, network, training, validation)",
         ),
         (lambda d: d["pde"].update(kind="heat"), "pde.kind: expected one of: poisson"),
         (lambda d: d["pde"].update(source="sin(x"), "pde.source: invalid syntax"),

@@ -45,9 +45,10 @@ def test_a_run_written_from_python_loads_back(write, valid, tmp_path) -> None:
 
 
 def test_force_replaces_every_writer_file_and_loses_none(tmp_path) -> None:
-    # elasticity on a box: every writer writes (the deformation figure too) except error.txt
+    # an elasticity inverse problem: every writer writes (the deformation figure, the
+    # parameters figure too) except error.txt
     out = tmp_path / "run"
-    argv = ["solve", str(PROBLEMS / "elasticity_plate.yaml"), "--out", str(out), "--quiet"]
+    argv = ["solve", str(PROBLEMS / "plate_inverse.yaml"), "--out", str(out), "--quiet"]
     sets = [item for o in TINY for item in ("--set", o)]
     assert main([*argv, *sets]) == 0
     first = {p.name: p.stat().st_ino for p in out.iterdir()}

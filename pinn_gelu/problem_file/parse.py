@@ -135,11 +135,11 @@ def parse_problem(
         source = {
             **source,
             "network": {
-                **source.get("network", {}),
+                **(source.get("network") or {}),
                 "width": network.width,
                 "depth": network.depth,
             },
-            "training": {**source.get("training", {}), "schedule": list(training.schedule)},
+            "training": {**(source.get("training") or {}), "schedule": list(training.schedule)},
         }
 
     check_network(network, domain, pde, context)
