@@ -121,6 +121,11 @@ def test_the_standard_error_of_a_linear_fit_is_the_closed_form() -> None:
     cov, why = covariance(j[:, :1], j[:, 1:], torch.full((30,), s2, dtype=torch.float64))
     assert why == "" and cov is not None
     assert float(cov[0, 0]) == pytest.approx(closed, rel=1e-12)
+    # a non-finite Jacobian (a failed run): said so, no exception from the decompositions
+    bad = j.clone()
+    bad[0, 0] = float("nan")
+    cov, why = covariance(bad[:, :1], bad[:, 1:], torch.ones(30, dtype=torch.float64))
+    assert cov is None and "not finite" in why
     # the same column twice: not identifiable, said so instead of a number
     cov, why = covariance(j[:, :1], 2 * j[:, :1], torch.ones(30, dtype=torch.float64))
     assert cov is None and "not identifiable" in why
@@ -258,6 +263,11 @@ def test_resume_with_unknowns_is_bit_for_bit(tmp_path) -> None:
             "not both",
         ),
         ({"unknowns": {"k": {"initial": "nan"}}}, "unknowns.k.initial", "finite"),
+        (
+            {"unknowns": {"k": {"initial": 1e-300, "bounds": [0, 1e30]}}},
+            "unknowns.k.initial",
+            "too close to a bound",
+        ),
         ({"unknowns": {"k": {"initial": 1, "scale": 0}}}, "unknowns.k.scale", "positive"),
         ({"unknowns": {"k": {"initial": 1, "colour": 1}}}, "unknowns.k.colour", "unknown key"),
         ({"unknowns": {"pi": {"initial": 1}}}, "unknowns.pi", "reserved"),
@@ -500,3 +510,20 @@ def test_an_npz_that_unpacks_past_the_bound_is_refused(tmp_path, capsys, monkeyp
     assert (tmp_path / "obs.npz").stat().st_size < 60_000
     assert main(["check", path]) == 2
     assert "bytes uncompressed, more than 60,000" in capsys.readouterr().err
+
+
+def test_an_interrupted_inverse_run_reports_values_without_standard_errors(tmp_path) -> None:
+    problem = load_problem(write_problem(tmp_path, inverse(tmp_path, noise=0.01)))
+    trainer = Trainer(problem, progress=False)
+    original = trainer._after_step
+
+    def after(phase_step):
+        if trainer.step == 10:
+            trainer.request_stop(signal.SIGINT)
+        original(phase_step)
+
+    trainer._after_step = after  # type: ignore[method-assign]
+    result = trainer.run()
+    assert result.status == "interrupted"
+    k = result.parameters["k"]
+    assert k["stderr"] is None and "the run is interrupted" in k["note"], k

@@ -89,6 +89,13 @@ def _unknown(section: Section, name: str) -> Unknown:
             raise section.error(
                 "initial", f"{initial:g} is not inside the bounds ({lower:g}, {upper:g})"
             )
+        share = (initial - lower) / (upper - lower)
+        if not 1e-12 < share < 1 - 1e-12:  # σ⁻¹ of it would be ±inf or lose every digit
+            raise section.error(
+                "initial",
+                f"{initial:g} is too close to a bound of ({lower:g}, {upper:g}) for the map "
+                "a + (b − a)·σ(θ): start further inside",
+            )
         return Unknown(
             name=name,
             initial=initial,

@@ -413,10 +413,14 @@ class Trainer:
         )
         parameters = {}
         if self.model.specs:
-            if self.group.active:
-                note = "standard error not computed in a data-parallel run"
+            if self.group.active or status != "completed":
+                note = (
+                    "standard error not computed in a data-parallel run"
+                    if self.group.active
+                    else f"standard error not computed: the run is {status}"
+                )
                 estimates = {
-                    n: Estimate(float(v), None, self.model.specs[n].truth, note)
+                    n: Estimate(float(v.detach()), None, self.model.specs[n].truth, note)
                     for n, v in self.model.unknown_values().items()
                 }
             else:

@@ -83,6 +83,8 @@ def covariance(j_net: Tensor, j_unknown: Tensor, variance: Tensor) -> tuple[Tens
         variance: (N,) v_i, the variance each row's residual gets from the noise (0: none).
     """
     a = j_unknown
+    if not bool(torch.isfinite(j_net).all() and torch.isfinite(j_unknown).all()):
+        return None, "not computed: the Jacobian at the solution is not finite"
     if j_net.shape[1]:
         u, s, _ = torch.linalg.svd(j_net, full_matrices=False)
         cutoff = s.max() * max(j_net.shape) * torch.finfo(j_net.dtype).eps if s.numel() else 0
@@ -102,7 +104,10 @@ def covariance(j_net: Tensor, j_unknown: Tensor, variance: Tensor) -> tuple[Tens
             f"not identifiable separately: the unknowns act together (condition number "
             f"{float(condition):.1e} after eliminating the network)"
         )
-    inverse = torch.linalg.inv(gram)
+    try:
+        inverse = torch.linalg.inv(gram)
+    except torch.linalg.LinAlgError:  # singular to working precision despite its condition
+        return None, "not identifiable separately: the unknowns' Gram matrix is singular"
     middle = a.T @ (variance[:, None] * a)
     return inverse @ middle @ inverse, ""
 
