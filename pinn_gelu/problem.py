@@ -312,13 +312,23 @@ class Problem:
         normals are the collocation points' exact ones when given, else the domain's at
         ``points`` (:meth:`~pinn_gelu.geometry.domain.Domain.outward_normals`).
         """
+        inputs = self.boundary_inputs(value, side, points, normals)
+        return evaluate_checked(value, inputs, self.path)
+
+    def boundary_inputs(
+        self,
+        value: Expression | float,
+        side: str,
+        points: Tensor,
+        normals: Tensor | None = None,
+    ) -> Tensor:
+        """The columns a boundary value reads: the points, and their normals (expressions)."""
         if not isinstance(value, Expression):  # a constant (a default condition): no normals
-            return evaluate_checked(value, points, self.path)
+            return points
         if normals is None:
             found = self.domain.outward_normals(side, points.detach().cpu().double().numpy())
             normals = torch.as_tensor(found, dtype=points.dtype, device=points.device)
-        spatial = self.domain.spatial_dimension
-        return evaluate_checked(value, torch.cat([points, normals[:, :spatial]], 1), self.path)
+        return torch.cat([points, normals[:, : self.domain.spatial_dimension]], 1)
 
     @property
     def order(self) -> int:

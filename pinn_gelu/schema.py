@@ -217,14 +217,20 @@ class Section:
             return self._name_list(f.name, value, choices + (("auto",) if "auto" in meta else ()))
         if typing.get_origin(hint) is dict:
             inner = Section(value, join(self.key, f.name), self.context)
-            return {
-                name: (
-                    inner.expression(name)
-                    if meta.get("expressions") and isinstance(yaml12_number(inner.data[name]), str)
-                    else inner.number(name, minimum=meta.get("min"), maximum=maximum)
-                )
-                for name in inner.data
-            }
+            out: dict[str, Any] = {}
+            for name in inner.data:
+                if meta.get("expressions") and isinstance(yaml12_number(inner.data[name]), str):
+                    out[name] = inner.expression(name)
+                    if out[name].unknowns:  # a trained weight would shrink its own term
+                        raise inner.error(
+                            name,
+                            f"a weight cannot read the unknown '{out[name].unknowns[0]}': the "
+                            "optimiser would lower the loss by changing the weight instead of "
+                            "fitting (scale the equation or the data instead)",
+                        )
+                else:
+                    out[name] = inner.number(name, minimum=meta.get("min"), maximum=maximum)
+            return out
         raise TypeError(f"unsupported config field type {hint!r}")  # a bug, not bad input
 
     def _name_list(self, name: str, value: object, choices: Sequence[str]) -> tuple[str, ...]:

@@ -127,17 +127,28 @@ class Expression:
     """
 
     def __init__(
-        self, source: str, variables: tuple[str, ...], node: Node, names: frozenset[str]
+        self,
+        source: str,
+        variables: tuple[str, ...],
+        node: Node,
+        names: frozenset[str],
+        unknowns: tuple[str, ...] = (),
     ) -> None:
         self.source = source
         self.key = ""  # where the expression was found, e.g. "pde.source", for messages
         self.variables = variables
         self.names = names
+        #: The unknown constants it reads (their values are passed to each call), in order.
+        self.unknowns = unknowns
         self._node = node
         self.constant: float | None = float(node) if isinstance(node, float) else None
 
-    def __call__(self, points: Tensor) -> Tensor:
-        """Evaluate at points (N, d) → (N, 1)."""
+    def __call__(self, points: Tensor, unknowns: Mapping[str, Tensor] | None = None) -> Tensor:
+        """Evaluate at points (N, d) → (N, 1), with the unknowns' current values if it reads any.
+
+        An unknown's value is a 0-dimensional tensor (with the graph to its trainable raw
+        value, so that the result is differentiable with respect to it).
+        """
         if points.ndim != 2 or points.shape[1] != len(self.variables):
             raise ValueError(
                 f"expression {self.source!r} expects points of shape (N, {len(self.variables)}),"
@@ -146,6 +157,10 @@ class Expression:
         if isinstance(self._node, float):
             return points.new_full((points.shape[0], 1), self._node)
         columns = [points[:, i : i + 1] for i in range(points.shape[1])]
+        if self.unknowns:
+            if unknowns is None or any(name not in unknowns for name in self.unknowns):
+                raise ValueError(f"expression {self.source!r} needs the values of {self.unknowns}")
+            columns += [unknowns[name].reshape(1, 1) for name in self.unknowns]
         value = self._node(columns)
         if value.shape != (points.shape[0], 1):
             value = value.expand(points.shape[0], 1)
@@ -169,7 +184,9 @@ def parse_expression(
         variables: the variable names available, in column order (a prefix of x, y, z).
         parameters: named constants from the problem's ``parameters`` section.
         limits: bounds on size and constants; defaults to :class:`ExpressionLimits()`.
-        unknowns: the problem's unknown constants, named only to refuse them clearly here.
+        unknowns: the problem's unknown constants: the expression may read them, and is then
+            evaluated with their current values (see :attr:`Expression.unknowns`); a consumer
+            that cannot follow them (a weight, an exact solution) refuses it.
 
     Returns:
         The compiled :class:`Expression`.
@@ -186,7 +203,9 @@ def parse_expression(
         node = compiler.compile(tree.body)
     except RecursionError:  # only with max_depth raised past what Python's stack can walk
         raise ExpressionError("expression nested too deeply to compile", text) from None
-    return Expression(text, tuple(variables), node, frozenset(compiler.used))
+    return Expression(
+        text, tuple(variables), node, frozenset(compiler.used), tuple(compiler.unknown_columns)
+    )
 
 
 def parse_tree(source: object, limits: ExpressionLimits) -> tuple[str, ast.Expression]:
@@ -244,8 +263,11 @@ class Compiler:
         self.parameters = parameters
         self.limits = limits
         self.used: set[str] = set()
-        #: The problem's unknown constants: only residual expressions read them (at run time).
+        #: The problem's unknown constants, read at run time (their values follow the variables'
+        #: columns, in the order first met: ``unknown_columns``).
         self.unknowns: tuple[str, ...] = ()
+        self.used_unknowns: set[str] = set()
+        self.unknown_columns: list[str] = []
 
     def fail(self, reason: str, node: ast.AST) -> ExpressionError:
         column = getattr(node, "col_offset", None)
@@ -297,12 +319,11 @@ class Compiler:
         if name in FUNCTIONS:
             raise self.fail(f"function '{name}' must be called, as in {name}(x)", node)
         if name in self.unknowns:
-            raise self.fail(
-                f"'{name}' is an unknown, which only residual expressions read (kind: equations, "
-                "a boundary equation entry, a data quantity): write this condition or equation "
-                "there",
-                node,
-            )
+            self.used_unknowns.add(name)
+            if name not in self.unknown_columns:
+                self.unknown_columns.append(name)
+            column = len(self.variables) + self.unknown_columns.index(name)
+            return lambda cols: cols[column]
         known = [*self.variables, *CONSTANTS, *sorted(self.parameters)]
         raise self.fail(f"unknown name '{name}' (expected one of: {', '.join(known)})", node)
 
@@ -400,16 +421,22 @@ def _describe_forbidden(node: ast.AST) -> str:
     return f"'{type(node).__name__}' is not allowed in an expression"
 
 
-def evaluate_checked(value: Expression | float, points: Tensor, path: str) -> Tensor:
+def evaluate_checked(
+    value: Expression | float,
+    points: Tensor,
+    path: str,
+    unknowns: Mapping[str, Tensor] | None = None,
+) -> Tensor:
     """An expression (or constant) at points (N, d) → (N,), rejecting non-finite values.
 
     A source such as ``log(x)`` on [0, 1] is infinite at x = 0: that is an error of the problem
-    file, reported with the key and a point, not a NaN loss discovered later.
+    file, reported with the key and a point, not a NaN loss discovered later. ``unknowns``: the
+    values of the unknown constants it reads (their initial values, when the terms are built).
     """
     if not isinstance(value, Expression):
         return points.new_full((points.shape[0],), float(value))
     with torch.no_grad():
-        values = value(points)[:, 0]
+        values = value(points, unknowns)[:, 0]
     bad = ~torch.isfinite(values)
     if bool(bad.any()):
         where = points[bad][0].tolist()

@@ -30,9 +30,9 @@ import torch
 from torch import Tensor, nn
 
 from pinn_gelu.collocation import Collocation
-from pinn_gelu.expressions import Expression, evaluate_checked
+from pinn_gelu.expressions import Expression
 from pinn_gelu.fields import Engine, Fields
-from pinn_gelu.pdes.conditions import BoundaryTargets, boundary_targets
+from pinn_gelu.pdes.conditions import BoundaryTargets, boundary_targets, values_at
 from pinn_gelu.problem import FLUX_WEIGHT, VALUE_WEIGHT, Problem, Term
 from pinn_gelu.schema import Section, compile_expression, join
 
@@ -164,13 +164,18 @@ class LinearElasticity:
         """Value conditions 100; traction and the constitutive law 10 (see problem.py)."""
         return {"displacement": VALUE_WEIGHT, "traction": FLUX_WEIGHT, "constitutive": FLUX_WEIGHT}
 
-    def _forces(self, points: Tensor, path: str) -> Tensor:
-        return torch.stack([evaluate_checked(f, points, path) for f in self.body_force], 1)
+    def _forces(self, problem: Problem, points: Tensor) -> Callable[[Fields], Tensor]:
+        """f(x) at the points, as a function of the fields' unknowns (fixed unless it reads any)."""
+        parts = [values_at(problem, f, points) for f in self.body_force]
+        fixed = torch.stack([p.fixed for p in parts], 1)
+        if not any(p.parts for p in parts):
+            return lambda fields: fixed
+        return lambda fields: torch.stack([p.at(fields.unknowns) for p in parts], 1)
 
     def terms(self, problem: Problem, points: Collocation) -> list[Term]:
         """Interior terms of the formulation and the boundary terms, on these points."""
         lame = self.material.lame
-        force = self._forces(points.interior, problem.path)
+        force = self._forces(problem, points.interior)
         terms: list[Term] = []
         if self.formulation == "displacement":
 
@@ -178,7 +183,7 @@ class LinearElasticity:
                 lam, mu = lame(fields.unknowns)
                 hess = fields.require_hessian()  # [n, k, i, j] = ∂²u_k/∂x_i∂x_j
                 grad_div = hess[:, 0, 0, :] + hess[:, 1, 1, :]
-                return mu * fields.require_laplacian() + (lam + mu) * grad_div + force
+                return mu * fields.require_laplacian() + (lam + mu) * grad_div + force(fields)
 
             terms.append(Term("pde", "interior", "hessian", navier))
         else:
@@ -186,7 +191,7 @@ class LinearElasticity:
             def equilibrium(fields: Fields) -> Tensor:
                 g = fields.require_gradient()
                 divergence = torch.stack([g[:, 2, 0] + g[:, 4, 1], g[:, 4, 0] + g[:, 3, 1]], 1)
-                return divergence + force
+                return divergence + force(fields)
 
             def constitutive(fields: Fields) -> Tensor:
                 lam, mu = lame(fields.unknowns)
@@ -214,12 +219,13 @@ class LinearElasticity:
             def from_gradient(fields: Fields) -> Tensor:
                 lam, mu = lame(fields.unknowns)
                 stress = stress_from_gradient(fields.require_gradient()[rows, :2, :], lam, mu)
-                return traction(stress, normals)[index, components] - values
+                return traction(stress, normals)[index, components] - values.at(fields.unknowns)
 
             return Term("traction", "boundary", "gradient", from_gradient, rows)
 
         def from_outputs(fields: Fields) -> Tensor:
-            return traction(fields.value[rows, 2:5], normals)[index, components] - values
+            target = values.at(fields.unknowns)
+            return traction(fields.value[rows, 2:5], normals)[index, components] - target
 
         return Term("traction", "boundary", "value", from_outputs, rows)
 
@@ -261,13 +267,17 @@ def _displacement(targets: BoundaryTargets) -> Callable[[Fields], Tensor]:
     rows, components, values = targets.rows, targets.components, targets.values
 
     def residual(fields: Fields) -> Tensor:
-        return fields.value[rows, components] - values
+        return fields.value[rows, components] - values.at(fields.unknowns)
 
     return residual
 
 
 def _constant(section: Section, key: str, value: object) -> float:
     expression = compile_expression(value, join(section.key, key), section.context)
+    if expression.unknowns:
+        raise section.error(
+            key, f"name the unknown alone ({key}: {expression.unknowns[0]}), not in an expression"
+        )
     if expression.constant is None:
         raise section.error(key, "a material constant must not depend on x or y")
     return expression.constant

@@ -109,7 +109,7 @@ class Equations:
                     "dirichlet",
                     "boundary",
                     "value",
-                    lambda f: f.value[rows, components] - target,
+                    lambda f: f.value[rows, components] - target.at(f.unknowns),
                     rows,
                 )
             )
@@ -120,7 +120,7 @@ class Equations:
 
             def flux(fields: Fields) -> Tensor:
                 grad = fields.require_gradient()[n_rows, n_components, :]
-                return (grad * normals).sum(-1) - n_target
+                return (grad * normals).sum(-1) - n_target.at(fields.unknowns)
 
             terms.append(Term("neumann", "boundary", "gradient", flux, n_rows))
         equations = problem.equations()

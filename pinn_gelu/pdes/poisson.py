@@ -16,9 +16,9 @@ from typing import ClassVar
 from torch import Tensor, nn
 
 from pinn_gelu.collocation import Collocation
-from pinn_gelu.expressions import Expression, evaluate_checked
+from pinn_gelu.expressions import Expression
 from pinn_gelu.fields import Engine, Fields
-from pinn_gelu.pdes.conditions import boundary_targets
+from pinn_gelu.pdes.conditions import boundary_targets, values_at
 from pinn_gelu.problem import FLUX_WEIGHT, VALUE_WEIGHT, Problem, Term
 from pinn_gelu.schema import Section
 
@@ -47,17 +47,23 @@ class Poisson:
 
     def terms(self, problem: Problem, points: Collocation) -> list[Term]:
         """The ``pde``, ``dirichlet`` and ``neumann`` terms on these points."""
-        source = evaluate_checked(self.source, points.interior, problem.path)
+        source = values_at(problem, self.source, points.interior)
 
         def pde(fields: Fields) -> Tensor:
-            return -fields.require_laplacian()[:, 0] - source
+            return -fields.require_laplacian()[:, 0] - source.at(fields.unknowns)
 
         terms = [Term("pde", "interior", "laplacian", pde)]
         dirichlet = boundary_targets(problem, points, "dirichlet")
         if dirichlet is not None:
             rows, target = dirichlet.rows, dirichlet.values
             terms.append(
-                Term("dirichlet", "boundary", "value", lambda f: f.value[rows, 0] - target, rows)
+                Term(
+                    "dirichlet",
+                    "boundary",
+                    "value",
+                    lambda f: f.value[rows, 0] - target.at(f.unknowns),
+                    rows,
+                )
             )
         neumann = boundary_targets(problem, points, "neumann")
         if neumann is not None:
@@ -66,7 +72,7 @@ class Poisson:
 
             def flux(fields: Fields) -> Tensor:
                 grad = fields.require_gradient()[n_rows, 0, :]
-                return (grad * normals).sum(-1) - n_target
+                return (grad * normals).sum(-1) - n_target.at(fields.unknowns)
 
             terms.append(Term("neumann", "boundary", "gradient", flux, n_rows))
         return terms

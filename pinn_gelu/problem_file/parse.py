@@ -8,6 +8,7 @@ by :class:`~pinn_gelu.config.Limits`. Any problem raises
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 import re
 from collections.abc import Mapping
@@ -110,6 +111,14 @@ def parse_problem(
             "reference",
             f"a reference solution needs the material constants, but "
             f"{', '.join(material.unknowns)} are unknowns: give an exact solution instead",
+        )
+    read = _unknowns_read(pde, boundary)
+    if reference is not None and read:
+        raise ProblemFileError(
+            path,
+            "reference",
+            f"a reference solution needs the problem's data, but its {read[0]} reads the "
+            f"unknown {read[1]}: give an exact solution instead",
         )
 
     network = top.section("network", {}).dataclass(NetworkConfig)
@@ -388,7 +397,31 @@ def _exact(section: Section, pde: PDE) -> dict[str, Any]:
             )
         section.known.append(name)
         exact[name] = section.expression(name, value)
+        if exact[name].unknowns:
+            raise section.error(
+                name,
+                f"'{exact[name].unknowns[0]}' is an unknown without a truth: an exact solution "
+                f"is evaluated at the unknowns' true values (unknowns.{exact[name].unknowns[0]}"
+                ".truth)",
+            )
     return exact
+
+
+def _unknowns_read(pde: PDE, boundary: Any) -> tuple[str, str] | None:
+    """(key, unknown) of the first source or boundary value that reads an unknown, if any."""
+    expressions: list[object] = []
+    names: list[str] = (
+        [f.name for f in dataclasses.fields(pde)] if dataclasses.is_dataclass(pde) else []
+    )
+    for name in names:
+        value = getattr(pde, name)
+        expressions += list(value) if isinstance(value, tuple) else [value]
+    for condition in boundary:
+        expressions += list(condition.values)
+    for e in expressions:
+        if isinstance(e, Expression) and e.unknowns:
+            return e.key or "expression", e.unknowns[0]
+    return None
 
 
 def _reference(top: Section, domain: Domain, limits: Limits, kind: str) -> ReferenceConfig | None:
