@@ -26,6 +26,7 @@ from pinn_gelu.errors import GeometryError, ProblemFileError
 from pinn_gelu.expressions import Expression, Residual, evaluate_checked
 from pinn_gelu.fields import Engine, Fields
 from pinn_gelu.geometry.domain import Domain
+from pinn_gelu.model.trial import Positive, Trial
 from pinn_gelu.model.unknowns import Unknown
 from pinn_gelu.observations import Observations
 
@@ -206,6 +207,13 @@ class Problem:
     source: Mapping[str, Any] = field(default_factory=dict)
     #: What the reader chose for the file, by key, with the reason (``training.schedule: auto``).
     decisions: Mapping[str, str] = field(default_factory=dict)
+
+    def trial(self) -> Trial | None:
+        """What wraps the network: exp of the fields declared ``positive`` (None: u = N)."""
+        positive = getattr(self.pde, "positive", ())
+        if not positive:
+            return None
+        return Positive(tuple(self.pde.outputs.index(name) for name in positive))
 
     def weight(self, term: str) -> float:
         """w_t of a loss term: ``training.weights``, else the PDE kind's default, else 1.

@@ -185,6 +185,8 @@ def test_an_unknown_in_a_boundary_condition_is_identified(tmp_path) -> None:
     result = train(load_problem(write_problem(tmp_path, data)), progress=False)
     estimate = result.parameters["c"]
     assert estimate["value"] == pytest.approx(0.5, abs=2e-3), estimate
+    # clean data, no noise stated: the standard error measures the network's error, and says so
+    assert estimate["stderr"] > 0 and "no noise stated" in estimate["note"], estimate
     assert estimate["truth"] == 0.5 and estimate["relative_error"] < 4e-3
 
 
@@ -212,6 +214,7 @@ def test_a_noisy_inverse_run_reports_value_stderr_and_truth(tmp_path, capsys) ->
     assert f"unknown     k = {k['value']:.6g} ± {k['stderr']:.2g}  (truth 2, " in printed
     assert k["truth"] == 2.0 and 0 < k["stderr"] < 0.1, k
     assert abs(k["value"] - 2.0) < 4 * k["stderr"] + 1e-3, k
+    assert "note" not in k  # the noise is stated and the misfit agrees with it
     solution = load_run(out)  # without the data file: it is not needed to rebuild the model
     (tmp_path / "obs.csv").unlink()
     solution = load_run(out)

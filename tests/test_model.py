@@ -11,7 +11,7 @@ from pinn_gelu.derivatives import ENGINES, autograd_fields, forward_fields, sele
 from pinn_gelu.fields import NEEDS, need_rank
 from pinn_gelu.model.model import Model
 from pinn_gelu.model.networks import build_network
-from pinn_gelu.model.trial import Affine, Trial
+from pinn_gelu.model.trial import Affine, Positive, Trial
 from pinn_gelu.model.unknowns import Unknown
 
 
@@ -54,6 +54,24 @@ def test_every_engine_through_the_trial_function_equals_nested_autograd(engine, 
         assert ours is not None and theirs is not None, name
         # float64, a few hundred flops per entry: 1e-10 relative
         torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("need", NEEDS)
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_a_positive_field_through_every_engine_equals_nested_autograd(engine, need) -> None:
+    """u_1 = exp(N_1) (Faà di Bruno to fourth order), u_0 = N_0 untouched."""
+    model = Model(wrapped().network, Positive((1,)))
+    fields = ENGINES[engine](model, POINTS, need)
+    oracle = autograd_fields(model, POINTS, need)
+    torch.testing.assert_close(fields.value, oracle.value, rtol=0, atol=1e-13)
+    for name in ["gradient", "laplacian", "hessian", "third", "fourth"][: need_rank(need)]:
+        ours, theirs = getattr(fields, name), getattr(oracle, name)
+        assert ours is not None and theirs is not None, name
+        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
+    bare = model.network(POINTS)
+    torch.testing.assert_close(fields.value[:, 0], bare[:, 0], rtol=0, atol=1e-15)
+    torch.testing.assert_close(fields.value[:, 1], bare[:, 1].exp(), rtol=1e-14, atol=0)
+    assert select_engine(model, "auto")[0] is forward_fields
 
 
 def test_forward_mode_through_the_trial_is_not_the_bare_network() -> None:

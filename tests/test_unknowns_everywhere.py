@@ -107,7 +107,8 @@ def test_the_gradient_and_jacobian_follow_an_unknown_in_a_plain_expression(
     # rows, through the network's dependence), and zero on the other condition's rows
     starts = np.cumsum([0, *loss.counts])
     spans = {
-        n: slice(int(a), int(b)) for n, a, b in zip(loss.names, starts[:-1], starts[1:], strict=True)
+        n: slice(int(a), int(b))
+        for n, a, b in zip(loss.names, starts[:-1], starts[1:], strict=True)
     }
     column = dense[:, -1]
     term = "pde" if where == "source" else "dirichlet"
@@ -190,3 +191,59 @@ def test_a_modulus_written_as_an_expression_of_an_unknown_is_refused() -> None:
     _modulus_expression(data)
     with pytest.raises(ProblemFileError, match=r"pde\.youngs_modulus: name the unknown alone"):
         parse_problem(data, str(PLATE))
+
+
+def coefficient_1d(tmp_path) -> dict:
+    """−(a u')' = f on [0, 1], u = sin(πx), a = 1 + x > 0 unknown inside; 30 clean values of u."""
+    x = np.linspace(0.02, 0.98, 30)
+    (tmp_path / "u.csv").write_text(csv_text({"x": x, "u": np.sin(np.pi * x)}))
+    return {
+        "pde": {
+            "kind": "equations",
+            "fields": ["u", "a"],
+            "positive": ["a"],
+            "equations": [
+                "-(d(a, x)*d(u, x) + a*d(u, x, x)) - ((1 + x)*pi**2*sin(pi*x) - pi*cos(pi*x))"
+            ],
+        },
+        "domain": {"rectangle": [[0, 1]]},
+        "boundary": [{"on": "all", "dirichlet": {"u": "0", "a": "1 + x"}}],
+        "data": [{"file": "u.csv"}],
+        "exact": {"u": "sin(pi*x)", "a": "1 + x"},
+        "network": {"width": 16, "depth": 2},
+        "training": {
+            "points": {"interior": 60},
+            "adam": {"steps": 300},
+            "gauss_newton": {"steps": 30},
+            "seed": 0,
+        },
+    }
+
+
+def test_a_positive_coefficient_field_is_identified(tmp_path, capsys) -> None:
+    path = write_problem(tmp_path, coefficient_1d(tmp_path))
+    assert main(["check", path]) == 0
+    assert "equations in u, a (a > 0):" in capsys.readouterr().out
+    result = train(load_problem(path), progress=False)
+    x = torch.linspace(0, 1, 101, dtype=torch.float64)[:, None]
+    a = result.model(x)[:, 1].detach()
+    assert bool((a > 0).all())
+    error = float((a - (1 + x[:, 0])).norm() / (1 + x[:, 0]).norm())
+    assert error < 1e-2, error
+    assert result.relative_l2["a"] < 1e-2 and result.relative_l2["u"] < 1e-2  # its validation
+
+
+@pytest.mark.parametrize(
+    ("value", "key", "words"),
+    [
+        (["b"], "pde.positive[0]", "unknown field 'b' (expected one of: u, a)"),
+        (["a", "a"], "pde.positive[1]", "the field 'a' is given twice"),
+        (3, "pde.positive", "a list of field names from: u, a"),
+    ],
+)
+def test_malformed_positive_fields_exit_2(tmp_path, capsys, value, key, words) -> None:
+    data = coefficient_1d(tmp_path)
+    data["pde"]["positive"] = value
+    assert main(["check", write_problem(tmp_path, data)]) == 2
+    err = capsys.readouterr().err
+    assert f"{key}: " in err and words in err, err

@@ -22,9 +22,9 @@ from torch import Tensor
 
 from pinn_gelu.derivatives.func import func_fields
 from pinn_gelu.fields import Fields, multi_indices, need_rank
-from pinn_gelu.model.trial import Affine, Identity, Trial
+from pinn_gelu.model.trial import Affine, Identity, Positive, Trial
 
-__all__ = ["COMPOSABLE", "add", "multiply", "through"]
+__all__ = ["COMPOSABLE", "add", "exponentiate", "multiply", "through"]
 
 #: The derivative order each need holds in full (a Laplacian need holds traces only).
 _ORDER = {"value": 0, "gradient": 1, "hessian": 2, "third": 3, "fourth": 4}
@@ -98,6 +98,70 @@ def add(offset: Fields, fields: Fields, need: str) -> Fields:
     return total
 
 
+def _partitions(items: tuple[int, ...]) -> list[list[tuple[int, ...]]]:
+    """Every set partition of the positions ``items`` (Bell(4) = 15 for a fourth derivative)."""
+    if not items:
+        return [[]]
+    first, rest = items[0], items[1:]
+    out = []
+    for partition in _partitions(rest):
+        out.append([(first,), *partition])  # first in a block of its own
+        for k in range(len(partition)):  # or joined to each block in turn
+            out.append([*partition[:k], (first, *partition[k]), *partition[k + 1 :]])
+    return out
+
+
+def exponentiate(network: Fields, columns: tuple[int, ...], need: str) -> Fields:
+    """The fields of u with u_k = exp(N_k) for k in ``columns`` (the others unchanged).
+
+    Faà di Bruno's formula for f = exp (every derivative of f is f): for a multi-index α,
+
+        ∂_α e^N = e^N Σ_{partitions π of the positions of α} Π_{B ∈ π} ∂_{α_B} N,
+
+    so ∂_i e^N = e^N N_i, ∂_ij e^N = e^N (N_ij + N_i N_j), Δ e^N = e^N (ΔN + |∇N|²).
+    """
+    chosen = list(columns)
+    sub = Fields(network.value[:, chosen])
+    for name in ("gradient", "laplacian", "hessian", "third", "fourth"):
+        value = getattr(network, name)
+        if value is not None:
+            setattr(sub, name, value[:, chosen])
+    e = sub.value.exp()
+    if need == "laplacian":
+        g = sub.require_gradient()
+        out = Fields(e, e[:, :, None] * g)
+        out.laplacian = e * (sub.require_laplacian() + (g * g).sum(-1))
+    else:
+        d = sub.require_gradient().shape[2] if need_rank(need) >= 1 else 0
+        order = _ORDER[need]
+        n = _channels(sub, order, d)
+        channels: dict[tuple[int, ...], Tensor] = {}
+        for key in n:
+            total = torch.zeros_like(e) if key else torch.ones_like(e)
+            for partition in _partitions(tuple(range(len(key)))) if key else []:
+                product = torch.ones_like(e)
+                for block in partition:
+                    product = product * n[tuple(sorted(key[p] for p in block))]
+                total = total + product
+            channels[key] = e * total
+        out = _assemble(channels, order, d)
+    merged = Fields(_merge(network.value, out.value, chosen))
+    for name in ("gradient", "laplacian", "hessian", "third", "fourth"):
+        whole, part = getattr(network, name), getattr(out, name)
+        if whole is not None and part is not None:
+            setattr(merged, name, _merge(whole, part, chosen))
+    return merged
+
+
+def _merge(whole: Tensor, part: Tensor, columns: list[int]) -> Tensor:
+    """``whole`` with its columns ``columns`` (dim 1) taken from ``part``, in that order."""
+    pieces = [
+        part[:, columns.index(k) : columns.index(k) + 1] if k in columns else whole[:, k : k + 1]
+        for k in range(whole.shape[1])
+    ]
+    return torch.cat(pieces, 1)
+
+
 def through(trial: Trial, x: Tensor, network: Fields, need: str) -> Fields:
     """The fields of u = trial(x, N) from the network's fields N at points x (n, d)."""
     if isinstance(trial, Identity):
@@ -107,8 +171,10 @@ def through(trial: Trial, x: Tensor, network: Fields, need: str) -> Fields:
         if trial.offset is not None:
             fields = add(func_fields(trial.offset, x, need), fields, need)
         return fields
+    if isinstance(trial, Positive):
+        return exponentiate(network, trial.columns, need)
     raise TypeError(f"no forward-mode rule for the trial function {type(trial).__name__}")
 
 
 #: The trial functions that :func:`through` composes (others are differentiated by autograd).
-COMPOSABLE: tuple[type[Trial], ...] = (Identity, Affine)
+COMPOSABLE: tuple[type[Trial], ...] = (Identity, Affine, Positive)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor, nn
 
-__all__ = ["Affine", "Identity", "Trial"]
+__all__ = ["Affine", "Identity", "Positive", "Trial"]
 
 #: A function of the points (n, d) → (n, m), differentiable in x.
 PointFunction = Callable[[Tensor], Tensor]
@@ -63,3 +64,30 @@ class Affine(Trial):
         """The value u = g + φ ⊙ N."""
         u = self.factor(x) * network_value
         return u if self.offset is None else u + self.offset(x)
+
+
+class Positive(Trial):
+    """u_k = exp(N_k) for the chosen outputs k, u_k = N_k for the others.
+
+    A coefficient field identified from data (a(x) in −∇·(a∇u) = f) that must stay positive is
+    carried by its logarithm, as a positive unknown constant is (:mod:`pinn_gelu.model.unknowns`):
+    smooth, never clamped, and with every derivative of a given by Faà di Bruno's formula from
+    those of N (:func:`pinn_gelu.derivatives.compose.exponentiate`).
+
+    Args:
+        columns: the output columns that are positive.
+    """
+
+    name = "positive"
+
+    def __init__(self, columns: tuple[int, ...]) -> None:
+        super().__init__()
+        self.columns = tuple(columns)
+
+    def forward(self, x: Tensor, network_value: Tensor) -> Tensor:
+        """The value: exp of the chosen columns (the others are not exponentiated at all)."""
+        parts = [
+            network_value[:, k : k + 1].exp() if k in self.columns else network_value[:, k : k + 1]
+            for k in range(network_value.shape[1])
+        ]
+        return torch.cat(parts, 1)

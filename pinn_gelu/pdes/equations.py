@@ -47,6 +47,8 @@ class Equations:
 
     fields: tuple[str, ...]
     equations: tuple[Residual, ...]
+    #: Fields carried by their logarithm, so that they stay positive (``positive: [a]``).
+    positive: tuple[str, ...] = ()
     kind = "equations"
     default_condition = None
     free_boundary = True
@@ -136,7 +138,8 @@ class Equations:
     def describe(self) -> str:
         """The equations, each = 0."""
         shown = "; ".join(f"{e.source} = 0" for e in self.equations)
-        return f"equations in {', '.join(self.fields)}: {shown}"
+        positive = f" ({', '.join(self.positive)} > 0)" if self.positive else ""
+        return f"equations in {', '.join(self.fields)}{positive}: {shown}"
 
 
 def _boundary_equations(
@@ -247,5 +250,24 @@ def parse(section: Section) -> Equations:
         _residual(section, join("equations", i), item, fields, boundary=False)
         for i, item in enumerate(raw)
     )
+    positive = _positive(section, fields)
     section.finish()
-    return Equations(fields, equations)
+    return Equations(fields, equations, positive)
+
+
+def _positive(section: Section, fields: tuple[str, ...]) -> tuple[str, ...]:
+    """``positive: [a]``: fields that the model keeps positive (a = exp(N_a))."""
+    raw = section.raw("positive", [])
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
+        raise section.expected("positive", f"a list of field names from: {', '.join(fields)}", raw)
+    for i, name in enumerate(raw):
+        if name not in fields:
+            raise section.error(
+                join("positive", i),
+                f"unknown field {name!r} (expected one of: {', '.join(fields)})",
+            )
+        if raw.index(name) != i:
+            raise section.error(join("positive", i), f"the field '{name}' is given twice")
+    return tuple(raw)

@@ -73,7 +73,7 @@ def build_model(problem: Problem, dtype: torch.dtype = torch.float64) -> Model:
         dtype=dtype,
         activation=problem.network.activation.module(),
     )
-    return Model(network, unknowns=problem.unknowns)
+    return Model(network, problem.trial(), unknowns=problem.unknowns)
 
 
 def assemble(

@@ -45,6 +45,11 @@ ASSUMPTIONS = (
 IDENTIFIABLE = 1e-6
 #: Largest condition number of AᵀA accepted.
 MAX_CONDITION = 1e12
+#: Said with a standard error when a data file states no noise.
+UNSTATED_NOISE = (
+    "no noise stated: the variance is the data misfit's, which includes the network's own "
+    "error (with clean data it measures that error, not noise)"
+)
 #: A reduced χ² above this, with every noise level stated, is reported as a misfit.
 MISFIT_WARNING = 4.0
 
@@ -190,4 +195,6 @@ def estimate_unknowns(
             "not fit the data as well as the noise allows, and the standard error understates "
             "the uncertainty"
         )
+    elif not noise_stated:
+        note = UNSTATED_NOISE
     return result(note, stderr, chi2)
