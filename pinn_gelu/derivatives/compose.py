@@ -24,7 +24,7 @@ from pinn_gelu.derivatives.func import func_fields
 from pinn_gelu.fields import Fields, multi_indices, need_rank
 from pinn_gelu.model.trial import Affine, Identity, Positive, Trial
 
-__all__ = ["COMPOSABLE", "add", "exponentiate", "multiply", "through"]
+__all__ = ["COMPOSABLE", "add", "exponentiate", "multiply", "set_partitions", "through"]
 
 #: The derivative order each need holds in full (a Laplacian need holds traces only).
 _ORDER = {"value": 0, "gradient": 1, "hessian": 2, "third": 3, "fourth": 4}
@@ -98,17 +98,21 @@ def add(offset: Fields, fields: Fields, need: str) -> Fields:
     return total
 
 
-def _partitions(items: tuple[int, ...]) -> list[list[tuple[int, ...]]]:
-    """Every set partition of the positions ``items`` (Bell(4) = 15 for a fourth derivative)."""
+def set_partitions(items: tuple[int, ...]) -> list[list[tuple[int, ...]]]:
+    """All partitions of a tuple of positions into non-empty blocks.
+
+    Bell-number many: 1, 2, 5, 15 for one to four positions; each block in ``items``' order.
+    """
     if not items:
         return [[]]
     first, rest = items[0], items[1:]
-    out = []
-    for partition in _partitions(rest):
-        out.append([(first,), *partition])  # first in a block of its own
-        for k in range(len(partition)):  # or joined to each block in turn
-            out.append([*partition[:k], (first, *partition[k]), *partition[k + 1 :]])
-    return out
+    partitions: list[list[tuple[int, ...]]] = []
+    for size in range(len(rest) + 1):
+        for others in combinations(rest, size):
+            block = (first, *others)
+            remaining = tuple(i for i in rest if i not in others)
+            partitions.extend([block, *tail] for tail in set_partitions(remaining))
+    return partitions
 
 
 def exponentiate(network: Fields, columns: tuple[int, ...], need: str) -> Fields:
@@ -138,7 +142,7 @@ def exponentiate(network: Fields, columns: tuple[int, ...], need: str) -> Fields
         channels: dict[tuple[int, ...], Tensor] = {}
         for key in n:
             total = torch.zeros_like(e) if key else torch.ones_like(e)
-            for partition in _partitions(tuple(range(len(key)))) if key else []:
+            for partition in set_partitions(tuple(range(len(key)))) if key else []:
                 product = torch.ones_like(e)
                 for block in partition:
                     product = product * n[tuple(sorted(key[p] for p in block))]

@@ -36,13 +36,12 @@ this is the Hessian rule above.
 from __future__ import annotations
 
 from functools import lru_cache
-from itertools import combinations
 from typing import cast
 
 import torch
 from torch import Tensor, nn
 
-from pinn_gelu.derivatives.compose import COMPOSABLE, through
+from pinn_gelu.derivatives.compose import COMPOSABLE, set_partitions, through
 from pinn_gelu.fields import Fields, multi_indices, need_rank
 from pinn_gelu.model.model import Model
 from pinn_gelu.model.networks import MLP
@@ -148,20 +147,6 @@ def _mlp_fields(network: MLP, x: Tensor, need: str) -> Fields:
     return fields
 
 
-def _set_partitions(items: tuple[int, ...]) -> list[list[tuple[int, ...]]]:
-    """All partitions of a tuple of positions into non-empty blocks (Bell-number many)."""
-    if not items:
-        return [[]]
-    first, rest = items[0], items[1:]
-    partitions: list[list[tuple[int, ...]]] = []
-    for size in range(len(rest) + 1):
-        for others in combinations(rest, size):
-            block = (first, *others)
-            remaining = tuple(i for i in rest if i not in others)
-            partitions.extend([block, *tail] for tail in _set_partitions(remaining))
-    return partitions
-
-
 @lru_cache(maxsize=16)
 def _jet_rules(
     dimension: int, order: int
@@ -175,7 +160,7 @@ def _jet_rules(
     rules = []
     for key in keys:
         merged: dict[tuple[int, tuple[int, ...]], int] = {}
-        for partition in _set_partitions(tuple(range(len(key)))):
+        for partition in set_partitions(tuple(range(len(key)))):
             blocks = tuple(
                 sorted(position[tuple(sorted(key[p] for p in block))] for block in partition)
             )
