@@ -116,6 +116,22 @@ class NetworkConfig:
         "z ~ N(0,1), after it; slightly unstable for GELU, see pinn_gelu.model.networks)",
         registry="initialisers",
     )
+    fourier_features: int = option(
+        0,
+        "random Fourier features of the inputs, [cos 2πBξ, sin 2πBξ] with B (m × d) ~ N(0, σ²) "
+        "drawn from training.seed (Tancik et al. 2020); m, 0 for none",
+        min=0,
+        max=1024,
+    )
+    fourier_scale: float = option(
+        1.0, "σ of the Fourier features' frequencies (per unit of ξ ∈ [−1, 1])", min=0.0
+    )
+    periodic_harmonics: int = option(
+        1,
+        "K of the periodic embedding of domain.periodic axes: cos(kπξ), sin(kπξ), k = 1..K",
+        min=1,
+        max=64,
+    )
 
     def __post_init__(self) -> None:
         # From Python, NetworkConfig(activation="tanh") is parsed here, once, like the file's.

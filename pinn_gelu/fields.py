@@ -22,11 +22,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import combinations_with_replacement
+from itertools import combinations, combinations_with_replacement
 
 from torch import Tensor, nn
 
-__all__ = ["MAX_ORDER", "NEEDS", "Engine", "Fields", "multi_indices", "need_for", "need_rank"]
+__all__ = [
+    "MAX_ORDER",
+    "NEEDS",
+    "Engine",
+    "Fields",
+    "multi_indices",
+    "need_for",
+    "need_rank",
+    "set_partitions",
+]
 
 #: What a term can need, cheapest first.
 NEEDS = ("value", "gradient", "laplacian", "hessian", "third", "fourth")
@@ -60,6 +69,23 @@ def multi_indices(dimension: int, order: int) -> tuple[tuple[int, ...], ...]:
     ((0, 0, 0), (0, 0, 1), (0, 1, 1), (1, 1, 1))
     """
     return tuple(combinations_with_replacement(range(dimension), order))
+
+
+def set_partitions(items: tuple[int, ...]) -> list[list[tuple[int, ...]]]:
+    """All partitions of a tuple of positions into non-empty blocks.
+
+    Bell-number many: 1, 2, 5, 15 for one to four positions; each block in ``items``' order.
+    """
+    if not items:
+        return [[]]
+    first, rest = items[0], items[1:]
+    partitions: list[list[tuple[int, ...]]] = []
+    for size in range(len(rest) + 1):
+        for others in combinations(rest, size):
+            block = (first, *others)
+            remaining = tuple(i for i in rest if i not in others)
+            partitions.extend([block, *tail] for tail in set_partitions(remaining))
+    return partitions
 
 
 @dataclass

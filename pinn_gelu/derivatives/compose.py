@@ -21,10 +21,10 @@ import torch
 from torch import Tensor
 
 from pinn_gelu.derivatives.func import func_fields
-from pinn_gelu.fields import Fields, multi_indices, need_rank
+from pinn_gelu.fields import Fields, multi_indices, need_rank, set_partitions
 from pinn_gelu.model.trial import Affine, Identity, Positive, Trial
 
-__all__ = ["COMPOSABLE", "add", "exponentiate", "multiply", "set_partitions", "through"]
+__all__ = ["COMPOSABLE", "add", "exponentiate", "multiply", "through"]
 
 #: The derivative order each need holds in full (a Laplacian need holds traces only).
 _ORDER = {"value": 0, "gradient": 1, "hessian": 2, "third": 3, "fourth": 4}
@@ -96,23 +96,6 @@ def add(offset: Fields, fields: Fields, need: str) -> Fields:
         if a is not None and b is not None:
             setattr(total, name, a + b)
     return total
-
-
-def set_partitions(items: tuple[int, ...]) -> list[list[tuple[int, ...]]]:
-    """All partitions of a tuple of positions into non-empty blocks.
-
-    Bell-number many: 1, 2, 5, 15 for one to four positions; each block in ``items``' order.
-    """
-    if not items:
-        return [[]]
-    first, rest = items[0], items[1:]
-    partitions: list[list[tuple[int, ...]]] = []
-    for size in range(len(rest) + 1):
-        for others in combinations(rest, size):
-            block = (first, *others)
-            remaining = tuple(i for i in rest if i not in others)
-            partitions.extend([block, *tail] for tail in set_partitions(remaining))
-    return partitions
 
 
 def exponentiate(network: Fields, columns: tuple[int, ...], need: str) -> Fields:

@@ -41,8 +41,8 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
-from pinn_gelu.derivatives.compose import COMPOSABLE, set_partitions, through
-from pinn_gelu.fields import Fields, multi_indices, need_rank
+from pinn_gelu.derivatives.compose import COMPOSABLE, through
+from pinn_gelu.fields import Fields, multi_indices, need_rank, set_partitions
 from pinn_gelu.model.model import Model
 from pinn_gelu.model.networks import MLP
 
@@ -116,11 +116,22 @@ def _mlp_fields(network: MLP, x: Tensor, need: str) -> Fields:
     x = x.detach()
     n, d = x.shape
     first = cast(nn.Linear, network.hidden[0])
-    z = first(network.normalise(x))
-    jac = (first.weight * network.input_scale).T.unsqueeze(1)  # (d, 1, w): constant in x
+    rows, cols = _pairs(d, x.device) if rank == 3 else (None, None)
     lap: Tensor | None = None
     hess: Tensor | None = None
-    rows, cols = _pairs(d, x.device) if rank == 3 else (None, None)
+    if network.embedding is None:
+        z = first(network.normalise(x))
+        jac = (first.weight * network.input_scale).T.unsqueeze(1)  # (d, 1, w): constant in x
+    else:  # z = W γ(ξ(x)) + b: γ's derivatives (closed form) start the propagation
+        jet = network.embedding_jet(x, 1 if rank == 1 else 2)
+        zero = torch.zeros_like(jet[()])
+        z = first(jet[()])
+        jac = _linear(torch.stack([jet.get((i,), zero) for i in range(d)]), first.weight)
+        if rank == 2:
+            lap = sum((jet.get((i, i), zero) for i in range(d)), zero) @ first.weight.T
+        elif rank == 3 and rows is not None and cols is not None:
+            pairs = [jet.get((int(i), int(j)), zero) for i, j in zip(rows, cols, strict=True)]
+            hess = _linear(torch.stack(pairs), first.weight)
     order = 1 if rank == 1 else 2
     for layer in [*network.hidden[1:], network.output]:
         sigma = network.activation.derivatives(z, order)
@@ -175,12 +186,16 @@ def _jet_fields(network: MLP, x: Tensor, order: int) -> Fields:
     n, d = x.shape
     keys, rules = _jet_rules(d, order)
     first = cast(nn.Linear, network.hidden[0])
-    z = first(network.normalise(x))
-    scaled = (first.weight * network.input_scale).T  # (d, w): ∂z/∂x_i, constant in x
-    # channel c holds ∂_{keys[c]} z; None is an exact zero (the first layer is affine in x)
-    channels: list[Tensor | None] = [
-        scaled[key[0]].expand(n, -1) if len(key) == 1 else None for key in keys
-    ]
+    channels: list[Tensor | None]
+    if network.embedding is None:
+        z = first(network.normalise(x))
+        scaled = (first.weight * network.input_scale).T  # (d, w): ∂z/∂x_i, constant in x
+        # channel c holds ∂_{keys[c]} z; None is an exact zero (the first layer is affine in x)
+        channels = [scaled[key[0]].expand(n, -1) if len(key) == 1 else None for key in keys]
+    else:  # every derivative of γ(ξ(x)) (closed form) through the first layer
+        jet = network.embedding_jet(x, order)
+        z = first(jet[()])
+        channels = [jet[key] @ first.weight.T if key in jet else None for key in keys]
     for layer in [*network.hidden[1:], network.output]:
         sigma = network.activation.derivatives(z, order)
         weight = layer.weight

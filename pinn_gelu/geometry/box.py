@@ -61,10 +61,15 @@ class Box:
 
     bounds: tuple[tuple[float, float], ...]
     time: bool = False
+    #: Spatial axes along which the problem is periodic (the box's length is the period):
+    #: their sides are not boundary sides (:mod:`pinn_gelu.model.embeddings`).
+    periodic: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.bounds) - self.time <= 3:
             raise ValueError(f"a box has 1 to 3 spatial dimensions, got {len(self.bounds)}")
+        if any(not 0 <= i < len(self.bounds) - self.time for i in self.periodic):
+            raise ValueError(f"periodic axes {self.periodic} are not spatial axes of the box")
         for lo, hi in self.bounds:
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
                 raise ValueError(f"invalid interval [{lo}, {hi}]")
@@ -87,12 +92,17 @@ class Box:
     @property
     def spatial_sides(self) -> tuple[str, ...]:
         """The sides of the spatial boundary (all sides but t_min and t_max)."""
-        return self.sides[: 2 * self.spatial_dimension]
+        return tuple(s for s in self.sides if not s.startswith(f"{TIME}_"))
 
     @property
     def sides(self) -> tuple[str, ...]:
-        """Side names in a fixed order: x_min, x_max, y_min, ..."""
-        return tuple(f"{v}_{end}" for v in self.variables for end in ("min", "max"))
+        """Side names in a fixed order: x_min, x_max, y_min, ... (not those of periodic axes)."""
+        return tuple(
+            f"{v}_{end}"
+            for i, v in enumerate(self.variables)
+            if i not in self.periodic
+            for end in ("min", "max")
+        )
 
     def side_axis(self, side: str) -> tuple[int, int]:
         """(axis, sign) of a side: x_max is (0, +1), y_min is (1, -1)."""

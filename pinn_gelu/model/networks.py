@@ -46,6 +46,7 @@ from torch import Tensor, nn
 
 from pinn_gelu.activations import Activation, parse_activation
 from pinn_gelu.config import NetworkConfig
+from pinn_gelu.model.embeddings import Embedding, Jet, build_embedding, input_jet, jet_keys
 
 __all__ = [
     "INITIALISERS",
@@ -53,6 +54,7 @@ __all__ = [
     "MLP",
     "build_network",
     "fixed_point_gain",
+    "network_embedding",
     "second_moment",
 ]
 
@@ -130,6 +132,8 @@ class MLP(nn.Module):
         width: neurons per hidden layer.
         depth: number of hidden layers (≥ 1).
         activation: the activation module, shared by all hidden layers.
+        embedding: features γ(ξ) that the first layer reads instead of ξ
+            (:mod:`pinn_gelu.model.embeddings`); None for ξ itself.
 
     Shapes: ``forward`` maps (N, d) → (N, m).
     """
@@ -144,6 +148,7 @@ class MLP(nn.Module):
         width: int,
         depth: int,
         activation: Activation,
+        embedding: Embedding | None = None,
     ) -> None:
         super().__init__()
         if depth < 1 or width < 1 or outputs < 1:
@@ -156,7 +161,8 @@ class MLP(nn.Module):
         self._bounds = [(float(a), float(b)) for a, b in bounds]
         self.dimension = len(bounds)
         self.outputs = outputs
-        sizes = [self.dimension] + [width] * depth
+        self.embedding = embedding
+        sizes = [embedding.features if embedding else self.dimension] + [width] * depth
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
         self.output = nn.Linear(width, outputs)
         self.activation = activation
@@ -165,9 +171,21 @@ class MLP(nn.Module):
         """ξ(x) = scale·x + shift, mapping the box onto [−1, 1]^d."""
         return x * self.input_scale + self.input_shift
 
+    def embed(self, x: Tensor) -> Tensor:
+        """What the first layer reads: γ(ξ(x)), or ξ(x) without an embedding."""
+        xi = self.normalise(x)
+        return xi if self.embedding is None else self.embedding(xi)
+
+    def embedding_jet(self, x: Tensor, order: int) -> Jet:
+        """Every derivative of γ(ξ(x)) of order ≤ ``order`` with respect to x (needs one)."""
+        if self.embedding is None:
+            raise ValueError("this network has no input embedding")
+        inputs = input_jet(self.normalise(x), self.input_scale.to(x.dtype), order)
+        return self.embedding.jet(inputs, jet_keys(self.dimension, order))
+
     def forward(self, x: Tensor) -> Tensor:
         """u(x), (N, d) → (N, m)."""
-        h = self.normalise(x)
+        h = self.embed(x)
         for layer in self.hidden:
             h = self.activation(layer(h))
         return self.output(h)
@@ -204,6 +222,27 @@ class MLP(nn.Module):
         return list(self._bounds)
 
 
+def network_embedding(
+    config: NetworkConfig,
+    dimension: int,
+    periodic: Sequence[int] = (),
+    generator: torch.Generator | None = None,
+) -> Embedding | None:
+    """The input embedding of a network of this configuration (None: it reads ξ).
+
+    Fourier features draw their frequencies from ``generator``; a saved model's are in its
+    state dict, so a model rebuilt to load one may take any generator.
+    """
+    return build_embedding(
+        dimension,
+        periodic,
+        config.periodic_harmonics,
+        config.fourier_features,
+        config.fourier_scale,
+        generator,
+    )
+
+
 def build_network(
     config: NetworkConfig,
     bounds: Sequence[tuple[float, float]],
@@ -212,10 +251,16 @@ def build_network(
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
     activation: Activation | None = None,
+    periodic: Sequence[int] = (),
 ) -> MLP:
-    """Build and initialise an MLP from its configuration, reproducibly from ``seed``."""
+    """Build and initialise an MLP from its configuration, reproducibly from ``seed``.
+
+    ``periodic``: the axes along which the network is periodic (the domain's
+    ``periodic``), by a periodic embedding with ``config.periodic_harmonics`` harmonics.
+    """
     act = activation if activation is not None else config.activation.module()
-    net = MLP(bounds, outputs, config.width, config.depth, act)
     generator = torch.Generator().manual_seed(seed)
+    embedding = network_embedding(config, len(bounds), periodic, generator)
+    net = MLP(bounds, outputs, config.width, config.depth, act, embedding)
     net.initialise(config.init, generator)
     return net.to(dtype)

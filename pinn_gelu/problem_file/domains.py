@@ -7,6 +7,7 @@ import math
 import re
 
 from pinn_gelu.errors import GeometryError, describe
+from pinn_gelu.expressions import TIME, VARIABLES
 from pinn_gelu.geometry import Box
 from pinn_gelu.geometry.csg import parse_region
 from pinn_gelu.geometry.domain import Domain, RegionDomain
@@ -28,6 +29,7 @@ def parse_domain(section: Section) -> Domain:
         return _region(section)
     rectangle = section.raw("rectangle")
     time = section.raw("time", None)
+    periodic = section.raw("periodic", [])
     section.finish()
     what = "a list of 1 to 3 [min, max] pairs, e.g. [[0, 1], [0, 1]]"
     if not isinstance(rectangle, list) or not 1 <= len(rectangle) <= 3:
@@ -37,7 +39,30 @@ def parse_domain(section: Section) -> Domain:
         bounds.append(_interval(section, join("rectangle", i), pair))
     if time is not None:
         bounds.append(_interval(section, "time", time))
-    return Box(tuple(bounds), time=time is not None)
+    axes = _periodic(section, periodic, VARIABLES[: len(rectangle)])
+    return Box(tuple(bounds), time=time is not None, periodic=axes)
+
+
+def _periodic(section: Section, value: object, spatial: tuple[str, ...]) -> tuple[int, ...]:
+    """``periodic: [x]``: spatial variables of the box along which the problem is periodic."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise section.expected("periodic", f"a list of variables from: {', '.join(spatial)}", value)
+    axes: list[int] = []
+    for i, name in enumerate(value):
+        key = join("periodic", i)
+        if name == TIME:
+            raise section.error(key, "time cannot be periodic (only spatial variables)")
+        if not isinstance(name, str) or name not in spatial:
+            shown = repr(name) if isinstance(name, str) else describe(name)
+            raise section.error(
+                key, f"unknown variable {shown} (expected one of: {', '.join(spatial)})"
+            )
+        if spatial.index(name) in axes:
+            raise section.error(key, f"'{name}' is given twice")
+        axes.append(spatial.index(name))
+    return tuple(axes)
 
 
 def _region(section: Section) -> RegionDomain:
@@ -47,6 +72,10 @@ def _region(section: Section) -> RegionDomain:
     if section.has("time"):
         raise section.error(
             "time", "a time interval needs a box domain (rectangle:), not shapes and a region"
+        )
+    if section.has("periodic"):
+        raise section.error(
+            "periodic", "periodic axes need a box domain (rectangle:), not shapes and a region"
         )
     section.finish()
     if not isinstance(shapes_data, dict) or not shapes_data:

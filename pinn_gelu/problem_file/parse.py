@@ -223,6 +223,11 @@ def _sides(section: Section, domain: Domain) -> tuple[str, ...]:
     sides: list[str] = []
     for i, name in enumerate(names):
         key = "on" if not isinstance(on, list) else join("on", i)
+        periodic = [domain.variables[i] for i in getattr(domain, "periodic", ())]
+        if isinstance(name, str) and name.split("_")[0] in periodic and name not in valid:
+            raise section.error(
+                key, f"{name} lies on the periodic axis {name.split('_')[0]}: it needs no condition"
+            )
         if not isinstance(name, str) or name not in valid:
             shown = repr(name) if isinstance(name, str) else describe(name)
             raise section.error(key, f"unknown side {shown} (expected one of: {', '.join(valid)})")

@@ -22,7 +22,7 @@ from pinn_gelu.derivatives import select_engine
 from pinn_gelu.errors import ProblemFileError, describe, number_text, one_line
 from pinn_gelu.metrics import predict
 from pinn_gelu.model.model import Model
-from pinn_gelu.model.networks import MLP
+from pinn_gelu.model.networks import MLP, network_embedding
 from pinn_gelu.problem import Problem
 from pinn_gelu.problem_file import parse_problem
 
@@ -134,7 +134,11 @@ def load_run(directory: str | Path, limits: Limits | None = None) -> Solution:
     if set(spec) != set(expected):
         raise ValueError(f"{path}: {where}: unexpected keys {sorted(set(spec) - set(expected))}")
     limit = problem.limits.max_parameters
-    w, d, n_in = problem.network.width, problem.network.depth, problem.domain.dimension
+    embedding = network_embedding(
+        problem.network, problem.domain.dimension, getattr(problem.domain, "periodic", ())
+    )
+    w, d = problem.network.width, problem.network.depth
+    n_in = embedding.features if embedding is not None else problem.domain.dimension
     count = (n_in + 1) * w + (d - 1) * (w + 1) * w + (w + 1) * len(problem.pde.outputs)
     if count > limit:
         raise ValueError(
@@ -147,6 +151,7 @@ def load_run(directory: str | Path, limits: Limits | None = None) -> Solution:
         w,
         d,
         problem.network.activation.module(),
+        embedding,
     )
     model = Model(network, problem.trial(), unknowns=problem.unknowns).to(DTYPES[dtype])
     state = _entry(checkpoint, "state_dict", dict, path, "a mapping of tensors")

@@ -72,6 +72,7 @@ def build_model(problem: Problem, dtype: torch.dtype = torch.float64) -> Model:
         seed=problem.training.seed,
         dtype=dtype,
         activation=problem.network.activation.module(),
+        periodic=getattr(problem.domain, "periodic", ()),
     )
     return Model(network, problem.trial(), unknowns=problem.unknowns)
 

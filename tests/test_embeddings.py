@@ -1,0 +1,95 @@
+"""Input embeddings: periodic and Fourier features, exact through every derivative engine."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pinn_gelu.config import NetworkConfig
+from pinn_gelu.derivatives import ENGINES, autograd_fields, forward_fields, select_engine
+from pinn_gelu.fields import NEEDS, need_rank
+from pinn_gelu.model.embeddings import Chain, FourierFeatures, Periodic
+from pinn_gelu.model.model import Model
+from pinn_gelu.model.networks import build_network
+
+BOUNDS = [(-1.0, 1.0), (0.0, 0.5)]  # x periodic with period 2, then t
+POINTS = torch.rand(17, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+POINTS = POINTS * torch.tensor([2.0, 0.5], dtype=torch.float64) + torch.tensor([-1.0, 0.0])
+
+
+def network(periodic=(0,), fourier=0, harmonics=2, seed=0):
+    config = NetworkConfig(
+        width=10,
+        depth=2,
+        fourier_features=fourier,
+        fourier_scale=1.5,
+        periodic_harmonics=harmonics,
+    )
+    return build_network(config, BOUNDS, 2, seed=seed, dtype=torch.float64, periodic=periodic)
+
+
+CASES = {
+    "periodic": {"periodic": (0,)},
+    "fourier": {"periodic": (), "fourier": 6},
+    "both": {"periodic": (0,), "fourier": 4},
+}
+
+
+@pytest.mark.parametrize("need", NEEDS)
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_engine_through_an_embedding_equals_nested_autograd(case, engine, need) -> None:
+    model = Model(network(**CASES[case]))
+    fields = ENGINES[engine](model, POINTS, need)
+    oracle = autograd_fields(model, POINTS, need)
+    torch.testing.assert_close(fields.value, oracle.value, rtol=0, atol=1e-13)
+    for name in ["gradient", "laplacian", "hessian", "third", "fourth"][: need_rank(need)]:
+        ours, theirs = getattr(fields, name), getattr(oracle, name)
+        assert ours is not None and theirs is not None, name
+        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
+    assert select_engine(model, "auto")[0] is forward_fields
+
+
+def test_the_embeddings_are_what_they_say() -> None:
+    assert isinstance(network().embedding, Periodic)
+    assert isinstance(network(periodic=(), fourier=3).embedding, FourierFeatures)
+    both = network(fourier=3).embedding
+    assert isinstance(both, Chain) and both.features == 6
+    assert network(periodic=()).embedding is None
+    # the periodic features: the other coordinate, then cos and sin of kπξ for k = 1, 2
+    assert network().embedding.features == 1 + 2 * 2
+    assert network().hidden[0].in_features == 5
+
+
+@pytest.mark.parametrize("case", ["periodic", "both"])
+def test_u_and_its_derivatives_to_order_four_are_periodic(case) -> None:
+    model = Model(network(**CASES[case]))
+    shifted = POINTS + torch.tensor([2.0, 0.0], dtype=torch.float64)  # one period in x
+    a = forward_fields(model, POINTS, "fourth")
+    b = forward_fields(model, shifted, "fourth")
+    for name in ("value", "gradient", "hessian", "third", "fourth"):
+        torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=1e-11, atol=1e-12)
+    # and the two sides of the box agree: u(−1, t) = u(1, t) with all derivatives
+    left = torch.stack([torch.full((5,), -1.0), torch.linspace(0, 0.5, 5)], 1).double()
+    right = left + torch.tensor([2.0, 0.0], dtype=torch.float64)
+    l, r = forward_fields(model, left, "fourth"), forward_fields(model, right, "fourth")
+    torch.testing.assert_close(l.fourth, r.fourth, rtol=1e-11, atol=1e-12)
+    assert float(l.fourth.detach().abs().max()) > 1e-3  # not trivially zero
+
+
+def test_without_the_embedding_u_is_not_periodic() -> None:
+    model = Model(network(periodic=()))
+    shifted = POINTS + torch.tensor([2.0, 0.0], dtype=torch.float64)
+    assert float((model(POINTS) - model(shifted)).detach().abs().max()) > 1e-2
+
+
+def test_fourier_features_are_drawn_from_the_seed_and_saved_with_the_model() -> None:
+    a, b, c = network(periodic=(), fourier=4, seed=1), network(periodic=(), fourier=4, seed=1), (
+        network(periodic=(), fourier=4, seed=2)
+    )
+    assert torch.equal(a.embedding.matrix, b.embedding.matrix)
+    assert not torch.equal(a.embedding.matrix, c.embedding.matrix)
+    assert "embedding.matrix" in a.state_dict()
+    # σ: the frequencies' spread, 2π·1.5 per unit of ξ
+    spread = float(network(periodic=(), fourier=512).embedding.matrix.std())
+    assert spread == pytest.approx(2 * torch.pi * 1.5, rel=0.1)
