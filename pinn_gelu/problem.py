@@ -15,18 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from pinn_gelu.collocation import Collocation, sample_collocation
 from pinn_gelu.config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
 from pinn_gelu.errors import GeometryError, ProblemFileError
-from pinn_gelu.expressions import Expression, Residual, evaluate_checked
+from pinn_gelu.expressions import NORMALS, Expression, Residual, evaluate_checked
 from pinn_gelu.fields import Engine, Fields
+from pinn_gelu.geometry.box import Box
 from pinn_gelu.geometry.domain import Domain
-from pinn_gelu.model.trial import Positive, Trial
+from pinn_gelu.model.distance import r_equivalence, transfinite
+from pinn_gelu.model.trial import Affine, Positive, Trial
 from pinn_gelu.model.unknowns import Unknown
 from pinn_gelu.observations import Observations
 
@@ -43,12 +46,14 @@ class BoundaryCondition:
         values: one expression per component, None where the entry leaves a component free;
             for ``equation``, the residuals that must vanish.
         key: where it was written, such as ``boundary[1].dirichlet``, for messages.
+        exact: imposed exactly by the trial function (``exact: true``), not by a loss term.
     """
 
     sides: tuple[str, ...]
     kind: str
     values: tuple[Expression | Residual | None, ...]
     key: str
+    exact: bool = False
 
 
 @dataclass(frozen=True)
@@ -209,7 +214,14 @@ class Problem:
     decisions: Mapping[str, str] = field(default_factory=dict)
 
     def trial(self) -> Trial | None:
-        """What wraps the network: exp of the fields declared ``positive`` (None: u = N)."""
+        """What wraps the network (None: u = N).
+
+        u = g̃ + φ·N where conditions are exact (:mod:`pinn_gelu.model.distance`), or exp of the
+        fields declared ``positive`` (a file cannot ask for both: the parser refuses it).
+        """
+        parts = self.exact_parts()
+        if any(parts):
+            return exact_trial(self, parts)
         positive = getattr(self.pde, "positive", ())
         if not positive:
             return None
@@ -348,11 +360,18 @@ class Problem:
 
     @property
     def boundary_sides(self) -> tuple[str, ...]:
-        """The sides that carry a condition (all of them unless the PDE allows free sides)."""
-        if not self.pde.free_boundary:
-            return self.domain.sides
-        used = {side for condition in self.boundary for side in condition.sides}
-        return tuple(side for side in self.domain.sides if side in used)
+        """The sides whose conditions are loss terms: they get collocation points.
+
+        Every side unless the PDE allows free sides, less those whose every condition the
+        trial function imposes exactly (``exact: true``).
+        """
+        soft = self.resolved_boundary(soft=True)
+        equations = {side for side, _ in self.equations()}
+        return tuple(
+            side
+            for side in self.domain.sides
+            if side in equations or any(entry is not None for entry in soft[side])
+        )
 
     def equations(self) -> list[tuple[str, Residual]]:
         """The boundary residuals of ``equation`` entries, as (side, residual), entry order."""
@@ -376,17 +395,38 @@ class Problem:
                 fixed[side].append(entry)
         return fixed
 
-    def resolved_boundary(self) -> dict[str, list[tuple[str, Expression | float] | None]]:
+    def resolved_boundary(
+        self, soft: bool = False
+    ) -> dict[str, list[tuple[str, Expression | float] | None]]:
         """For each side, per component, the (kind, value) that applies.
 
         The last entry setting a component on a side wins; a component no entry sets gets the
         PDE's default condition, or None where the PDE allows free sides. Sides in the
-        domain's order; ``equation`` entries are not here (:meth:`equations`).
+        domain's order; ``equation`` entries are not here (:meth:`equations`). ``soft``: leave
+        out (None) what the trial function imposes exactly: the loss terms' view.
         """
+        chosen, exact = self._chosen()
+        resolved: dict[str, list[tuple[str, Expression | float] | None]] = {}
+        for side, per_component in chosen.items():
+            resolved[side] = []
+            for k, found in enumerate(per_component):
+                entry: tuple[str, Expression | float] | None = found
+                if entry is None and not self.pde.free_boundary:
+                    if self.pde.default_condition is None:
+                        raise RuntimeError(f"side {side} has no boundary condition")
+                    entry = self.pde.default_condition
+                resolved[side].append(None if soft and (side, k) in exact else entry)
+        return resolved
+
+    def _chosen(
+        self,
+    ) -> tuple[dict[str, list[tuple[str, Expression] | None]], set[tuple[str, int]]]:
+        """The last entry's (kind, value) per side and component, and the exact (side, k)."""
         components = len(self.pde.boundary_components)
-        chosen: dict[str, list[tuple[str, Expression | float] | None]] = {
+        chosen: dict[str, list[tuple[str, Expression] | None]] = {
             side: [None] * components for side in self.domain.sides
         }
+        exact: set[tuple[str, int]] = set()
         for condition in self.boundary:
             if condition.kind == "equation":
                 continue
@@ -394,13 +434,96 @@ class Problem:
                 for k, value in enumerate(condition.values):
                     if isinstance(value, Expression):
                         chosen[side][k] = (condition.kind, value)
-        resolved: dict[str, list[tuple[str, Expression | float] | None]] = {}
-        for side, per_component in chosen.items():
-            resolved[side] = []
-            for entry in per_component:
-                if entry is None and not self.pde.free_boundary:
-                    if self.pde.default_condition is None:
-                        raise RuntimeError(f"side {side} has no boundary condition")
-                    entry = self.pde.default_condition
-                resolved[side].append(entry)
-        return resolved
+                        (exact.add if condition.exact else exact.discard)((side, k))
+        return chosen, exact
+
+    def exact_parts(self) -> list[list[tuple[str, Expression]]]:
+        """Per output component, the (side, value) that the trial function imposes exactly."""
+        chosen, exact = self._chosen()
+        parts: list[list[tuple[str, Expression]]] = [[] for _ in self.pde.boundary_components]
+        for side, k in sorted(exact, key=lambda e: (self.domain.sides.index(e[0]), e[1])):
+            entry = chosen[side][k]
+            if entry is not None:
+                parts[k].append((side, entry[1]))
+        return parts
+
+
+def exact_trial(problem: Problem, parts: list[list[tuple[str, Expression]]]) -> Affine:
+    """u_k = g̃_k + φ_k·N_k on a box, from each component's exact (side, value) pairs.
+
+    φ_k joins the sides' plane distances by the R-equivalence, g̃_k interpolates their values
+    (:mod:`pinn_gelu.model.distance`); a component with no exact side keeps u_k = N_k.
+    """
+    domain = problem.domain
+    bounds = domain.bounds
+    normals = len(NORMALS[: domain.spatial_dimension])
+
+    def distances(x: Tensor, sides: list[str]) -> list[Tensor]:
+        out = []
+        for side in sides:
+            axis, sign = domain.side_axis(side)  # type: ignore[attr-defined]
+            lo, hi = bounds[axis]  # in units of the box's length along the axis, as ξ is
+            out.append((hi - x[:, axis] if sign > 0 else x[:, axis] - lo) / (hi - lo))
+        return out
+
+    def factor(x: Tensor) -> Tensor:
+        columns = [
+            r_equivalence(distances(x, [s for s, _ in p])) if p else torch.ones_like(x[:, 0])
+            for p in parts
+        ]
+        return torch.stack(columns, 1)
+
+    def pad(x: Tensor) -> Tensor:
+        return torch.cat([x, x.new_zeros(x.shape[0], normals)], 1)  # no normals are read
+
+    extensions = [_extension(domain, p, pad) for p in parts]
+
+    def offset(x: Tensor) -> Tensor:
+        inputs = pad(x)
+        columns = []
+        for p, whole in zip(parts, extensions, strict=True):
+            if not p:
+                columns.append(torch.zeros_like(x[:, 0]))
+            elif whole is not None:
+                columns.append(whole(inputs)[:, 0])
+            else:
+                values = [lambda e=e: e(inputs)[:, 0] for _, e in p]
+                columns.append(transfinite(values, distances(x, [s for s, _ in p])))
+        return torch.stack(columns, 1)
+
+    return Affine(factor, offset)
+
+
+#: Sample points per side on which a part's data are compared with the others'.
+EXTENSION_CHECKS = 64
+
+
+def _extension(
+    domain: Domain, parts: list[tuple[str, Expression]], pad: Callable[[Tensor], Tensor]
+) -> Expression | None:
+    """A part's data that already equal every other part's on its side: g̃ = g_i itself.
+
+    The smoothest extension there is (the inverse-distance blend's weights are steep where parts
+    meet: u(x, 0) = sin πx with u = 0 at the walls is sin πx everywhere, not a blend). Compared
+    at :data:`EXTENSION_CHECKS` seeded points of each other side, to 1e-12 relative.
+    """
+    if len({id(e) for _, e in parts}) == 1:
+        return parts[0][1]
+    rng = np.random.default_rng(0)
+    box = cast(Box, domain)
+    samples = {
+        side: pad(torch.as_tensor(box.sample_side(side, EXTENSION_CHECKS, "uniform", rng)))
+        for side, _ in parts
+    }
+    for _, candidate in parts:
+        agrees = True
+        for side, value in parts:
+            with torch.no_grad():
+                theirs, ours = value(samples[side])[:, 0], candidate(samples[side])[:, 0]
+            scale = 1.0 + float(theirs.abs().max())
+            if not float((theirs - ours).abs().max()) <= 1e-12 * scale:
+                agrees = False
+                break
+        if agrees:
+            return candidate
+    return None

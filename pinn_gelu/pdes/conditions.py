@@ -84,7 +84,7 @@ class BoundaryTargets:
 def boundary_targets(problem: Problem, points: Collocation, kind: str) -> BoundaryTargets | None:
     """Gather all (point, component, value) of condition ``kind``; None if it is not used."""
     rows, components, values, used = [], [], [], False
-    for side, per_component in problem.resolved_boundary().items():
+    for side, per_component in problem.resolved_boundary(soft=True).items():
         start, stop = points.sides[side]
         side_points = points.boundary[start:stop]
         index = torch.arange(start, stop, device=side_points.device)

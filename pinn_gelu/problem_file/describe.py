@@ -45,11 +45,13 @@ def describe_problem(problem: Problem) -> str:
     ]
     components = problem.pde.boundary_components
     equations = problem.equations()
+    soft = problem.resolved_boundary(soft=True)
     for side, conditions in problem.resolved_boundary().items():
         parts = [
             f"{name + ': ' if len(components) > 1 else ''}{entry[0]} "
             f"{getattr(entry[1], 'source', entry[1])}"
-            for name, entry in zip(components, conditions, strict=True)
+            f"{' (exact: u = g + φ·N)' if soft[side][k] is None else ''}"
+            for k, (name, entry) in enumerate(zip(components, conditions, strict=True))
             if entry is not None
         ]
         parts += [f"equation {r.source} = 0" for s, r in equations if s == side]

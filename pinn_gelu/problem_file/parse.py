@@ -28,6 +28,7 @@ from pinn_gelu.problem_file.checks import check_memory, check_network, check_tra
 from pinn_gelu.problem_file.data_files import parse_data
 from pinn_gelu.problem_file.defaults import choose_schedule
 from pinn_gelu.problem_file.domains import MAX_SHAPE_PARTS, parse_domain
+from pinn_gelu.problem_file.exact import check_exact
 from pinn_gelu.problem_file.keys import REGISTRIES
 from pinn_gelu.problem_file.unknowns import parse_unknowns
 from pinn_gelu.reference import METHODS
@@ -286,6 +287,7 @@ def _boundary(
         section = Section(entry, join("boundary", i), top.context)
         sides = _sides(section, domain)
         found = [kind for kind in kinds if section.has(kind)]
+        exact = section.raw("exact", False)
         section.finish()
         if not found:
             raise section.error(
@@ -304,7 +306,11 @@ def _boundary(
                 )
             )
             _check_time_sides(section, kind, sides, values, domain)
-            conditions.append(BoundaryCondition(sides, kind, values, join(section.key, kind)))
+            if exact is not False:
+                check_exact(section, exact, kind, values, domain, pde)
+            conditions.append(
+                BoundaryCondition(sides, kind, values, join(section.key, kind), exact is True)
+            )
     if pde.default_condition is None and not pde.free_boundary:
         covered = {side for c in conditions for side in c.sides}
         missing = [side for side in domain.sides if side not in covered]
