@@ -158,6 +158,20 @@ class PointsConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CausalConfig:
+    """Causal weights of an evolution problem's interior terms: ``training.causal:`` section."""
+
+    slabs: int = option(
+        0,
+        "time slabs M of the causal weights w_i = exp(−ε Σ_{j<i} L_j) (Wang, Sankaran & "
+        "Perdikaris 2022); 0: off. Needs domain.time",
+        min=0,
+        max=1024,
+    )
+    epsilon: float = option(1.0, "ε of the causal weights", min=0.0, max=1e6)
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
     """Training: ``training:`` section."""
 
@@ -178,6 +192,7 @@ class TrainingConfig:
         registry="optimisers",
         auto=True,
     )
+    causal: CausalConfig = option(CausalConfig(), "causal weights (section)")
     seed: int = option(0, "fixes initial weights and every sampled point", min=0, max=2**32 - 1)
     dtype: str = option(
         "float64",

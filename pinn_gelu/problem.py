@@ -20,6 +20,7 @@ from typing import Any, Protocol, cast
 import torch
 from torch import Tensor, nn
 
+from pinn_gelu.causal import CausalResidual, slab_index
 from pinn_gelu.collocation import Collocation, sample_collocation
 from pinn_gelu.config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
 from pinn_gelu.errors import GeometryError, ProblemFileError
@@ -252,7 +253,7 @@ class Problem:
             ProblemFileError: naming ``training.weights.<term>`` where w is not finite or not
                 in [0, 1e12] at one of the term's points.
         """
-        terms = self.pde.terms(self, points)
+        terms = self._causal(self.pde.terms(self, points), points)
         for o in self.observations:
             rows = points.global_index(o.place)
             terms.append(Term(o.place, o.place, o.need, o.misfit(points.on(o.place), rows)))
@@ -274,6 +275,20 @@ class Problem:
                 )
             )
         return out
+
+    def _causal(self, terms: list[Term], points: Collocation) -> list[Term]:
+        """The interior terms with causal weights (``training.causal``; :mod:`pinn_gelu.causal`)."""
+        causal = self.training.causal
+        if not causal.slabs or not getattr(self.domain, "time", False):
+            return terms
+        interval = self.domain.bounds[-1]
+        slab = slab_index(points.interior[:, -1], interval, causal.slabs)
+        return [
+            replace(t, residual=CausalResidual(t.residual, slab, causal.slabs, causal.epsilon))
+            if t.on == "interior" and t.rows is None
+            else t
+            for t in terms
+        ]
 
     def _point_weights(self, weight: Expression, points: Tensor, name: str) -> Tensor:
         """√w at points, checked to be finite (as every expression) and in [0, 1e12]."""

@@ -11,7 +11,13 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from pinn_gelu.config import NetworkConfig, PointsConfig, TrainingConfig, ValidationConfig
+from pinn_gelu.config import (
+    CausalConfig,
+    NetworkConfig,
+    PointsConfig,
+    TrainingConfig,
+    ValidationConfig,
+)
 from pinn_gelu.derivatives import CHOICES as DERIVATIVE_CHOICES
 from pinn_gelu.geometry import SAMPLERS
 from pinn_gelu.model.networks import INITIALISERS
@@ -38,6 +44,7 @@ def sections() -> dict[str, type]:
         "network": NetworkConfig,
         "training": TrainingConfig,
         "training.points": PointsConfig,
+        "training.causal": CausalConfig,
         **{f"training.{name}": optimiser.Config for name, optimiser in OPTIMISERS.items()},
         "validation": ValidationConfig,
     }

@@ -154,6 +154,10 @@ def parse_problem(
 
     check_network(network, domain, pde, context)
     check_training(training, pde, context)
+    if training.causal.slabs and not getattr(domain, "time", False):
+        raise ProblemFileError(
+            path, "training.causal.slabs", "causal weights need a time interval (domain.time)"
+        )
     grid = validation.grid_points(domain.dimension)
     if grid < 2 or grid > limits.max_grid_points or grid**domain.dimension > limits.max_grid_points:
         total = grid**domain.dimension if grid <= limits.max_grid_points else None
