@@ -54,7 +54,7 @@ def test_the_weights_follow_the_earlier_slabs_losses() -> None:
     # held constant: the gradient of Σ weighted² is 2 w_s r, with no term from the weights
     (gradient,) = torch.autograd.grad(weighted.square().sum(), r)
     torch.testing.assert_close(gradient, 2 * expected * r.detach(), rtol=1e-14, atol=0)
-    assert losses[0] == pytest.approx(float((r[:4] ** 2).mean()))
+    assert losses[0] == pytest.approx(float((r.detach()[:4] ** 2).mean()))
 
 
 def test_the_gauss_newton_jacobian_of_a_causal_problem_equals_autograd(tmp_path) -> None:
