@@ -116,6 +116,61 @@ def burgers_samples(seed: int = 0, noise: float = 0.0) -> tuple[np.ndarray, list
     return np.stack([x, t, u], 1), ["x", "t", "u"]
 
 
+def allen_cahn_etdrk4(
+    n: int = 512, dt: float = 1e-3, times: np.ndarray | None = None, contour: int = 32
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """u(x, t) of u_t = 1e-4 u_xx − 5u³ + 5u, periodic on [−1, 1], u(x, 0) = x² cos(πx).
+
+    The benchmark of jaxpi, PirateNets and SOAP (and DeepXDE's Allen–Cahn with periodic data),
+    solved by Fourier collocation in x (n points, wavenumbers πk) and ETDRK4 in t (Cox &
+    Matthews 2002, with Kassam & Trefethen 2005's contour integrals for the coefficients, M =
+    ``contour`` points): u_t = Lu + N(u), L = −1e-4 k², N(u) = 5u − 5u³. Fourth order in dt
+    (``python problems/data/generate.py --check`` and tests/test_references.py show it),
+    and in x second order only: the initial value's slope jumps at x = ±1 (2 against −2), a
+    kink that Fourier series resolve at O(n⁻²) (halving the spacing divides the change by 4;
+    n = 2048 is within about 1e-5). Returns x (n,), the times (default 201 in [0, 1]), u
+    (times, n).
+    """
+    times = np.linspace(0.0, 1.0, 201) if times is None else np.asarray(times, float)
+    x = -1.0 + 2.0 * np.arange(n) / n
+    k = np.pi * np.fft.fftfreq(n, d=1.0 / n)
+    lin = -1e-4 * k**2
+    e, e2 = np.exp(dt * lin), np.exp(dt * lin / 2)
+    roots = np.exp(1j * np.pi * (np.arange(1, contour + 1) - 0.5) / contour)
+    lr = dt * lin[:, None] + roots[None, :]
+    q = dt * np.real(np.mean((np.exp(lr / 2) - 1) / lr, axis=1))
+    f1 = dt * np.real(np.mean((-4 - lr + np.exp(lr) * (4 - 3 * lr + lr**2)) / lr**3, axis=1))
+    f2 = dt * np.real(np.mean((2 + lr + np.exp(lr) * (-2 + lr)) / lr**3, axis=1))
+    f3 = dt * np.real(np.mean((-4 - 3 * lr - lr**2 + np.exp(lr) * (4 - lr)) / lr**3, axis=1))
+
+    def nonlinear(v: np.ndarray) -> np.ndarray:
+        u = np.real(np.fft.ifft(v))
+        return np.fft.fft(5 * u - 5 * u**3)
+
+    v = np.fft.fft(x**2 * np.cos(np.pi * x))
+    out = np.empty((len(times), n))
+    t, index = 0.0, 0
+    steps = round(float(times[-1]) / dt)
+    for step in range(steps + 1):
+        while index < len(times) and abs(times[index] - t) < dt / 2:
+            out[index] = np.real(np.fft.ifft(v))
+            index += 1
+        if step == steps:
+            break
+        nv = nonlinear(v)
+        a = e2 * v + q * nv
+        na = nonlinear(a)
+        b = e2 * v + q * na
+        nb = nonlinear(b)
+        c = e2 * a + q * (2 * nb - nv)
+        nc = nonlinear(c)
+        v = e * v + nv * f1 + 2 * (na + nb) * f2 + nc * f3
+        t = (step + 1) * dt
+    if index != len(times):
+        raise ValueError("the output times must be multiples of dt in [0, the last time]")
+    return x, times, out
+
+
 DATASETS = {
     "heat_sensors": heat_sensors,
     "plate_dic": plate_dic,
@@ -144,6 +199,18 @@ def main() -> int:
         for h in (4e-4, 2e-4):
             change = np.abs(burgers_cole_hopf(x, t, h=h) - fine).max()
             print(f"Cole–Hopf, step {h:g}: max |u − u(step 1e-4)| = {change:.1e}")
+        times = np.linspace(0, 1, 11)
+        _, _, best = allen_cahn_etdrk4(512, 1.25e-4, times)
+        for dt in (2e-3, 1e-3, 5e-4):
+            change = np.abs(allen_cahn_etdrk4(512, dt, times)[2] - best).max()
+            print(f"Allen–Cahn ETDRK4, dt {dt:g}: max |u − u(dt 1.25e-4)| = {change:.1e}")
+        previous = None
+        for n in (512, 1024, 2048, 4096):
+            u = allen_cahn_etdrk4(n, 5e-4, times)[2][:, :: n // 512]
+            if previous is not None:
+                change = np.abs(u - previous).max()
+                print(f"Allen–Cahn, {n // 2} against {n} points: max difference {change:.1e}")
+            previous = u
         return 0
     for name, make in DATASETS.items():
         table, names = make(seed=args.seed)
