@@ -90,8 +90,13 @@ def describe_problem(problem: Problem) -> str:
     lines += [
         f"network     {n.activation}, width {n.width}, depth {n.depth}, init {n.init}, "
         f"outputs {', '.join(problem.pde.outputs)}",
-        f"points      {t.points.interior} interior, {t.points.boundary} boundary "
-        f"({t.points.sampler})",
+        f"points      {t.points.interior} interior, "
+        + (
+            f"{t.points.boundary} boundary "
+            if problem.boundary_sides
+            else "no boundary points (no side has a loss term) "
+        )
+        + f"({t.points.sampler})",
         f"training    {', '.join(_phase_text(t, name) for name in t.schedule)}; "
         f"{t.dtype} on {t.device}; seed {t.seed}",
         *(
