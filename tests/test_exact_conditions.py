@@ -182,3 +182,42 @@ def test_exact_and_positive_fields_are_refused(tmp_path, capsys) -> None:
     }
     assert main(["check", write(tmp_path, data)]) == 2
     assert "boundary[0].exact: exact conditions and pde.positive" in capsys.readouterr().err
+
+
+def _dense_jacobian(model, loss):
+    names = [n for n, _ in model.named_parameters()]
+
+    def residuals(*values):
+        with torch.nn.utils.stateless._reparametrize_module(
+            model, dict(zip(names, values, strict=True))
+        ):
+            return loss.residuals()
+
+    dense = torch.autograd.functional.jacobian(residuals, tuple(model.parameters()))
+    return torch.cat([d.reshape(d.shape[0], -1) for d in dense], 1)
+
+
+@pytest.mark.parametrize("which", ["exact", "positive"])
+def test_the_gauss_newton_jacobian_through_a_trial_equals_autograd(tmp_path, which) -> None:
+    from pinn_gelu.training.setup import assemble
+
+    if which == "exact":
+        path = mixed_box(tmp_path)
+    else:
+        data = {
+            "pde": {
+                "kind": "equations",
+                "fields": ["u", "a"],
+                "positive": ["a"],
+                "equations": ["-(d(a, x)*d(u, x) + a*d(u, x, x)) - 1", "a - 1 - x"],
+            },
+            "domain": {"rectangle": [[0, 1]]},
+            "boundary": [{"on": "all", "dirichlet": {"u": "0"}}],
+            "network": {"width": 8, "depth": 2},
+            "training": {"points": {"interior": 20}, "adam": {"steps": 3}},
+        }
+        path = write(tmp_path, data)
+    assembly = assemble(load_problem(path))
+    _, jacobian = assembly.objective.jacobian()
+    dense = _dense_jacobian(assembly.model, assembly.objective)
+    assert torch.allclose(jacobian, dense, rtol=1e-10, atol=1e-12)

@@ -149,14 +149,40 @@ def _merge(whole: Tensor, part: Tensor, columns: list[int]) -> Tensor:
     return torch.cat(pieces, 1)
 
 
+def _point_fields(trial: Affine, which: str, x: Tensor, need: str) -> Fields:
+    """φ's or g's fields at x, kept for the last points seen.
+
+    They depend on the points only, and the collocation points do not change between steps (a
+    measured poisson_2d loss evaluation took 31 ms with them recomputed, 4.9 ms without a trial).
+
+    Not kept inside a torch.func transform (the per-sample Jacobian), whose tensors are bound
+    to it, nor when x's values may have changed (its version counter).
+    """
+    function = getattr(trial, which)
+    if torch._C._functorch.is_functorch_wrapped_tensor(x) or x.requires_grad:
+        return func_fields(function, x, need)
+    cache: dict[tuple[str, str], tuple[Tensor, int, Fields]] = trial.__dict__.setdefault(
+        "_fields_cache", {}
+    )
+    kept = cache.get((which, need))
+    if kept is not None and kept[0] is x and kept[1] == x._version:
+        return kept[2]
+    with torch.no_grad():
+        fields = func_fields(function, x, need)
+    if len(cache) > 16:
+        cache.clear()
+    cache[(which, need)] = (x, x._version, fields)
+    return fields
+
+
 def through(trial: Trial, x: Tensor, network: Fields, need: str) -> Fields:
     """The fields of u = trial(x, N) from the network's fields N at points x (n, d)."""
     if isinstance(trial, Identity):
         return network
     if isinstance(trial, Affine):
-        fields = multiply(func_fields(trial.factor, x, need), network, need)
+        fields = multiply(_point_fields(trial, "factor", x, need), network, need)
         if trial.offset is not None:
-            fields = add(func_fields(trial.offset, x, need), fields, need)
+            fields = add(_point_fields(trial, "offset", x, need), fields, need)
         return fields
     if isinstance(trial, Positive):
         return exponentiate(network, trial.columns, need)

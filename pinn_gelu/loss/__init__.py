@@ -35,10 +35,11 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad, jvp, vmap
+from torch.func import functional_call, grad, jvp, vjp, vmap
 
 from pinn_gelu.collocation import Collocation
 from pinn_gelu.derivatives import func_fields
+from pinn_gelu.derivatives.compose import through
 from pinn_gelu.derivatives.forward import forward_fields, supports_forward
 from pinn_gelu.distributed import SINGLE, Group
 from pinn_gelu.fields import Engine, Fields, need_rank
@@ -219,6 +220,9 @@ class Loss:
         order = [n.removeprefix("unknowns.") for n, _ in trainable if n.startswith("unknowns.")]
         # the per-sample transforms need an engine made of torch.func-compatible operations
         engine = forward_fields if supports_forward(self.network) else func_fields
+        # a trial function's own derivatives (φ, g: torch.func) are taken once per entry, not
+        # inside the per-sample transform: the per-sample gradients are the bare network's
+        through_trial = engine is forward_fields and getattr(model, "wraps", False)
         with torch.no_grad():
             fields = self.fields()
         rows_r, rows_j = [], []
@@ -262,12 +266,17 @@ class Loss:
             coefficients = torch.stack(columns, 1)  # (n_entries, C + unknowns)
             by_unknown = coefficients[:, coefficients.shape[1] - len(order) :]
             coefficients = coefficients[:, : coefficients.shape[1] - len(order)]
-            used = (coefficients.abs().amax(0) > 0).nonzero().squeeze(1)
             points = self.points.on(term.on)
             index = term.rows if term.rows is not None else torch.arange(points.shape[0])
             per_row = value.numel() // max(index.numel(), 1)
             entry_points = points[index.to(points.device).repeat_interleave(per_row)]
             fielder = _Fielder(self.network, engine, self.needs[term.on])
+            if through_trial:  # a·F(u) = (∂F(u)/∂F(N))ᵀa · F(N): fold the trial into a
+                fielder = _Fielder(model.network, engine, self.needs[term.on])
+                coefficients = _pulled_back(
+                    model.trial, fielder, entry_points, coefficients, self.needs[term.on]
+                )
+            used = (coefficients.abs().amax(0) > 0).nonzero().squeeze(1)
 
             def weighted(
                 p: dict[str, Tensor],
@@ -280,11 +289,15 @@ class Loss:
 
             per_sample = vmap(grad(weighted), in_dims=(None, 0, 0))
             a_used = coefficients[:, used]
+            # the bare network's parameters are named without the model's "network." prefix
+            inner = {
+                (n.removeprefix("network.") if through_trial else n): v for n, v in params.items()
+            }
             blocks = []
             for start in range(0, value.numel(), chunk):
                 stop = start + chunk
-                g = per_sample(params, entry_points[start:stop], a_used[start:stop])
-                blocks.append(torch.cat([g[n].reshape(g[n].shape[0], -1) for n in params], 1))
+                g = per_sample(inner, entry_points[start:stop], a_used[start:stop])
+                blocks.append(torch.cat([g[n].reshape(g[n].shape[0], -1) for n in inner], 1))
             lam_columns = [by_unknown[:, j] * slopes[name] for j, name in enumerate(order)]
             block = torch.cat([torch.cat(blocks), *(c[:, None] for c in lam_columns)], 1)
             rows_r.append(value * scale)
@@ -320,6 +333,35 @@ def canonical_order(keys: Tensor) -> Tensor:
     order = torch.argsort(keys[:, 2], stable=True)
     order = order[torch.argsort(keys[order, 1], stable=True)]
     return order[torch.argsort(keys[order, 0], stable=True)]
+
+
+def _pulled_back(
+    trial: Any, fielder: _Fielder, x: Tensor, coefficients: Tensor, need: str
+) -> Tensor:
+    """Coefficients on the bare network's channels: b = (∂F(u)/∂F(N))ᵀ a at each entry.
+
+    u = trial(x, N) is a function of N's fields at the same point (the Leibniz rule of
+    g + φ·N, Faà di Bruno's of exp N: :func:`pinn_gelu.derivatives.compose.through`), so
+    a·∂F(u)/∂θ = b·∂F(N)/∂θ with b the vector–Jacobian product, exact for a nonlinear map too
+    (taken at the current fields).
+    """
+    with torch.no_grad():
+        network_fields = fielder.engine(fielder.network, x, need)
+    names = [c for c in _CHANNELS if getattr(network_fields, c) is not None]
+    shapes = [getattr(network_fields, c).shape for c in names]
+    flat = torch.cat([getattr(network_fields, c).reshape(x.shape[0], -1) for c in names], 1)
+    sizes = [math.prod(shape[1:]) for shape in shapes]
+
+    def fields_of_u(values: Tensor) -> Tensor:
+        parts = values.split(sizes, 1)
+        channels = {c: p.reshape(shape) for c, p, shape in zip(names, parts, shapes, strict=True)}
+        u = through(trial, x, Fields(**channels), need)
+        out = [getattr(u, c) for c in _CHANNELS]
+        return torch.cat([o.reshape(x.shape[0], -1) for o in out if o is not None], 1)
+
+    pull = vjp(fields_of_u, flat)[1]
+    (pulled,) = pull(coefficients)
+    return pulled
 
 
 class _Fielder(nn.Module):
