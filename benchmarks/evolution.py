@@ -9,7 +9,8 @@ al.'s grid (256 values of x × 100 of t) against the Cole–Hopf solution by qua
 Cahn on jaxpi's grid (512 × 201) against Fourier/ETDRK4 on 2048 points (within about 1e-5;
 problems/data/generate.py, whose ``--check`` shows both converge). Variants (``--variant``,
 repeatable; default ``shipped``): ``shipped``; ``soft`` (every exact condition as a loss term,
-400 boundary points); ``no_causal`` (causal weights off); ``causal`` (16 slabs, ε = 1);
+400 boundary points); ``exact`` (every Dirichlet condition exact); ``no_causal`` (causal weights
+off); ``causal`` (16 slabs, ε = 1);
 ``fourier`` (8 Fourier features, σ = 1). ``--set key=value`` changes the file for every
 variant. Not a test: run on demand.
 """
@@ -58,6 +59,10 @@ def variant(problem: str, name: str) -> dict:
         for entry in data["boundary"]:
             entry.pop("exact", None)
         training["points"]["boundary"] = 400
+    elif name == "exact":
+        for entry in data["boundary"]:
+            if "dirichlet" in entry:
+                entry["exact"] = True
     elif name == "no_causal":
         training.pop("causal", None)
     elif name == "causal":
