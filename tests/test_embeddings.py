@@ -192,3 +192,41 @@ def test_periodic_needs_a_box() -> None:
     }
     with pytest.raises(ProblemFileError, match=r"domain\.periodic: periodic axes need a box"):
         parse_problem(data, "disk.yaml")
+
+
+def test_the_parameter_count_includes_the_embedding() -> None:
+    from pinn_gelu.model.networks import parameter_count
+
+    for case in CASES.values():
+        net = network(**case)
+        config = NetworkConfig(
+            width=10,
+            depth=2,
+            fourier_features=case.get("fourier", 0),
+            fourier_scale=1.5,
+            periodic_harmonics=2,
+        )
+        count = parameter_count(config, 2, 2, case["periodic"])
+        assert count == sum(p.numel() for p in net.parameters()), case
+
+
+def test_a_periodic_problem_refuses_a_reference_and_a_plain_network(tmp_path, capsys) -> None:
+    from pinn_gelu import train
+    from pinn_gelu.model.networks import build_network
+
+    data = {
+        "pde": {"kind": "poisson", "source": "sin(pi*x)"},
+        "domain": {"rectangle": [[-1, 1], [0, 1]], "periodic": ["x"]},
+        "boundary": [{"on": "all", "dirichlet": "0"}],
+        "reference": {"finite_difference": {"points": 9}},
+    }
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["check", str(path)]) == 2
+    assert "reference: the reference solvers have no periodic conditions" in capsys.readouterr().err
+    del data["reference"]
+    path.write_text(yaml.safe_dump(data))
+    problem = load_problem(path)
+    plain = build_network(NetworkConfig(width=4, depth=1), problem.domain.bounds, 1)
+    with pytest.raises(ValueError, match="the problem is periodic"):
+        train(problem, model=plain, progress=False)

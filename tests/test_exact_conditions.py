@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -221,3 +222,66 @@ def test_the_gauss_newton_jacobian_through_a_trial_equals_autograd(tmp_path, whi
     _, jacobian = assembly.objective.jacobian()
     dense = _dense_jacobian(assembly.model, assembly.objective)
     assert torch.allclose(jacobian, dense, rtol=1e-10, atol=1e-12)
+
+
+def test_runs_with_exact_or_positive_trials_load_back(tmp_path) -> None:
+    from pinn_gelu import load_run
+
+    for name, path in (("exact", mixed_box(tmp_path)), ("positive", None)):
+        if path is None:
+            data = {
+                "pde": {
+                    "kind": "equations",
+                    "fields": ["u", "a"],
+                    "positive": ["a"],
+                    "equations": ["-(a*d(u, x, x)) - 1", "a - 1 - x"],
+                },
+                "domain": {"rectangle": [[0, 1]]},
+                "boundary": [{"on": "all", "dirichlet": {"u": "0"}}],
+                "network": {"width": 6, "depth": 2},
+                "training": {"points": {"interior": 20}, "adam": {"steps": 3}},
+            }
+            path = write(tmp_path, data)
+        out = tmp_path / f"run-{name}"
+        assert main(["solve", path, "--out", str(out), "--quiet"]) == 0
+        solution = load_run(out)
+        problem = load_problem(path)
+        x = np.array([[0.0, 0.5], [1.5, -0.5]]) if name == "exact" else np.array([[0.3], [0.8]])
+        trained = train(problem, progress=False).model
+        expected = trained(torch.as_tensor(x)).detach().numpy()
+        got = np.stack(list(solution(x).values()), 1)
+        np.testing.assert_allclose(got[:, : expected.shape[1]], expected, rtol=1e-12, atol=1e-14)
+
+
+def test_a_network_passed_in_gets_the_problems_trial(tmp_path) -> None:
+    from pinn_gelu.config import NetworkConfig
+    from pinn_gelu.model.networks import build_network
+
+    problem = load_problem(mixed_box(tmp_path))
+    network = build_network(
+        NetworkConfig(width=6, depth=2), problem.domain.bounds, 1, dtype=torch.float64
+    )
+    model = train(problem, model=network, progress=False).model
+    y = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    left = torch.stack([torch.zeros_like(y), y], 1)
+    torch.testing.assert_close(model(left)[:, 0].detach(), y + 1, rtol=0, atol=1e-14)
+
+
+def test_exact_values_must_be_finite_and_periodic_where_an_axis_is(tmp_path, capsys) -> None:
+    path = mixed_box(tmp_path)
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    data["boundary"][1]["dirichlet"] = "log(x)"  # −inf at x = 0, the very side
+    assert main(["check", write(tmp_path, data)]) == 2
+    err = capsys.readouterr().err
+    assert "boundary[1].dirichlet: 'log(x)' is not finite" in err, err
+    seam = {
+        "pde": {"kind": "equations", "equations": ["d(u, t) - 0.01*d(u, x, x)"]},
+        "domain": {"rectangle": [[-1, 1]], "time": [0, 1], "periodic": ["x"]},
+        "boundary": [{"on": "t_min", "dirichlet": "x**2*cos(pi*x)", "exact": True}],
+    }
+    assert main(["check", write(tmp_path, seam)]) == 2
+    err = capsys.readouterr().err
+    assert "boundary[0].dirichlet: 'x**2*cos(pi*x)' is exact on a problem periodic in x" in err
+    assert "derivative of order 1 in x differs by 4" in err
+    seam["boundary"][0]["dirichlet"] = "cos(pi*x)"  # periodic with every derivative: accepted
+    assert main(["check", write(tmp_path, seam)]) == 0

@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from pinn_gelu.fields import multi_indices, set_partitions
 
 __all__ = [
+    "Chain",
     "Embedding",
     "FourierFeatures",
     "Jet",

@@ -55,6 +55,7 @@ __all__ = [
     "build_network",
     "fixed_point_gain",
     "network_embedding",
+    "parameter_count",
     "second_moment",
 ]
 
@@ -220,6 +221,21 @@ class MLP(nn.Module):
     def bounds(self) -> list[tuple[float, float]]:
         """The domain box the input map was built for (exact, not recomputed from buffers)."""
         return list(self._bounds)
+
+
+def parameter_count(
+    config: NetworkConfig, dimension: int, outputs: int, periodic: Sequence[int] = ()
+) -> int:
+    """Trainable parameters of the MLP of this configuration, its input embedding counted.
+
+    The first layer reads the embedding's features: d − p + 2Kp with p periodic axes and K
+    harmonics, then 2m with m Fourier features.
+    """
+    features = dimension - len(periodic) + 2 * config.periodic_harmonics * len(periodic)
+    if config.fourier_features:
+        features = 2 * config.fourier_features
+    w, d = config.width, config.depth
+    return (features + 1) * w + (d - 1) * (w + 1) * w + (w + 1) * outputs
 
 
 def network_embedding(

@@ -7,6 +7,7 @@ import math
 from pinn_gelu.config import NetworkConfig, TrainingConfig
 from pinn_gelu.errors import ProblemFileError, number_text
 from pinn_gelu.geometry.domain import Domain
+from pinn_gelu.model.networks import parameter_count
 from pinn_gelu.problem import PDE
 from pinn_gelu.schema import Context
 
@@ -16,7 +17,8 @@ __all__ = ["check_memory", "check_network", "check_training", "derivative_channe
 def check_network(network: NetworkConfig, domain: Domain, pde: PDE, context: Context) -> None:
     """The network's parameter count within ``max_parameters``."""
     w, d = network.width, network.depth
-    count = (domain.dimension + 1) * w + (d - 1) * (w + 1) * w + (w + 1) * len(pde.outputs)
+    periodic = getattr(domain, "periodic", ())
+    count = parameter_count(network, domain.dimension, len(pde.outputs), periodic)
     if count > context.limits.max_parameters:
         raise ProblemFileError(
             context.path,

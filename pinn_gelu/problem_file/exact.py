@@ -9,12 +9,20 @@ before training), and no ``positive`` fields (one trial function per model).
 
 from __future__ import annotations
 
+import numpy as np
+import torch
+
+from pinn_gelu.errors import ProblemFileError
 from pinn_gelu.expressions import NORMALS, Expression, Residual
+from pinn_gelu.geometry.box import Box
 from pinn_gelu.geometry.domain import Domain, RegionDomain
-from pinn_gelu.problem import PDE
+from pinn_gelu.problem import PDE, Problem
 from pinn_gelu.schema import Section
 
-__all__ = ["check_exact"]
+__all__ = ["check_exact", "check_exact_values"]
+
+#: Sample points on which exact values are checked: inside the box, and per side or seam.
+SAMPLES = 256
 
 
 def check_exact(
@@ -50,4 +58,78 @@ def check_exact(
                 "exact",
                 f"{value.source!r} reads the unknown {value.unknowns[0]}: an exact value is "
                 "fixed before training",
+            )
+
+
+def check_exact_values(problem: Problem) -> None:
+    """Exact values finite over the whole box, and periodic where an axis is.
+
+    An exact value g is extended over the box (g̃), and its sides get no collocation points, so
+    it is checked here, on seeded samples: finite inside and on its sides (``log(x)`` on [0, 1]
+    is not), and — along a periodic axis — equal at the two ends with its derivatives along
+    that axis up to the PDE's order, since only N is periodic in u = g̃ + φ·N and a jump of g̃'s
+    there would stay in u (Allen–Cahn's x² cos πx has slopes 2 and −2 at x = ±1).
+    """
+    parts = [item for per in problem.exact_parts() for item in per]
+    if not parts:
+        return
+    domain = problem.domain
+    assert isinstance(domain, Box)  # check_exact refused the rest
+    rng = np.random.default_rng(0)
+    normals = domain.spatial_dimension
+
+    def inputs(points: np.ndarray) -> torch.Tensor:
+        x = torch.as_tensor(points, dtype=torch.float64)
+        return torch.cat([x, x.new_zeros(x.shape[0], normals)], 1)
+
+    inside = inputs(domain.sample_interior(SAMPLES, "uniform", rng))
+    for side, value in parts:
+        on_side = inputs(domain.sample_side(side, SAMPLES, "uniform", rng))
+        for where, points in (("inside the box", inside), (f"on {side}", on_side)):
+            with torch.no_grad():
+                finite = bool(torch.isfinite(value(points)).all())
+            if not finite:
+                raise ProblemFileError(
+                    problem.path,
+                    value.key or "boundary",
+                    f"{value.source!r} is not finite {where}: an exact value is extended over "
+                    "the whole box (write a value finite there, or drop exact)",
+                )
+        for axis in domain.periodic:
+            _check_seam(problem, value, axis, rng, inputs)
+
+
+def _check_seam(
+    problem: Problem, value: Expression, axis: int, rng: np.random.Generator, inputs: object
+) -> None:
+    """G and ∂ᵏg/∂x_axisᵏ (k ≤ the PDE's order) equal at both ends of a periodic axis."""
+    domain = problem.domain
+    assert isinstance(domain, Box)
+    lo, hi = domain.bounds[axis]
+    points = domain.sample_interior(32, "uniform", rng)
+    ends = []
+    for end in (lo, hi):
+        x = np.array(points)
+        x[:, axis] = end
+        ends.append(inputs(x).requires_grad_(True))  # type: ignore[operator]
+    name = domain.variables[axis]
+    for order in range(min(problem.order, 4) + 1):
+        values = []
+        for x in ends:
+            y = value(x)[:, 0]
+            for _ in range(order):
+                (y,) = torch.autograd.grad(y.sum(), x, create_graph=True)
+                y = y[:, axis]
+            values.append(y.detach())
+        gap = float((values[0] - values[1]).abs().max())
+        scale = 1.0 + float(values[0].abs().max())
+        if not gap <= 1e-8 * scale:
+            what = "its value" if order == 0 else f"its derivative of order {order} in {name}"
+            raise ProblemFileError(
+                problem.path,
+                value.key or "boundary",
+                f"{value.source!r} is exact on a problem periodic in {name}, but {what} differs "
+                f"by {gap:.3g} between {name} = {lo:g} and {name} = {hi:g}; only the network is "
+                "periodic, so that jump would stay in the solution: give this condition "
+                "without exact",
             )

@@ -28,7 +28,7 @@ from pinn_gelu.problem_file.checks import check_memory, check_network, check_tra
 from pinn_gelu.problem_file.data_files import parse_data
 from pinn_gelu.problem_file.defaults import choose_schedule
 from pinn_gelu.problem_file.domains import MAX_SHAPE_PARTS, parse_domain
-from pinn_gelu.problem_file.exact import check_exact
+from pinn_gelu.problem_file.exact import check_exact, check_exact_values
 from pinn_gelu.problem_file.keys import REGISTRIES
 from pinn_gelu.problem_file.unknowns import parse_unknowns
 from pinn_gelu.reference import METHODS
@@ -113,6 +113,13 @@ def parse_problem(
             f"a reference solution needs the material constants, but "
             f"{', '.join(material.unknowns)} are unknowns: give an exact solution instead",
         )
+    if reference is not None and getattr(domain, "periodic", None):
+        raise ProblemFileError(
+            path,
+            "reference",
+            "the reference solvers have no periodic conditions (domain.periodic): give an "
+            "exact solution instead",
+        )
     read = _unknowns_read(pde, boundary)
     if reference is not None and read:
         raise ProblemFileError(
@@ -188,6 +195,7 @@ def parse_problem(
         decisions=decisions,
     )
     check_memory(network, training, grid**domain.dimension, domain, problem.order, context)
+    check_exact_values(problem)
     return problem
 
 

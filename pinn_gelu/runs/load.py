@@ -22,7 +22,7 @@ from pinn_gelu.derivatives import select_engine
 from pinn_gelu.errors import ProblemFileError, describe, number_text, one_line
 from pinn_gelu.metrics import predict
 from pinn_gelu.model.model import Model
-from pinn_gelu.model.networks import MLP, network_embedding
+from pinn_gelu.model.networks import MLP, network_embedding, parameter_count
 from pinn_gelu.problem import Problem
 from pinn_gelu.problem_file import parse_problem
 
@@ -106,9 +106,9 @@ def load_run(directory: str | Path, limits: Limits | None = None) -> Solution:
         expected_model = {"network", "trial", "unknowns"}
         if set(stored_model) != expected_model:
             raise ValueError(f"{path}: model: expected the keys {sorted(expected_model)}")
-        if stored_model["trial"] != "identity" or stored_model["unknowns"] != list(
-            problem.unknowns
-        ):
+        trial = problem.trial()
+        built = trial.name if trial is not None else "identity"
+        if stored_model["trial"] != built or stored_model["unknowns"] != list(problem.unknowns):
             raise ValueError(
                 f"{path}: model: a trial function {describe(stored_model['trial'])} with unknowns "
                 f"{describe(stored_model['unknowns'])} is not what this version builds"
@@ -138,8 +138,10 @@ def load_run(directory: str | Path, limits: Limits | None = None) -> Solution:
         problem.network, problem.domain.dimension, getattr(problem.domain, "periodic", ())
     )
     w, d = problem.network.width, problem.network.depth
-    n_in = embedding.features if embedding is not None else problem.domain.dimension
-    count = (n_in + 1) * w + (d - 1) * (w + 1) * w + (w + 1) * len(problem.pde.outputs)
+    periodic = getattr(problem.domain, "periodic", ())
+    count = parameter_count(
+        problem.network, problem.domain.dimension, len(problem.pde.outputs), periodic
+    )
     if count > limit:
         raise ValueError(
             f"{path}: network: {number_text(count)} parameters, over the limit of "

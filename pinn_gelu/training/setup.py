@@ -26,6 +26,7 @@ from pinn_gelu.errors import ProblemFileError
 from pinn_gelu.fields import Engine
 from pinn_gelu.loss import Loss
 from pinn_gelu.metrics import Evaluator, build_evaluator
+from pinn_gelu.model.embeddings import Chain, Periodic
 from pinn_gelu.model.model import Model
 from pinn_gelu.model.networks import build_network
 from pinn_gelu.optimisers import OPTIMISERS, Resources
@@ -77,6 +78,31 @@ def build_model(problem: Problem, dtype: torch.dtype = torch.float64) -> Model:
     return Model(network, problem.trial(), unknowns=problem.unknowns)
 
 
+def _given_model(problem: Problem, model: nn.Module) -> Model:
+    """A model passed in by the caller, wrapped as the problem's, or refused where it cannot be.
+
+    A bare network gets the problem's trial function and unknowns (so exact conditions and
+    positive fields hold as they would for a built one); a periodic problem needs the periodic
+    embedding in the network itself, and a :class:`Model` must carry the problem's trial.
+    """
+    trial = problem.trial()
+    periodic = getattr(problem.domain, "periodic", ())
+    network = model.network if isinstance(model, Model) else model
+    if periodic and not isinstance(getattr(network, "embedding", None), Periodic | Chain):
+        raise ValueError(
+            "the problem is periodic (domain.periodic): pass a network built with "
+            "build_network(..., periodic=...) or let train build it"
+        )
+    if not isinstance(model, Model):
+        return Model(model, trial, unknowns=problem.unknowns)
+    wanted = trial.name if trial is not None else "identity"
+    if model.trial.name != wanted:
+        raise ValueError(
+            f"the model's trial function is {model.trial.name!r}, the problem's {wanted!r}"
+        )
+    return model
+
+
 def assemble(
     problem: Problem,
     model: nn.Module | None = None,
@@ -99,8 +125,8 @@ def assemble(
         raise RuntimeError("training.device is cuda, but torch sees no CUDA device")
     if model is None:
         model = build_model(problem, dtype)
-    elif not isinstance(model, Model):
-        model = Model(model)
+    else:
+        model = _given_model(problem, model)
     model = model.to(device=device, dtype=dtype)
     engine, engine_note = select_engine(model, cfg.derivatives)
     check_step_memory(problem, model, engine, group)
