@@ -230,3 +230,23 @@ def test_a_periodic_problem_refuses_a_reference_and_a_plain_network(tmp_path, ca
     plain = build_network(NetworkConfig(width=4, depth=1), problem.domain.bounds, 1)
     with pytest.raises(ValueError, match="the problem is periodic"):
         train(problem, model=plain, progress=False)
+
+
+def test_a_box_periodic_on_every_axis_needs_no_boundary_entry(tmp_path) -> None:
+    """u_t = 0.05 Δu on the torus [−1, 1]², u(x, y, 0) = cos πx cos πy: only an initial value."""
+    data = {
+        "pde": {"kind": "equations", "equations": ["d(u, t) - 0.05*laplacian(u)"]},
+        "domain": {"rectangle": [[-1, 1], [-1, 1]], "time": [0, 0.2], "periodic": ["x", "y"]},
+        "boundary": [{"on": "t_min", "dirichlet": "cos(pi*x)*cos(pi*y)", "exact": True}],
+        "network": {"width": 8, "depth": 2},
+        "training": {"points": {"interior": 40}, "adam": {"steps": 2}},
+    }
+    path = tmp_path / "torus.yaml"
+    path.write_text(yaml.safe_dump(data))
+    problem = load_problem(path)
+    assert problem.domain.sides == ("t_min", "t_max") and problem.boundary_sides == ()
+    steady = {**data, "pde": {"kind": "poisson", "source": "cos(pi*x)"}, "boundary": []}
+    steady["domain"] = {"rectangle": [[-1, 1], [-1, 1]], "periodic": ["x", "y"]}
+    path.write_text(yaml.safe_dump(steady))
+    assert load_problem(path).domain.sides == ()
+    assert main(["check", str(path)]) == 0

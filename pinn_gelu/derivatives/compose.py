@@ -149,7 +149,7 @@ def _merge(whole: Tensor, part: Tensor, columns: list[int]) -> Tensor:
     return torch.cat(pieces, 1)
 
 
-def _point_fields(trial: Affine, which: str, x: Tensor, need: str) -> Fields:
+def _point_fields(trial: Affine, which: str, x: Tensor, need: str, keep: bool = True) -> Fields:
     """φ's or g's fields at x, kept for the last points seen.
 
     They depend on the points only, and the collocation points do not change between steps (a
@@ -159,7 +159,8 @@ def _point_fields(trial: Affine, which: str, x: Tensor, need: str) -> Fields:
     to it, nor when x's values may have changed (its version counter).
     """
     function = getattr(trial, which)
-    if torch._C._functorch.is_functorch_wrapped_tensor(x) or x.requires_grad:
+    wrapped = torch._C._functorch.is_functorch_wrapped_tensor(x)
+    if not keep or wrapped or x.requires_grad or x.is_inference():
         return func_fields(function, x, need)
     cache: dict[tuple[str, str], tuple[Tensor, int, Fields]] = trial.__dict__.setdefault(
         "_fields_cache", {}
@@ -175,14 +176,18 @@ def _point_fields(trial: Affine, which: str, x: Tensor, need: str) -> Fields:
     return fields
 
 
-def through(trial: Trial, x: Tensor, network: Fields, need: str) -> Fields:
-    """The fields of u = trial(x, N) from the network's fields N at points x (n, d)."""
+def through(trial: Trial, x: Tensor, network: Fields, need: str, keep: bool = True) -> Fields:
+    """The fields of u = trial(x, N) from the network's fields N at points x (n, d).
+
+    ``keep``: keep φ's and g's fields for these points (the collocation points; not points seen
+    once, which would evict them).
+    """
     if isinstance(trial, Identity):
         return network
     if isinstance(trial, Affine):
-        fields = multiply(_point_fields(trial, "factor", x, need), network, need)
+        fields = multiply(_point_fields(trial, "factor", x, need, keep), network, need)
         if trial.offset is not None:
-            fields = add(_point_fields(trial, "offset", x, need), fields, need)
+            fields = add(_point_fields(trial, "offset", x, need, keep), fields, need)
         return fields
     if isinstance(trial, Positive):
         return exponentiate(network, trial.columns, need)

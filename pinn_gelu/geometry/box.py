@@ -195,10 +195,11 @@ class Box:
             normals.append(np.tile(self.normal(side), (n, 1)))
             ranges[side] = (start, start + n)
             start += n
+        empty = np.zeros((0, self.dimension))  # no sides: periodic along every axis
         return (
             inside,
-            np.concatenate(chunks).reshape(-1, self.dimension),
-            np.concatenate(normals).reshape(-1, self.dimension),
+            np.concatenate([empty, *chunks]).reshape(-1, self.dimension),
+            np.concatenate([empty, *normals]).reshape(-1, self.dimension),
             ranges,
         )
 

@@ -355,7 +355,7 @@ def _pulled_back(
     def fields_of_u(values: Tensor) -> Tensor:
         parts = values.split(sizes, 1)
         channels = {c: p.reshape(shape) for c, p, shape in zip(names, parts, shapes, strict=True)}
-        u = through(trial, x, Fields(**channels), need)
+        u = through(trial, x, Fields(**channels), need, keep=False)
         out = [getattr(u, c) for c in _CHANNELS]
         return torch.cat([o.reshape(x.shape[0], -1) for o in out if o is not None], 1)
 

@@ -278,8 +278,8 @@ def _boundary(
     top: Section, pde: PDE, domain: Domain, has_data: bool
 ) -> tuple[BoundaryCondition, ...]:
     entries = top.raw("boundary")
-    if entries == [] and pde.free_boundary and has_data:
-        return ()  # kind: equations with observations: the data may stand in for conditions
+    if entries == [] and ((pde.free_boundary and has_data) or not domain.sides):
+        return ()  # data may stand in for conditions; a box periodic on every axis has no sides
     if not isinstance(entries, list) or not entries:
         raise top.expected(
             "boundary",
