@@ -212,6 +212,8 @@ class Problem:
     source: Mapping[str, Any] = field(default_factory=dict)
     #: What the reader chose for the file, by key, with the reason (``training.schedule: auto``).
     decisions: Mapping[str, str] = field(default_factory=dict)
+    #: What the reader accepted but the user should know (``check`` and ``solve`` say it).
+    cautions: tuple[str, ...] = ()
 
     def trial(self) -> Trial | None:
         """What wraps the network (None: u = N).

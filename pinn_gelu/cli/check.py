@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     message = order_warning(problem.network.activation, problem.order, problem.pde.kind)
     if message:
         print(f"warning: {message}", file=sys.stderr)
+    for caution in problem.cautions:
+        print(f"warning: {caution}", file=sys.stderr)
     print("ok: the problem file is valid")
     return EXIT_OK
 

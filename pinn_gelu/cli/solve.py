@@ -107,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     problem = load(args, solve_overrides(args))
     group = from_environment(problem.training.device)
+    if group.is_main:
+        for caution in problem.cautions:
+            print(f"warning: {caution}", file=sys.stderr)
     if not group.active:
         return _solve_on_main_rank(args, problem, group)
     code = (

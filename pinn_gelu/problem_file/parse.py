@@ -195,8 +195,8 @@ def parse_problem(
         decisions=decisions,
     )
     check_memory(network, training, grid**domain.dimension, domain, problem.order, context)
-    check_exact_values(problem)
-    return problem
+    cautions = check_exact_values(problem)
+    return replace(problem, cautions=tuple(cautions)) if cautions else problem
 
 
 def _parameters(section: Section, context: Context) -> dict[str, float]:

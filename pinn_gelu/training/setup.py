@@ -147,7 +147,7 @@ def assemble(
     )
     _check_resources(problem, objective, model)
     evaluator = build_evaluator(problem, dtype, device, reference) if group.is_main else None
-    messages = []
+    messages = list(problem.cautions)
     message = order_warning(problem.network.activation, problem.order, problem.pde.kind)
     if message:
         messages.append(message)
