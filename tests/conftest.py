@@ -53,3 +53,20 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # kernels, solves), or OpenMP's spin-waiting makes every one of them many times slower.
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
+
+
+def dense_jacobian(model: torch.nn.Module, loss) -> torch.Tensor:
+    """∂(weighted residuals)/∂(every parameter of the model) by dense reverse-mode autograd.
+
+    The oracle for :meth:`pinn_gelu.loss.Loss.jacobian`, in the model's parameter order.
+    """
+    names = [n for n, _ in model.named_parameters()]
+
+    def residuals(*values):
+        with torch.nn.utils.stateless._reparametrize_module(
+            model, dict(zip(names, values, strict=True))
+        ):
+            return loss.residuals()
+
+    dense = torch.autograd.functional.jacobian(residuals, tuple(model.parameters()))
+    return torch.cat([d.reshape(d.shape[0], -1) for d in dense], 1)

@@ -17,6 +17,8 @@ from pinn_gelu.fields import Fields
 from pinn_gelu.training import Trainer
 from pinn_gelu.training.setup import assemble
 
+from .conftest import dense_jacobian
+
 
 def heat(tmp_path, **causal) -> str:
     data = {
@@ -62,16 +64,7 @@ def test_the_gauss_newton_jacobian_of_a_causal_problem_equals_autograd(tmp_path)
     model, loss = assembly.model, assembly.objective
     assert any(isinstance(t.residual, CausalResidual) for t in loss.terms)
     _, jacobian = loss.jacobian()
-    names = [n for n, _ in model.named_parameters()]
-
-    def residuals(*values):
-        with torch.nn.utils.stateless._reparametrize_module(
-            model, dict(zip(names, values, strict=True))
-        ):
-            return loss.residuals()
-
-    dense = torch.autograd.functional.jacobian(residuals, tuple(model.parameters()))
-    dense = torch.cat([d.reshape(d.shape[0], -1) for d in dense], 1)
+    dense = dense_jacobian(model, loss)
     assert torch.allclose(jacobian, dense, rtol=1e-10, atol=1e-12)
 
 

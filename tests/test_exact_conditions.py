@@ -17,6 +17,8 @@ from pinn_gelu.fields import NEEDS, need_rank
 from pinn_gelu.model.distance import r_equivalence, transfinite
 from pinn_gelu.training.setup import build_model
 
+from .conftest import dense_jacobian
+
 
 def write(tmp_path, data) -> str:
     path = tmp_path / "problem.yaml"
@@ -185,19 +187,6 @@ def test_exact_and_positive_fields_are_refused(tmp_path, capsys) -> None:
     assert "boundary[0].exact: exact conditions and pde.positive" in capsys.readouterr().err
 
 
-def _dense_jacobian(model, loss):
-    names = [n for n, _ in model.named_parameters()]
-
-    def residuals(*values):
-        with torch.nn.utils.stateless._reparametrize_module(
-            model, dict(zip(names, values, strict=True))
-        ):
-            return loss.residuals()
-
-    dense = torch.autograd.functional.jacobian(residuals, tuple(model.parameters()))
-    return torch.cat([d.reshape(d.shape[0], -1) for d in dense], 1)
-
-
 @pytest.mark.parametrize("which", ["exact", "positive"])
 def test_the_gauss_newton_jacobian_through_a_trial_equals_autograd(tmp_path, which) -> None:
     from pinn_gelu.training.setup import assemble
@@ -220,7 +209,7 @@ def test_the_gauss_newton_jacobian_through_a_trial_equals_autograd(tmp_path, whi
         path = write(tmp_path, data)
     assembly = assemble(load_problem(path))
     _, jacobian = assembly.objective.jacobian()
-    dense = _dense_jacobian(assembly.model, assembly.objective)
+    dense = dense_jacobian(assembly.model, assembly.objective)
     assert torch.allclose(jacobian, dense, rtol=1e-10, atol=1e-12)
 
 

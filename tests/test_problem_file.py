@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+
+import numpy as np
 import pytest
 
 from pinn_gelu import Limits, ProblemFileError, load_problem
@@ -9,7 +12,7 @@ from pinn_gelu.activations import ActivationSpec
 from pinn_gelu.errors import UsageError
 from pinn_gelu.problem_file import apply_overrides
 
-from .conftest import PROBLEMS
+from .conftest import PROBLEMS, ROOT
 
 
 def error_of(write, data_or_text, overrides=(), limits=None) -> str:
@@ -25,9 +28,27 @@ def error_of(write, data_or_text, overrides=(), limits=None) -> str:
 @pytest.mark.parametrize("path", sorted(PROBLEMS.glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_problems_are_valid(path) -> None:
     problem = load_problem(path)
-    # validated against a solution, or (an inverse problem) by its unknowns' true values
+    # validated against a solution, or (an inverse problem) by its unknowns' true values, or
+    # (no closed form, no reference solver of the library) by a benchmark's reference of ours
     truths = problem.unknowns and all(u.truth is not None for u in problem.unknowns.values())
-    assert problem.exact or problem.reference is not None or truths
+    benchmarked = problem.name in EVOLUTION
+    assert problem.exact or problem.reference is not None or truths or benchmarked
+
+
+#: Shipped problems with no closed form that the library's reference solvers cannot solve:
+#: benchmarks/evolution.py measures them against references of ours (Cole–Hopf, ETDRK4).
+EVOLUTION = {"burgers", "allen_cahn"}
+
+
+def test_the_evolution_benchmark_has_a_reference_for_each_of_them() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import evolution
+
+    assert set(evolution.PUBLISHED) == EVOLUTION
+    for name in EVOLUTION:
+        assert (PROBLEMS / f"{name}.yaml").exists()
+    points, values = evolution.reference("burgers")
+    assert points.shape == (25600, 2) and np.isfinite(values).all()
 
 
 def test_defaults_and_values(write, valid) -> None:

@@ -21,6 +21,7 @@ from pinn_gelu.expressions import parse_expression
 from pinn_gelu.problem_file import parse_problem, read_yaml
 from pinn_gelu.training.setup import assemble
 
+from .conftest import dense_jacobian
 from .test_inverse import PLATE, csv_text, write_problem
 
 
@@ -42,19 +43,6 @@ def poisson_1d(tmp_path, *, source="k*pi**2*sin(pi*x)", left="0", right="0", unk
             "seed": 0,
         },
     }
-
-
-def dense_jacobian(model, loss) -> torch.Tensor:
-    names = [n for n, _ in model.named_parameters()]
-
-    def residuals(*values):
-        with torch.nn.utils.stateless._reparametrize_module(
-            model, dict(zip(names, values, strict=True))
-        ):
-            return loss.residuals()
-
-    dense = torch.autograd.functional.jacobian(residuals, tuple(model.parameters()))
-    return torch.cat([d.reshape(d.shape[0], -1) for d in dense], 1)
 
 
 def test_an_expression_reading_an_unknown_is_differentiable_in_it() -> None:
