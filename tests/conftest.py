@@ -70,3 +70,23 @@ def dense_jacobian(model: torch.nn.Module, loss) -> torch.Tensor:
 
     dense = torch.autograd.functional.jacobian(residuals, tuple(model.parameters()))
     return torch.cat([d.reshape(d.shape[0], -1) for d in dense], 1)
+
+
+def interrupted_and_resumed(problem, checkpoint: Path, stop_at: int):
+    """(uninterrupted run, run stopped by SIGINT after step ``stop_at`` then resumed)."""
+    import signal
+
+    from pinn_gelu.training import Trainer
+
+    reference = Trainer(problem, progress=False).run()
+    first = Trainer(problem, progress=False, checkpoint=checkpoint)
+    original = first._after_step
+
+    def after(phase_step):
+        if first.step == stop_at:
+            first.request_stop(signal.SIGINT)
+        original(phase_step)
+
+    first._after_step = after  # type: ignore[method-assign]
+    assert first.run().status == "interrupted"
+    return reference, Trainer.resume(problem, checkpoint, progress=False).run()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import signal
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,9 @@ from pinn_gelu import load_problem
 from pinn_gelu.causal import CausalResidual, slab_index
 from pinn_gelu.cli import main
 from pinn_gelu.fields import Fields
-from pinn_gelu.training import Trainer
 from pinn_gelu.training.setup import assemble
 
-from .conftest import dense_jacobian
+from .conftest import dense_jacobian, interrupted_and_resumed
 
 
 def heat(tmp_path, **causal) -> str:
@@ -70,19 +68,7 @@ def test_the_gauss_newton_jacobian_of_a_causal_problem_equals_autograd(tmp_path)
 
 def test_resume_with_causal_weights_is_bit_for_bit(tmp_path) -> None:
     problem = load_problem(heat(tmp_path))
-    reference = Trainer(problem, progress=False).run()
-    checkpoint = tmp_path / "checkpoint.pt"
-    first = Trainer(problem, progress=False, checkpoint=checkpoint)
-    original = first._after_step
-
-    def after(phase_step):
-        if first.step == 9:
-            first.request_stop(signal.SIGINT)
-        original(phase_step)
-
-    first._after_step = after  # type: ignore[method-assign]
-    assert first.run().status == "interrupted"
-    resumed = Trainer.resume(problem, checkpoint, progress=False).run()
+    reference, resumed = interrupted_and_resumed(problem, tmp_path / "checkpoint.pt", 9)
     for a, b in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
         assert torch.equal(a, b)
     assert [r["loss"] for r in resumed.history] == [r["loss"] for r in reference.history]

@@ -23,7 +23,7 @@ from pinn_gelu.training import Trainer
 from pinn_gelu.training.setup import assemble
 from pinn_gelu.training.uncertainty import covariance
 
-from .conftest import PROBLEMS, ROOT
+from .conftest import PROBLEMS, ROOT, interrupted_and_resumed
 
 sys.path.insert(0, str(ROOT / "problems" / "data"))
 
@@ -227,19 +227,7 @@ def test_resume_with_unknowns_is_bit_for_bit(tmp_path) -> None:
     data = inverse(tmp_path)
     data["training"]["checkpoint_every"] = 5
     problem = load_problem(write_problem(tmp_path, data))
-    reference = Trainer(problem, progress=False).run()
-    checkpoint = tmp_path / "checkpoint.pt"
-    first = Trainer(problem, progress=False, checkpoint=checkpoint)
-    original = first._after_step
-
-    def after(phase_step):
-        if first.step == 22:
-            first.request_stop(signal.SIGINT)
-        original(phase_step)
-
-    first._after_step = after  # type: ignore[method-assign]
-    assert first.run().status == "interrupted"
-    resumed = Trainer.resume(problem, checkpoint, progress=False).run()
+    reference, resumed = interrupted_and_resumed(problem, tmp_path / "checkpoint.pt", 22)
     for a, b in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
         assert torch.equal(a, b)
     assert [r["unknown_k"] for r in resumed.history] == [r["unknown_k"] for r in reference.history]
