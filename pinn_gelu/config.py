@@ -124,7 +124,11 @@ class NetworkConfig:
         max=1024,
     )
     fourier_scale: float = option(
-        1.0, "σ of the Fourier features' frequencies (per unit of ξ ∈ [−1, 1])", min=0.0
+        1.0,
+        "σ of the Fourier features' frequencies (per unit of ξ ∈ [−1, 1]); at most 1e4 (the "
+        "features of larger ones are noise at any float precision)",
+        min=0.0,
+        max=1e4,
     )
     periodic_harmonics: int = option(
         1,
