@@ -164,7 +164,11 @@ def test_a_periodic_problem_trains_without_side_conditions_and_reloads(tmp_path)
         ),
         (lambda d: d["network"].update(fourier_features=5000), "network.fourier_features", "1024"),
         (lambda d: d["network"].update(periodic_harmonics=0), "network.periodic_harmonics", "1"),
-        (lambda d: d["network"].update(fourier_scale=1e308), "network.fourier_scale", "in [0, 10000]"),
+        (
+            lambda d: d["network"].update(fourier_scale=1e308),
+            "network.fourier_scale",
+            "in [0, 10000]",
+        ),
     ],
 )
 def test_malformed_periodic_and_embedding_keys_exit_2(tmp_path, capsys, change, key, words):
