@@ -176,6 +176,41 @@ class CausalConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AdaptiveConfig:
+    """Residual-based adaptive collocation: ``training.adaptive:`` section."""
+
+    every: int = option(
+        0,
+        "steps between refinements of the interior points by their residual (Wu et al. 2023); "
+        "0: off",
+        min=0,
+        max=10_000_000,
+    )
+    method: str = option(
+        "rar_d",
+        "rar_d: add training.adaptive.add points drawn from the candidates with probability "
+        "p ∝ ε^k/mean(ε^k) + c (ε: the PDE residual's magnitude); rad: redraw every interior "
+        "point that way",
+        registry="adaptive",
+    )
+    candidates: int = option(
+        10_000,
+        "candidate points drawn afresh (from training.seed and the refinement's number) at each "
+        "refinement, where the residual is evaluated",
+        min=1,
+        limit="max_points",
+    )
+    add: int = option(200, "points added per refinement (rar_d)", min=1, limit="max_points")
+    k: float = option(
+        2.0,
+        "exponent k of ε in p (Wu et al. recommend k = 2, c = 0 for rar_d; k = 1, c = 1 for rad)",
+        min=0.0,
+        max=10.0,
+    )
+    c: float = option(0.0, "constant c of p (c > 0 keeps some uniform draws)", min=0.0, max=1e6)
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
     """Training: ``training:`` section."""
 
@@ -197,6 +232,7 @@ class TrainingConfig:
         auto=True,
     )
     causal: CausalConfig = option(CausalConfig(), "causal weights (section)")
+    adaptive: AdaptiveConfig = option(AdaptiveConfig(), "adaptive collocation points (section)")
     seed: int = option(0, "fixes initial weights and every sampled point", min=0, max=2**32 - 1)
     dtype: str = option(
         "float64",

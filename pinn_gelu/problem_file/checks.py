@@ -10,6 +10,7 @@ from pinn_gelu.geometry.domain import Domain
 from pinn_gelu.model.networks import parameter_count
 from pinn_gelu.problem import PDE
 from pinn_gelu.schema import Context
+from pinn_gelu.training.adaptive import most_interior, refinements
 
 __all__ = ["check_memory", "check_network", "check_training", "derivative_channels"]
 
@@ -60,7 +61,8 @@ def check_memory(
     channels = derivative_channels(domain.dimension, order)
     points = training.points
     sets = [
-        ("training.points.interior", points.interior, channels),
+        ("training.points.interior", most_interior(training), channels),
+        ("training.adaptive.candidates", training.adaptive.candidates, channels),
         ("training.points.boundary", points.boundary, channels),
         ("validation.grid", grid_points, 1 + domain.dimension),
     ]
@@ -88,7 +90,20 @@ def _bytes_text(count: int) -> str:
 
 
 def check_training(training: TrainingConfig, pde: PDE, context: Context) -> None:
-    """Every name under ``training.weights`` is a loss term of the PDE kind."""
+    """Every name under ``training.weights`` is a loss term; adaptive points within bounds."""
+    most = most_interior(training)
+    limit = context.limits.max_points
+    if most > limit:
+        adaptive = training.adaptive
+        raise ProblemFileError(
+            context.path,
+            "training.adaptive.add",
+            f"{number_text(refinements(training))} refinements (one every "
+            f"{number_text(adaptive.every)} steps) adding {number_text(adaptive.add)} points each "
+            f"would grow the interior to {number_text(most)} points, over the limit of "
+            f"{number_text(limit)} (max_points): add fewer, refine less often, or raise the limit "
+            "with --limit max_points=N",
+        )
     names = pde.term_names
     for name in training.weights:
         if name not in names:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pinn_gelu.config import (
+    AdaptiveConfig,
     CausalConfig,
     NetworkConfig,
     PointsConfig,
@@ -22,6 +23,7 @@ from pinn_gelu.derivatives import CHOICES as DERIVATIVE_CHOICES
 from pinn_gelu.geometry import SAMPLERS
 from pinn_gelu.model.networks import INITIALISERS
 from pinn_gelu.optimisers import OPTIMISERS
+from pinn_gelu.training.adaptive import ADAPTIVE
 
 __all__ = ["REGISTRIES", "key_reference", "sections"]
 
@@ -31,6 +33,7 @@ REGISTRIES: Mapping[str, Mapping[str, Any]] = {
     "samplers": dict.fromkeys(SAMPLERS),
     "derivatives": dict.fromkeys(DERIVATIVE_CHOICES),
     "optimisers": OPTIMISERS,
+    "adaptive": ADAPTIVE,
 }
 
 
@@ -45,6 +48,7 @@ def sections() -> dict[str, type]:
         "training": TrainingConfig,
         "training.points": PointsConfig,
         "training.causal": CausalConfig,
+        "training.adaptive": AdaptiveConfig,
         **{f"training.{name}": optimiser.Config for name, optimiser in OPTIMISERS.items()},
         "validation": ValidationConfig,
     }

@@ -47,11 +47,12 @@ from pinn_gelu.distributed import SINGLE, Group
 from pinn_gelu.errors import one_line
 from pinn_gelu.optimisers import OPTIMISERS, Context, Optimiser, Step
 from pinn_gelu.problem import Problem, Term
+from pinn_gelu.training.adaptive import AdaptivePoints
 from pinn_gelu.training.progress import Progress
 from pinn_gelu.training.result import TrainResult
 from pinn_gelu.training.resume_check import check_state
-from pinn_gelu.training.setup import assemble
-from pinn_gelu.training.uncertainty import Estimate, estimate_unknowns
+from pinn_gelu.training.setup import assemble, build_loss
+from pinn_gelu.training.uncertainty import estimate_for_run
 
 __all__ = ["DONE", "SNAPSHOT_EVERY", "Trainer"]
 
@@ -116,6 +117,9 @@ class Trainer:
         self.progress = progress and group.is_main
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         # the state that checkpoints hold
+        self.adaptive = (
+            AdaptivePoints(problem, parts.whole, group) if problem.training.adaptive.every else None
+        )
         self.phase = self._phase_after(None)
         self.phase_step = 0
         self.step = 0
@@ -225,6 +229,7 @@ class Trainer:
                 "torch_rng": torch.get_rng_state(),
                 "history_length": len(self.history),
                 "events_length": len(self.events),
+                **(self.adaptive.state() if self.adaptive is not None else {}),
             }
         )
 
@@ -232,6 +237,8 @@ class Trainer:
         """Restore a state from :meth:`state`, a snapshot, or a checkpoint."""
         state = copy.deepcopy(dict(state))
         self.model.load_state_dict(upgrade_state_dict(state["state_dict"]))
+        if self.adaptive is not None and self.adaptive.load(state["adaptive"]):
+            self._use_points()
         self.phase = state["phase"]
         self.phase_step = int(state["phase_step"])
         self.step = int(state["step"])
@@ -342,6 +349,7 @@ class Trainer:
         every = type(optimiser).refresh_every
         with Progress(self, name, steps) as progress:
             for k in range(self.phase_step + 1, steps + 1):
+                optimiser = self._current_optimiser(name, config)  # new after a refinement
                 report = optimiser.step(k, self.lr_scale)
                 self.step += 1
                 self.phase_step = k
@@ -352,8 +360,20 @@ class Trainer:
                 if report.stop is not None:
                     reason = report.stop
                     break
+                if self.adaptive is not None and self.adaptive.due(self.step):
+                    self.history[-1].update(self.adaptive.refine(self.model, self.engine))
+                    self._use_points()
                 self._after_step(k)
         self._next_phase(name, reason)
+
+    def _use_points(self) -> None:
+        """Train on the adaptive points from now on: a new loss; the optimiser keeps its state."""
+        assert self.adaptive is not None
+        self.points = self.adaptive.points
+        self.objective = build_loss(self.problem, self.model, self.points, self.engine, self.group)
+        if self.optimiser is not None:
+            self._pending_optimiser_state = self.optimiser.state_dict()
+            self.optimiser = None
 
     def _rollback(self, error: _NonFinite) -> None:
         cfg = self.problem.training
@@ -413,29 +433,13 @@ class Trainer:
         )
         parameters = {}
         if self.model.specs:
-            if self.group.active or status != "completed":
-                note = (
-                    "standard error not computed in a data-parallel run"
-                    if self.group.active
-                    else f"standard error not computed: the run is {status}"
-                )
-                estimates = {
-                    n: Estimate(float(v.detach()), None, self.model.specs[n].truth, note)
-                    for n, v in self.model.unknown_values().items()
-                }
-            else:
-                estimates = estimate_unknowns(
-                    self.objective,
-                    self.model,
-                    self.problem.limits.max_gauss_newton_bytes,
-                    noise_stated=all(o.noise for o in self.problem.observations),
-                )
+            estimates = estimate_for_run(self.objective, self.problem, self.group.active, status)
             parameters = {n: e.as_dict() for n, e in estimates.items()}
         if status == "completed":
             message = "; ".join(f"{phase}: {why}" for phase, why in self.stop_reasons.items())
             message = message or "no training steps configured"
-            if self.events:
-                message += f"; {len(self.events)} rollback(s)"
+            if self.rollbacks:
+                message += f"; {self.rollbacks} rollback(s)"
         return TrainResult(
             status=status,
             message=message,
@@ -477,13 +481,8 @@ class Trainer:
                 f"{', '.join(RESUMABLE_CHANGES)} may change)"
             )
         trainer = cls(problem, checkpoint=checkpoint, **kwargs)
-        if content.get("schedule") != trainer.schedule:
-            raise ValueError(
-                f"{checkpoint}: the checkpoint's schedule {str(content.get('schedule'))[:200]} "
-                f"differs from the problem's {trainer.schedule}"
-            )
         try:
-            check_state(content, trainer.schedule, DONE, problem.limits.max_steps)
+            check_state(content, trainer.schedule, DONE, problem)
         except ValueError as err:
             raise ValueError(f"{checkpoint}: {err}") from None
         trainer.load_state(content)

@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from pinn_gelu.problem import Problem
+
 __all__ = ["MAX_EVENTS", "check_state"]
 
 #: The fields of a training state.
@@ -63,7 +65,7 @@ def check_state(
     state: Mapping[str, Any],
     schedule: Sequence[str],
     done: str,
-    max_steps: int,
+    problem: Problem,
 ) -> None:
     """Refuse a training state a run cannot resume from; see the module docstring.
 
@@ -71,11 +73,17 @@ def check_state(
         state: the checkpoint's content (``phase``, ``step``, ``history``, …).
         schedule: the run's phases, in order.
         done: the name of the phase after the last (a finished schedule).
-        max_steps: the run's bound on the steps of one phase (``limits.max_steps``).
+        problem: the run's problem (its limits, dimension and adaptive points).
 
     Raises:
         ValueError: ``<field>: expected …, got …``.
     """
+    max_steps = problem.limits.max_steps
+    if state.get("schedule") != list(schedule):
+        raise ValueError(
+            f"schedule: the checkpoint's {str(state.get('schedule'))[:200]} differs from the "
+            f"problem's {list(schedule)}"
+        )
     missing = [key for key in REQUIRED if key not in state]
     if missing:
         raise ValueError(f"{missing[0]}: missing")
@@ -113,6 +121,26 @@ def check_state(
     ):
         raise ValueError(f"torch_rng: expected a {tuple(expected.shape)} uint8 tensor")
     _check_parameters(state["state_dict"])
+    if problem.training.adaptive.every:
+        _check_adaptive(state.get("adaptive"), problem, step)
+
+
+def _check_adaptive(adaptive: Any, problem: Problem, step: int) -> None:
+    """The refinements made and the interior set they left: finite points of the domain's size."""
+    if not isinstance(adaptive, dict) or set(adaptive) != {"refinements", "interior"}:
+        raise ValueError("adaptive: expected the refinements made and the interior points")
+    every = problem.training.adaptive.every
+    _whole(adaptive["refinements"], "adaptive.refinements", 0, step // every)
+    points = adaptive["interior"]
+    most = problem.limits.max_points
+    shape_ok = isinstance(points, torch.Tensor) and points.is_floating_point() and points.dim() == 2
+    if not (shape_ok and points.shape[1] == problem.domain.dimension and points.shape[0] <= most):
+        raise ValueError(
+            f"adaptive.interior: expected a tensor of at most {most} points × "
+            f"{problem.domain.dimension} coordinates"
+        )
+    if points.shape[0] == 0 or not bool(torch.isfinite(points).all()):
+        raise ValueError("adaptive.interior: expected finite points, at least one")
 
 
 def _check_history(history: Any, step: int) -> None:

@@ -9,6 +9,7 @@ before any training, that it can run at this size (:meth:`Optimiser.check_resour
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,9 +32,17 @@ from pinn_gelu.model.model import Model
 from pinn_gelu.model.networks import build_network
 from pinn_gelu.optimisers import OPTIMISERS, Resources
 from pinn_gelu.problem import Problem
+from pinn_gelu.training.adaptive import most_interior
 from pinn_gelu.training.memory import PEAK_FACTOR, PROBE_POINTS, step_bytes
 
-__all__ = ["ActivationOrderWarning", "Assembly", "assemble", "build_model", "check_step_memory"]
+__all__ = [
+    "ActivationOrderWarning",
+    "Assembly",
+    "assemble",
+    "build_loss",
+    "build_model",
+    "check_step_memory",
+]
 
 
 class ActivationOrderWarning(UserWarning):
@@ -47,6 +56,7 @@ class Assembly:
     Attributes:
         model: the trainable model, on the run's device and dtype.
         points: this rank's collocation points.
+        whole: every rank's (the whole set; ``points`` itself in a single process).
         objective: the loss on them.
         evaluator: the validation grid and reference (rank 0 only; None elsewhere).
         engine: the derivative engine, and ``engine_note`` why it was chosen.
@@ -55,6 +65,7 @@ class Assembly:
 
     model: Model
     points: Collocation
+    whole: Collocation
     objective: Loss
     evaluator: Evaluator | None
     engine: Engine
@@ -131,20 +142,9 @@ def assemble(
     engine, engine_note = select_engine(model, cfg.derivatives)
     check_step_memory(problem, model, engine, group)
     # every rank draws the same global set, then keeps its shard
-    points = shard_collocation(
-        problem.collocation(dtype, device),
-        group,
-    )
-    terms = problem.terms(points)
-    objective = Loss(
-        model,
-        terms,
-        points,
-        engine,
-        [problem.weight(t.name) for t in terms],
-        compile=cfg.compile,
-        group=group,
-    )
+    whole = problem.collocation(dtype, device)
+    points = shard_collocation(whole, group)
+    objective = build_loss(problem, model, points, engine, group)
     _check_resources(problem, objective, model)
     evaluator = build_evaluator(problem, dtype, device, reference) if group.is_main else None
     messages = list(problem.cautions)
@@ -153,7 +153,18 @@ def assemble(
         messages.append(message)
         warnings.warn(message, ActivationOrderWarning, stacklevel=3)
     return Assembly(
-        model, points, objective, evaluator, engine, engine_note, dtype, device, messages
+        model, points, whole, objective, evaluator, engine, engine_note, dtype, device, messages
+    )
+
+
+def build_loss(
+    problem: Problem, model: Model, points: Collocation, engine: Engine, group: Group = SINGLE
+) -> Loss:
+    """The problem's loss on (this rank's share of) ``points``."""
+    terms = problem.terms(points)
+    weights = [problem.weight(t.name) for t in terms]
+    return Loss(
+        model, terms, points, engine, weights, compile=problem.training.compile, group=group
     )
 
 
@@ -175,6 +186,9 @@ def check_step_memory(
         model = build_model(problem, dtype)
     if engine is None:
         engine, _ = select_engine(model, problem.training.derivatives)
+    grown = _grown(problem)
+    adaptive = " (with the points training.adaptive adds)" if grown is not problem else ""
+    problem = grown
     saved = step_bytes(problem, model, engine, dtype) / group.size
     peak = int(PEAK_FACTOR * saved)
     limit = problem.limits.max_tensor_bytes
@@ -183,7 +197,8 @@ def check_step_memory(
         raise ProblemFileError(
             problem.path,
             "training.points",
-            f"one training step on {points:,} points would need about {peak / 2**30:.1f} GiB "
+            f"one training step on {points:,} points{adaptive} would need about "
+            f"{peak / 2**30:.1f} GiB "
             f"({PEAK_FACTOR:g} × the {saved / 2**30:.2f} GiB its gradient keeps, measured on "
             f"{PROBE_POINTS} points), over the limit of {limit / 2**30:.1f} GiB "
             "(max_tensor_bytes): use fewer points or a smaller network, or raise the limit "
@@ -192,10 +207,29 @@ def check_step_memory(
     return peak
 
 
+def _grown(problem: Problem) -> Problem:
+    """The problem with as many interior points as its run will hold at most (adaptive points)."""
+    most = most_interior(problem.training)
+    if most == problem.training.points.interior:
+        return problem
+    points = dataclasses.replace(problem.training.points, interior=most)
+    return dataclasses.replace(
+        problem, training=dataclasses.replace(problem.training, points=points)
+    )
+
+
 def _check_resources(problem: Problem, objective: Loss, model: nn.Module) -> None:
-    """Refuse, before any training, a phase whose optimiser cannot run at this size."""
+    """Refuse, before any training, a phase whose optimiser cannot run at this size.
+
+    Adaptive points that a run adds later count: each adds the rows of the interior terms.
+    """
+    interior = problem.training.points.interior
+    per_point = sum(
+        n for t, n in zip(objective.terms, objective.counts, strict=True) if t.on == "interior"
+    ) / max(interior, 1)
+    added = round(per_point * (most_interior(problem.training) - interior))
     need = Resources(
-        rows=sum(objective.counts),  # over all ranks
+        rows=sum(objective.counts) + added,  # over all ranks
         parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
         limits=problem.limits,
     )

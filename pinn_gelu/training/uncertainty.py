@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["ASSUMPTIONS", "Estimate", "covariance", "estimate_unknowns"]
+__all__ = ["ASSUMPTIONS", "Estimate", "covariance", "estimate_for_run", "estimate_unknowns"]
 
 ASSUMPTIONS = (
     "Gauss–Newton linearisation at the solution; independent noise, one variance per data file "
@@ -198,3 +198,30 @@ def estimate_unknowns(
     elif not noise_stated:
         note = UNSTATED_NOISE
     return result(note, stderr, chi2)
+
+
+def estimate_for_run(
+    objective: Any, problem: Any, parallel: bool, status: str
+) -> dict[str, Estimate]:
+    """The unknowns' estimates at the end of a run, with standard errors where computed.
+
+    They are not computed in a data-parallel run (the Jacobian is sharded) nor for a run that
+    did not complete (its parameters are not a minimiser): each estimate says why.
+    """
+    model = objective.network
+    if parallel or status != "completed":
+        note = (
+            "standard error not computed in a data-parallel run"
+            if parallel
+            else f"standard error not computed: the run is {status}"
+        )
+        return {
+            n: Estimate(float(v.detach()), None, model.specs[n].truth, note)
+            for n, v in model.unknown_values().items()
+        }
+    return estimate_unknowns(
+        objective,
+        model,
+        problem.limits.max_gauss_newton_bytes,
+        noise_stated=all(o.noise for o in problem.observations),
+    )
