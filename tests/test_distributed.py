@@ -85,10 +85,11 @@ def _rank(
 
         trainer._after_step = signalled  # type: ignore[method-assign]
     result = trainer.run()
-    torch.save(
-        {"params": flat(result.model), "status": result.status, "step": trainer.step},
-        Path(out) / f"rank{rank}.pt",
-    )
+    adaptive = trainer.adaptive
+    saved = {"params": flat(result.model), "status": result.status, "step": trainer.step}
+    if adaptive is not None:  # the whole interior set, and this rank's share of it
+        saved |= {"whole": adaptive.whole.interior, "shard": trainer.points.interior}
+    torch.save(saved, Path(out) / f"rank{rank}.pt")
     group.close()
 
 
@@ -209,6 +210,27 @@ def test_two_ranks_train_the_one_process_network(tmp_path: Path, solve: str) -> 
     # and training moved them: the comparison is not of two initial networks
     initial = flat(Trainer(load_problem(POISSON, overrides), progress=False).model)
     assert relative(single, initial) > 1e-2
+
+
+def test_adaptive_points_are_chosen_alike_and_sharded(tmp_path: Path) -> None:
+    overrides = [
+        *SMALL,
+        "training.adam.steps=60",
+        "training.lbfgs.steps=0",
+        "training.adaptive.every=20",
+        "training.adaptive.candidates=500",
+        "training.adaptive.add=30",
+    ]
+    ranks = run_ranks(tmp_path, "two", overrides)
+    assert torch.equal(ranks[0]["whole"], ranks[1]["whole"])
+    assert ranks[0]["whole"].shape[0] == 200 + 3 * 30  # 65 steps: refinements at 20, 40, 60
+    assert torch.equal(torch.cat([ranks[0]["shard"], ranks[1]["shard"]]), ranks[0]["whole"])
+    torch.set_num_threads(1)
+    trainer = Trainer(load_problem(POISSON, overrides), progress=False)
+    trainer.run()
+    assert trainer.adaptive is not None
+    assert torch.equal(trainer.adaptive.whole.interior, ranks[0]["whole"])
+    assert relative(ranks[0]["params"], flat(trainer.model)) <= 1e-10
 
 
 def test_a_stop_on_one_rank_stops_both_and_resumes_with_any_world_size(tmp_path: Path) -> None:
