@@ -11,7 +11,9 @@ problems/data/generate.py, whose ``--check`` shows both converge). Variants (``-
 repeatable; default ``shipped``): ``shipped``; ``soft`` (every exact condition as a loss term,
 400 boundary points); ``exact`` (every Dirichlet condition exact); ``no_causal`` (causal weights
 off); ``causal`` (16 slabs, ε = 1);
-``fourier`` (8 Fourier features, σ = 1). ``--set key=value`` changes the file for every
+``fourier`` (8 Fourier features, σ = 1); ``rar_d`` (250 points added every 250 steps, drawn
+from 20,000 candidates, k = 2, c = 0); ``rad`` (the interior redrawn every 250 steps, k = 1,
+c = 1); ``uniform`` (adaptive points off). ``--set key=value`` changes the file for every
 variant. Not a test: run on demand.
 """
 
@@ -69,6 +71,12 @@ def variant(problem: str, name: str) -> dict:
         training["causal"] = {"slabs": 16, "epsilon": 1.0}
     elif name == "fourier":
         data["network"].update(fourier_features=8, fourier_scale=1.0)
+    elif name == "rar_d":
+        training["adaptive"] = {"every": 250, "candidates": 20000, "add": 250}
+    elif name == "rad":
+        training["adaptive"] = {"every": 250, "candidates": 20000, "method": "rad", "k": 1, "c": 1}
+    elif name == "uniform":
+        training.pop("adaptive", None)
     elif name != "shipped":
         raise SystemExit(f"unknown variant {name!r}")
     return data

@@ -27,7 +27,7 @@ from pinn_gelu.errors import GeometryError, ProblemFileError
 from pinn_gelu.expressions import Expression, Residual, evaluate_checked
 from pinn_gelu.fields import Engine, Fields
 from pinn_gelu.geometry.box import Box
-from pinn_gelu.geometry.domain import Domain
+from pinn_gelu.geometry.domain import Domain, RegionDomain
 from pinn_gelu.model.exact import exact_trial
 from pinn_gelu.model.trial import Positive, Trial
 from pinn_gelu.model.unknowns import Unknown
@@ -223,7 +223,7 @@ class Problem:
         """
         parts = self.exact_parts()
         if any(parts):
-            return exact_trial(cast(Box, self.domain), parts)
+            return exact_trial(cast(Box | RegionDomain, self.domain), parts)
         positive = getattr(self.pde, "positive", ())
         if not positive:
             return None

@@ -132,8 +132,21 @@ def test_check_says_which_conditions_are_exact(tmp_path, capsys) -> None:
     assert "x_max     neumann 0\n" in out
 
 
-def _region(d):
-    d["domain"] = {"shapes": {"b": {"rectangle": [[0, 2], [-1, 1]]}}, "region": "b"}
+def _arc(d):
+    """A disk cut by the rectangle's side: only an arc of its circle bounds the region."""
+    d["domain"] = {
+        "shapes": {
+            "b": {"rectangle": [[0, 2], [-1, 1]]},
+            "hole": {"disk": {"center": [0, 0], "radius": 0.5}},
+        },
+        "region": "b - hole",
+    }
+    d["boundary"] = [{"on": "all", "dirichlet": "0", "exact": True}]
+
+
+def _ball(d):
+    d["domain"] = {"shapes": {"b": {"ball": {"center": [0, 0, 0], "radius": 1}}}, "region": "b"}
+    d["pde"]["source"] = "1"
     d["boundary"] = [{"on": "all", "dirichlet": "0", "exact": True}]
 
 
@@ -159,7 +172,8 @@ def _region(d):
             "boundary[1].exact",
             "reads the unknown c",
         ),
-        (_region, "boundary[0].exact", "need a box domain"),
+        (_arc, "boundary[0].exact", "hole is an arc of a circle, not the whole circle"),
+        (_ball, "boundary[0].exact", "need a 2D region"),
     ],
 )
 def test_malformed_exact_conditions_exit_2(tmp_path, capsys, change, key, words) -> None:

@@ -204,6 +204,15 @@ class RegionDomain:
             ranges,
         )
 
+    def sample_interior(self, n: int, sampler: str, rng: np.random.Generator) -> np.ndarray:
+        """N points strictly inside the region, shape (n, d)."""
+        return sample_interior(self.region, n, sampler, rng)
+
+    def sample_side(self, side: str, n: int, sampler: str, rng: np.random.Generator) -> np.ndarray:
+        """N points on one boundary part's surviving stretch, shape (n, d)."""
+        points, _ = sample_part(self.region, self.region.part(side), n, sampler, rng)
+        return points
+
     def evaluation_grid(
         self, points_per_dimension: int
     ) -> tuple[np.ndarray, tuple[int, ...], np.ndarray | None]:

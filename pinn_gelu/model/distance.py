@@ -24,6 +24,16 @@ boundary conditions with distance functions in physics-informed deep neural netw
 
   so g̃ = g_i on Γ_i; where one expression serves every part it is g itself.
 
+On a region (2D) the parts' distances are Sukumar & Srivastava's (their §4): a straight part,
+the segment [a, b] of length L and centre c, has the *trimmed* distance
+
+    f = ((x − a) × (b − a))/L,   t = ((L/2)² − |x − c|²)/L,
+    d = √(f² + ((√(t² + f⁴) − t)/2)²),
+
+zero on the segment only (beyond its ends t < 0 and d = |t| on its line), smooth off it and
+≈ |f| near it; a whole circle of radius R has d = ±(R² − |x − c|²)/(2R), the sign positive on
+the region's side. Both are normalised to first order.
+
 The known difficulty: where two parts meet (a corner, the initial time at a wall), φ and w are
 only continuous — their second derivatives grow like 1/r near the junction (r the distance to
 it), and a second-order residual there sees large terms. No collocation point lies exactly on
@@ -39,7 +49,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["r_equivalence", "transfinite"]
+__all__ = ["circle_distance", "r_equivalence", "segment_distance", "transfinite"]
 
 
 def _products_without_each(distances: Sequence[Tensor]) -> list[Tensor]:
@@ -90,3 +100,23 @@ def transfinite(values: Sequence[Callable[[], Tensor]], distances: Sequence[Tens
         mean / torch.where(count == 0, 1.0, count),
         blend / torch.where(junction, 1.0, total),
     )
+
+
+def segment_distance(a: Sequence[float], b: Sequence[float], x: Tensor) -> Tensor:
+    """The trimmed distance (see the module) from points x (n, 2) to the segment [a, b]."""
+    ax, ay = float(a[0]), float(a[1])
+    dx, dy = float(b[0]) - ax, float(b[1]) - ay
+    length = (dx * dx + dy * dy) ** 0.5
+    cx, cy = ax + dx / 2, ay + dy / 2
+    f = ((x[:, 0] - ax) * dy - (x[:, 1] - ay) * dx) / length
+    t = ((length / 2) ** 2 - (x[:, 0] - cx) ** 2 - (x[:, 1] - cy) ** 2) / length
+    g = ((t.square() + f**4).sqrt() - t) / 2
+    return (f.square() + g.square()).sqrt()
+
+
+def circle_distance(center: Sequence[float], radius: float, sign: float, x: Tensor) -> Tensor:
+    """sign·(R² − |x − c|²)/(2R): zero on the circle, ≈ the distance near it (any dimension)."""
+    square = sum(
+        ((x[:, i] - float(c)) ** 2 for i, c in enumerate(center)), torch.zeros_like(x[:, 0])
+    )
+    return sign * (radius**2 - square) / (2 * radius)

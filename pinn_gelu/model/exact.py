@@ -1,7 +1,8 @@
-"""Exact Dirichlet conditions on a box: the trial function u = g̃ + φ·N of ``exact: true``.
+"""Exact Dirichlet conditions: the trial function u = g̃ + φ·N of ``exact: true``.
 
 The pieces (distances, R-equivalence, transfinite blend) are in :mod:`pinn_gelu.model.distance`;
-this module picks them for a box's sides and a problem's boundary values.
+this module picks them for a box's sides or a 2D region's parts, and a problem's boundary
+values.
 """
 
 from __future__ import annotations
@@ -14,28 +15,31 @@ from torch import Tensor
 
 from pinn_gelu.expressions import NORMALS, Expression
 from pinn_gelu.geometry.box import Box
-from pinn_gelu.model.distance import r_equivalence, transfinite
+from pinn_gelu.geometry.domain import RegionDomain
+from pinn_gelu.geometry.primitives import Disk, Polygon, Rectangle
+from pinn_gelu.model.distance import (
+    circle_distance,
+    r_equivalence,
+    segment_distance,
+    transfinite,
+)
 from pinn_gelu.model.trial import Affine
 
-__all__ = ["EXTENSION_CHECKS", "exact_trial"]
+__all__ = ["EXTENSION_CHECKS", "exact_trial", "part_distance", "unsupported"]
 
 
-def exact_trial(domain: Box, parts: list[list[tuple[str, Expression]]]) -> Affine:
-    """u_k = g̃_k + φ_k·N_k on a box, from each component's exact (side, value) pairs.
+def exact_trial(domain: Box | RegionDomain, parts: list[list[tuple[str, Expression]]]) -> Affine:
+    """u_k = g̃_k + φ_k·N_k on a box or a 2D region, from each component's exact (side, value).
 
-    φ_k joins the sides' plane distances by the R-equivalence, g̃_k interpolates their values
-    (:mod:`pinn_gelu.model.distance`); a component with no exact side keeps u_k = N_k.
+    φ_k joins the parts' distances (:func:`part_distance`) by the R-equivalence, g̃_k
+    interpolates their values (:mod:`pinn_gelu.model.distance`); a component with no exact side
+    keeps u_k = N_k.
     """
-    bounds = domain.bounds
     normals = len(NORMALS[: domain.spatial_dimension])
+    distance = {side: part_distance(domain, side) for p in parts for side, _ in p}
 
     def distances(x: Tensor, sides: list[str]) -> list[Tensor]:
-        out = []
-        for side in sides:
-            axis, sign = domain.side_axis(side)
-            lo, hi = bounds[axis]  # in units of the box's length along the axis, as ξ is
-            out.append((hi - x[:, axis] if sign > 0 else x[:, axis] - lo) / (hi - lo))
-        return out
+        return [distance[side](x) for side in sides]
 
     def factor(x: Tensor) -> Tensor:
         columns = [
@@ -65,12 +69,65 @@ def exact_trial(domain: Box, parts: list[list[tuple[str, Expression]]]) -> Affin
     return Affine(factor, offset)
 
 
+def part_distance(domain: Box | RegionDomain, side: str) -> Callable[[Tensor], Tensor]:
+    """The distance to one side or part, in units of the domain's extent (see the module).
+
+    A box side's is its plane's, (x − a)/(b − a) or (b − x)/(b − a) along its axis (the units
+    of the network's input). A region part's is the trimmed segment distance of each surviving
+    straight piece (joined by the R-equivalence where a part has several) or the circle's,
+    divided by the largest extent of the region's bounding box.
+
+    Raises:
+        ValueError: a part no distance is built for (:func:`unsupported`).
+    """
+    if isinstance(domain, Box):
+        axis, sign = domain.side_axis(side)
+        lo, hi = domain.bounds[axis]
+        if sign > 0:
+            return lambda x: (hi - x[:, axis]) / (hi - lo)
+        return lambda x: (x[:, axis] - lo) / (hi - lo)
+    reason = unsupported(domain, side)
+    if reason:
+        raise ValueError(reason)
+    region = domain.region
+    part = region.part(side)
+    shape = region.shapes[part.shape]
+    scale = max(hi - lo for lo, hi in region.bounds)
+    if isinstance(shape, Disk):
+        side_sign = part.pieces[0].sign
+        return lambda x: circle_distance(shape.center, shape.radius, side_sign, x) / scale
+    ends = []
+    for piece in part.pieces:
+        points, _ = shape.part_points(part.index, np.array([[piece.start], [piece.stop]]))
+        ends.append((points[0].tolist(), points[1].tolist()))
+    return lambda x: r_equivalence([segment_distance(a, b, x) for a, b in ends]) / scale
+
+
+def unsupported(domain: Box | RegionDomain, side: str) -> str:
+    """Why no exact condition can be put on a region's part ("" where it can)."""
+    if isinstance(domain, Box):
+        return ""
+    region = domain.region
+    if region.dimension != 2:
+        return "exact conditions on a region need a 2D region (a box domain in 3D)"
+    part = region.part(side)
+    shape = region.shapes[part.shape]
+    if isinstance(shape, Disk) and sum(p.stop - p.start for p in part.pieces) < 1 - 1e-9:
+        return (
+            f"{side} is an arc of a circle, not the whole circle: exact conditions take whole "
+            "circles and straight parts"
+        )
+    if not isinstance(shape, Disk | Polygon | Rectangle):
+        return f"{side}: no distance function for a {type(shape).__name__}"
+    return ""
+
+
 #: Sample points per side on which a part's data are compared with the others'.
 EXTENSION_CHECKS = 64
 
 
 def _extension(
-    domain: Box, parts: list[tuple[str, Expression]], pad: Callable[[Tensor], Tensor]
+    domain: Box | RegionDomain, parts: list[tuple[str, Expression]], pad: Callable[[Tensor], Tensor]
 ) -> Expression | None:
     """A part's data that already equal every other part's on its side: g̃ = g_i itself.
 

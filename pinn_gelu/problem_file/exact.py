@@ -2,9 +2,10 @@
 
 ``{on: [x_min, x_max], dirichlet: "0", exact: true}`` makes u = g̃ + φ·N with φ vanishing on
 those sides (:mod:`pinn_gelu.model.distance`): the condition holds to rounding and its loss term
-disappears. Checked here, once: a box domain (its sides' distances are exact planes), a
-``dirichlet`` entry, values that read neither the outward normal nor an unknown (g̃ is fixed
-before training), and no ``positive`` fields (one trial function per model).
+disappears. Checked here, once: a box or a 2D region whose exact parts are straight or whole
+circles (:func:`pinn_gelu.model.exact.unsupported`), a ``dirichlet`` entry, values that read
+neither the outward normal nor an unknown (g̃ is fixed before training), and no ``positive``
+fields (one trial function per model).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pinn_gelu.errors import ProblemFileError
 from pinn_gelu.expressions import NORMALS, Expression, Residual
 from pinn_gelu.geometry.box import Box
 from pinn_gelu.geometry.domain import Domain, RegionDomain
+from pinn_gelu.model.exact import unsupported
 from pinn_gelu.problem import PDE, Problem
 from pinn_gelu.schema import Section
 
@@ -32,6 +34,7 @@ def check_exact(
     values: tuple[Expression | Residual | None, ...],
     domain: Domain,
     pde: PDE,
+    sides: tuple[str, ...] = (),
 ) -> None:
     """Refuse an ``exact`` key that cannot be honoured, naming it and why."""
     if not isinstance(exact, bool):
@@ -39,10 +42,10 @@ def check_exact(
     if kind != "dirichlet":
         raise section.error("exact", f"only dirichlet values can be exact (this entry: {kind})")
     if isinstance(domain, RegionDomain):
-        raise section.error(
-            "exact",
-            "exact conditions need a box domain (rectangle:); regions are not yet supported",
-        )
+        for side in sides:
+            reason = unsupported(domain, side)
+            if reason:
+                raise section.error("exact", reason)
     if getattr(pde, "positive", ()):
         raise section.error(
             "exact",
@@ -75,7 +78,7 @@ def check_exact_values(problem: Problem) -> list[str]:
     if not parts:
         return []
     domain = problem.domain
-    assert isinstance(domain, Box)  # check_exact refused the rest
+    assert isinstance(domain, Box | RegionDomain)  # check_exact refused the rest
     rng = np.random.default_rng(0)
     normals = domain.spatial_dimension
 
@@ -87,7 +90,7 @@ def check_exact_values(problem: Problem) -> list[str]:
     cautions: list[str] = []
     for side, value in parts:
         on_side = inputs(domain.sample_side(side, SAMPLES, "uniform", rng))
-        for where, points in (("inside the box", inside), (f"on {side}", on_side)):
+        for where, points in (("inside the domain", inside), (f"on {side}", on_side)):
             with torch.no_grad():
                 finite = bool(torch.isfinite(value(points)).all())
             if not finite:
@@ -95,9 +98,9 @@ def check_exact_values(problem: Problem) -> list[str]:
                     problem.path,
                     value.key or "boundary",
                     f"{value.source!r} is not finite {where}: an exact value is extended over "
-                    "the whole box (write a value finite there, or drop exact)",
+                    "the whole domain (write a value finite there, or drop exact)",
                 )
-        for axis in domain.periodic:
+        for axis in getattr(domain, "periodic", ()):
             caution = _seam(problem, value, axis, rng, inputs)
             if caution:
                 cautions.append(caution)

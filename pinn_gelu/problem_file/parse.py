@@ -319,7 +319,7 @@ def _boundary(
             )
             _check_time_sides(section, kind, sides, values, domain)
             if exact is not False:
-                check_exact(section, exact, kind, values, domain, pde)
+                check_exact(section, exact, kind, values, domain, pde, sides)
             conditions.append(
                 BoundaryCondition(sides, kind, values, join(section.key, kind), exact is True)
             )
