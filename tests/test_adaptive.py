@@ -172,3 +172,14 @@ def test_malformed_adaptive_keys_exit_2(capsys, override, key, words) -> None:
     assert main(["check", POISSON, *arguments]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and f"{key}: " in err and words in err, err
+
+
+def test_a_run_with_adaptive_points_draws_where_they_went(tmp_path) -> None:
+    out = tmp_path / "run"
+    arguments = [a for o in SMALL for a in ("--set", o)]
+    assert main(["solve", POISSON, *arguments, "--out", str(out), "--quiet"]) == 0
+    assert (out / "points.png").stat().st_size > 10_000
+    plain = tmp_path / "plain"
+    arguments += ["--set", "training.adaptive.every=0"]
+    assert main(["solve", POISSON, *arguments, "--out", str(plain), "--quiet"]) == 0
+    assert not (plain / "points.png").exists()

@@ -324,6 +324,34 @@ def loss_figure(history: Sequence[Mapping[str, float | str]], terms: Sequence[st
     return figure
 
 
+def points_figure(problem: Problem, points: np.ndarray) -> Figure:
+    """Where an adaptive run's interior points ended: the drawn ones and the ones it added.
+
+    The first ``training.points.interior`` points are the initial draw under ``rar_d`` (which
+    only adds); under ``rad`` every point was redrawn. A 1D problem shows their histogram; 2D
+    and 3D ones their first two coordinates.
+    """
+    figure = Figure(figsize=(6.4, 4.8), layout="constrained")
+    ax = figure.subplots()
+    names = problem.domain.variables
+    adaptive = problem.training.adaptive
+    initial = problem.training.points.interior if adaptive.method == "rar_d" else 0
+    groups = [("initial draw", points[:initial], "0.6"), ("adaptive", points[initial:], "C3")]
+    for label, chunk, colour in groups:
+        if not len(chunk):
+            continue
+        label = f"{label} ({len(chunk)})"
+        if points.shape[1] == 1:
+            ax.hist(chunk[:, 0], bins=60, color=colour, alpha=0.7, label=label)
+        else:
+            ax.scatter(chunk[:, 0], chunk[:, 1], s=2, color=colour, label=label, linewidths=0)
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1] if points.shape[1] > 1 else "points")
+    ax.set_title(f"{problem.name}: interior points after {adaptive.method} refinement")
+    ax.legend(loc="upper right", fontsize=8, markerscale=4)
+    return figure
+
+
 def parameters_figure(
     history: Sequence[Mapping[str, float | str]], parameters: Mapping[str, Mapping[str, Any]]
 ) -> Figure:

@@ -11,6 +11,7 @@ A run directory holds::
     loss.png         loss terms and error against step
     deformation.png  the deformed body (elasticity)
     parameters.png   each unknown against the step, ± 2 standard errors and the truth (inverse)
+    points.png       where the interior points ended (training.adaptive)
     checkpoint.pt    the resumable training state (pinn-gelu solve FILE --resume DIR)
     error.txt        why a failed run failed
 
@@ -42,7 +43,13 @@ from pinn_gelu.problem import Problem
 from pinn_gelu.runs.deformation import extra_figures
 from pinn_gelu.runs.files import save_figure, write_json, write_text
 from pinn_gelu.runs.paraview import write_paraview
-from pinn_gelu.runs.plots import field_panels, grid_values, loss_figure, parameters_figure
+from pinn_gelu.runs.plots import (
+    field_panels,
+    grid_values,
+    loss_figure,
+    parameters_figure,
+    points_figure,
+)
 from pinn_gelu.training import TrainResult
 
 __all__ = ["CHECKPOINT_NAME", "RUN_FILES", "WRITERS", "Output", "Writer", "write_run"]
@@ -198,6 +205,11 @@ def _figures(out: Output) -> list[Path]:
             if result.parameters
             else {}
         ),
+        **(
+            {"points.png": points_figure(problem, result.points)}
+            if result.points is not None
+            else {}
+        ),
     }
     written = []
     for name, figure in figures.items():
@@ -222,7 +234,9 @@ WRITERS: dict[str, Writer] = {
     "model": Writer(("model.pt",), _model),
     "problem": Writer(("problem.yaml",), _problem),
     "error": Writer(("error.txt",), _error),
-    "figures": Writer(("solution.png", "loss.png", "deformation.png", "parameters.png"), _figures),
+    "figures": Writer(
+        ("solution.png", "loss.png", "deformation.png", "parameters.png", "points.png"), _figures
+    ),
     "paraview": Writer(("solution.vtu",), _paraview),
     "metrics": Writer(("metrics.json",), _metrics),
 }

@@ -9,7 +9,8 @@ non-finite guard and rollback, snapshots and checkpoints. Each optimiser only st
 Reliability:
 
 - **Checkpoints.** With a checkpoint path, the whole state (parameters, phase, the phase's
-  optimiser state, step counters, history, RNG state, elapsed time) is written atomically every
+  optimiser state, step counters, history, RNG state, elapsed time, the adaptive points of
+  :mod:`pinn_gelu.training.adaptive`) is written atomically every
   ``training.checkpoint_every`` steps and at the end of each phase; :meth:`Trainer.resume`
   continues from it. On CPU with the same threads, a resumed run ends with exactly the parameters
   of an uninterrupted one (the learning rate is a function of the step, caches are only caches).
@@ -456,6 +457,7 @@ class Trainer:
             events=list(self.events),
             signal=self.stop_signal if status == "interrupted" else None,
             parameters=parameters,
+            points=self.adaptive.whole.interior.cpu().numpy() if self.adaptive else None,
         )
 
     def final_loss(self) -> dict[str, float]:

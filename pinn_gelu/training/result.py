@@ -30,6 +30,8 @@ class TrainResult:
         activation: the activation spec.
         events: rollbacks and resumptions, in order.
         signal: the signal number that interrupted the run, if any.
+        points: the interior collocation points at the end of a run with adaptive points
+            (``training.adaptive``), (n, d); None otherwise.
         parameters: the identified unknowns (inverse problems), each a
             :class:`~pinn_gelu.training.uncertainty.Estimate` as a dict (value, stderr, truth,
             relative_error, note).
@@ -50,6 +52,7 @@ class TrainResult:
     events: list[str] = field(default_factory=list)
     signal: int | None = None
     parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    points: Any = None
 
     @property
     def steps(self) -> int:
