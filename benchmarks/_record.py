@@ -37,6 +37,10 @@ def _commit() -> str | None:
     return run.stdout.strip() or None
 
 
+#: The commit when the benchmark started: the code it runs (the tree may move on meanwhile).
+STARTED_AT = _commit()
+
+
 def circumstances() -> dict[str, Any]:
     """The command, date, machine and software a result was measured with."""
     return {
@@ -50,7 +54,7 @@ def circumstances() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "commit": _commit(),
+        "commit": STARTED_AT,
     }
 
 

@@ -165,10 +165,13 @@ def test_the_most_interior_points_count_the_refinements() -> None:
         ("training.adaptive.k=11", "training.adaptive.k", "10"),
         ("training.adaptive.c=-1", "training.adaptive.c", "[0, 1e+06]"),
         ("training.adaptive.add=600000", "training.adaptive.add", "over the limit of 1000000"),
+        ("training.adaptive.add=400", "training.adaptive.candidates", "fewer than the 400"),
+        ("training.adaptive.method=rad", "training.adaptive.candidates", "rad redraws them all"),
     ],
 )
 def test_malformed_adaptive_keys_exit_2(capsys, override, key, words) -> None:
-    arguments = [a for o in [*SMALL, override] for a in ("--set", o)]
+    few = "training.adaptive.candidates=50" if "rad" in override else ""
+    arguments = [a for o in [*SMALL, override, few] if o for a in ("--set", o)]
     assert main(["check", POISSON, *arguments]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and f"{key}: " in err and words in err, err

@@ -93,8 +93,8 @@ def check_training(training: TrainingConfig, pde: PDE, context: Context) -> None
     """Every name under ``training.weights`` is a loss term; adaptive points within bounds."""
     most = most_interior(training)
     limit = context.limits.max_points
+    adaptive = training.adaptive
     if most > limit:
-        adaptive = training.adaptive
         raise ProblemFileError(
             context.path,
             "training.adaptive.add",
@@ -103,6 +103,16 @@ def check_training(training: TrainingConfig, pde: PDE, context: Context) -> None
             f"would grow the interior to {number_text(most)} points, over the limit of "
             f"{number_text(limit)} (max_points): add fewer, refine less often, or raise the limit "
             "with --limit max_points=N",
+        )
+    drawn = training.points.interior if adaptive.method == "rad" else adaptive.add
+    if adaptive.every and adaptive.candidates < drawn:
+        what = "the interior points (rad redraws them all)" if adaptive.method == "rad" else "add"
+        raise ProblemFileError(
+            context.path,
+            "training.adaptive.candidates",
+            f"{number_text(adaptive.candidates)} candidates are fewer than the "
+            f"{number_text(drawn)} points each refinement draws from them without replacement "
+            f"({what})",
         )
     names = pde.term_names
     for name in training.weights:
