@@ -62,6 +62,11 @@ class Domain(Protocol):
         ...
 
     @property
+    def periodic(self) -> tuple[int, ...]:
+        """Spatial axes along which the problem is periodic (a box's; none for a region)."""
+        ...
+
+    @property
     def bounds(self) -> tuple[tuple[float, float], ...]:
         """A bounding box, one (min, max) per coordinate."""
         ...
@@ -137,6 +142,11 @@ class RegionDomain:
     def spatial_sides(self) -> tuple[str, ...]:
         """All parts (there is no time axis)."""
         return self.sides
+
+    @property
+    def periodic(self) -> tuple[int, ...]:
+        """None: a region has no periodic axes."""
+        return ()
 
     @property
     def bounds(self) -> tuple[tuple[float, float], ...]:

@@ -18,7 +18,7 @@ __all__ = ["check_memory", "check_network", "check_training", "derivative_channe
 def check_network(network: NetworkConfig, domain: Domain, pde: PDE, context: Context) -> None:
     """The network's parameter count within ``max_parameters``."""
     w, d = network.width, network.depth
-    periodic = getattr(domain, "periodic", ())
+    periodic = domain.periodic
     count = parameter_count(network, domain.dimension, len(pde.outputs), periodic)
     if count > context.limits.max_parameters:
         raise ProblemFileError(

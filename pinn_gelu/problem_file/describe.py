@@ -118,7 +118,7 @@ def _domain_lines(problem: Problem) -> list[str]:
     bounds = " × ".join(f"[{a:g}, {b:g}]" for a, b in domain.bounds)
     variables = ", ".join(domain.variables)
     if not isinstance(domain, RegionDomain):
-        periodic = [domain.variables[i] for i in getattr(domain, "periodic", ())]
+        periodic = [domain.variables[i] for i in domain.periodic]
         exact = f"; periodic in {', '.join(periodic)}, exactly" if periodic else ""
         return [f"domain      {bounds}  (variables {variables}{exact})"]
     measure = {1: "length", 2: "area", 3: "volume"}[domain.dimension]

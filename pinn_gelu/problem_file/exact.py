@@ -100,7 +100,7 @@ def check_exact_values(problem: Problem) -> list[str]:
                     f"{value.source!r} is not finite {where}: an exact value is extended over "
                     "the whole domain (write a value finite there, or drop exact)",
                 )
-        for axis in getattr(domain, "periodic", ()):
+        for axis in domain.periodic:
             caution = _seam(problem, value, axis, rng, inputs)
             if caution:
                 cautions.append(caution)

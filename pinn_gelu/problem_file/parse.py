@@ -113,7 +113,7 @@ def parse_problem(
             f"a reference solution needs the material constants, but "
             f"{', '.join(material.unknowns)} are unknowns: give an exact solution instead",
         )
-    if reference is not None and getattr(domain, "periodic", None):
+    if reference is not None and domain.periodic:
         raise ProblemFileError(
             path,
             "reference",
@@ -236,7 +236,7 @@ def _sides(section: Section, domain: Domain) -> tuple[str, ...]:
     sides: list[str] = []
     for i, name in enumerate(names):
         key = "on" if not isinstance(on, list) else join("on", i)
-        periodic = [domain.variables[i] for i in getattr(domain, "periodic", ())]
+        periodic = [domain.variables[i] for i in domain.periodic]
         if isinstance(name, str) and name.split("_")[0] in periodic and name not in valid:
             raise section.error(
                 key, f"{name} lies on the periodic axis {name.split('_')[0]}: it needs no condition"

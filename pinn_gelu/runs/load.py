@@ -135,10 +135,10 @@ def load_run(directory: str | Path, limits: Limits | None = None) -> Solution:
         raise ValueError(f"{path}: {where}: unexpected keys {sorted(set(spec) - set(expected))}")
     limit = problem.limits.max_parameters
     embedding = network_embedding(
-        problem.network, problem.domain.dimension, getattr(problem.domain, "periodic", ())
+        problem.network, problem.domain.dimension, problem.domain.periodic
     )
     w, d = problem.network.width, problem.network.depth
-    periodic = getattr(problem.domain, "periodic", ())
+    periodic = problem.domain.periodic
     count = parameter_count(
         problem.network, problem.domain.dimension, len(problem.pde.outputs), periodic
     )

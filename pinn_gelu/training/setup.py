@@ -84,7 +84,7 @@ def build_model(problem: Problem, dtype: torch.dtype = torch.float64) -> Model:
         seed=problem.training.seed,
         dtype=dtype,
         activation=problem.network.activation.module(),
-        periodic=getattr(problem.domain, "periodic", ()),
+        periodic=problem.domain.periodic,
     )
     return Model(network, problem.trial(), unknowns=problem.unknowns)
 
@@ -97,7 +97,7 @@ def _given_model(problem: Problem, model: nn.Module) -> Model:
     embedding in the network itself, and a :class:`Model` must carry the problem's trial.
     """
     trial = problem.trial()
-    periodic = getattr(problem.domain, "periodic", ())
+    periodic = problem.domain.periodic
     network = model.network if isinstance(model, Model) else model
     if periodic and not isinstance(getattr(network, "embedding", None), Periodic | Chain):
         raise ValueError(
