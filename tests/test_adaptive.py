@@ -186,3 +186,13 @@ def test_a_run_with_adaptive_points_draws_where_they_went(tmp_path) -> None:
     arguments += ["--set", "training.adaptive.every=0"]
     assert main(["solve", POISSON, *arguments, "--out", str(plain), "--quiet"]) == 0
     assert not (plain / "points.png").exists()
+
+
+def test_check_says_what_the_refinements_do(capsys) -> None:
+    arguments = [a for o in SMALL for a in ("--set", o)]
+    assert main(["check", POISSON, *arguments]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "adaptive    rar_d every 5 steps: 10 points drawn from 300 candidates by their residual "
+        "(k 2, c 0); at most 110 interior points"
+    ) in out

@@ -17,6 +17,7 @@ from pinn_gelu.metrics import build_evaluator
 from pinn_gelu.optimisers import OPTIMISERS
 from pinn_gelu.problem import Problem
 from pinn_gelu.reference import METHODS
+from pinn_gelu.training.adaptive import most_interior
 
 __all__ = ["describe_problem", "dry_run"]
 
@@ -103,6 +104,7 @@ def describe_problem(problem: Problem) -> str:
             f"            {key.split('.')[-1]}: auto → {why}"
             for key, why in problem.decisions.items()
         ),
+        *_refinements(t),
         "weights     "
         + ", ".join(
             f"{name} {_weight_text(problem, name)}"
@@ -169,3 +171,20 @@ def dry_run(problem: Problem, *, evaluator: bool = True) -> None:
     problem.terms(points)
     if evaluator:
         build_evaluator(problem, dtype, "cpu")
+
+
+def _refinements(training: TrainingConfig) -> list[str]:
+    """The causal weights' and the adaptive points' lines, where they are on."""
+    lines = []
+    if training.causal.slabs:
+        causal = training.causal
+        lines.append(f"causal      {causal.slabs} time slabs, ε = {causal.epsilon:g}")
+    adaptive = training.adaptive
+    if adaptive.every:
+        drawn = "every interior point" if adaptive.method == "rad" else f"{adaptive.add} points"
+        lines.append(
+            f"adaptive    {adaptive.method} every {adaptive.every} steps: {drawn} drawn from "
+            f"{adaptive.candidates} candidates by their residual (k {adaptive.k:g}, c "
+            f"{adaptive.c:g}); at most {most_interior(training)} interior points"
+        )
+    return lines
