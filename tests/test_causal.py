@@ -105,3 +105,8 @@ def test_causal_weights_need_time(tmp_path, capsys) -> None:
     path.write_text(yaml.safe_dump(data))
     assert main(["check", str(path)]) == 2
     assert "training.causal.slabs: causal weights need a time interval" in capsys.readouterr().err
+
+
+def test_check_says_the_causal_weights(tmp_path, capsys) -> None:
+    assert main(["check", heat(tmp_path)]) == 0
+    assert "causal      4 time slabs, ε = 3\n" in capsys.readouterr().out
