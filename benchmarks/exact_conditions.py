@@ -74,6 +74,7 @@ def main() -> int:
         )
         if "error" in row:
             lines.append(f"    {row['error']}")
+    lines.append(f"each run: one thread, {args.jobs} at once")
     if args.set:
         lines.append(f"every run with: {' '.join(args.set)}")
     record(args.name, {"rows": rows, "set": args.set}, "\n".join(lines))
