@@ -3,9 +3,9 @@
     python benchmarks/exact_conditions.py [--problems lshape_poisson,annulus_laplace]
         [--seeds 0] [--jobs 1] [--set KEY=VALUE ...] [--name exact_conditions]
 
-Each run is ``pinn-gelu solve problems/<problem>.yaml --seed S`` (one thread) as shipped
-(``soft``: the Dirichlet values are a loss term on boundary points) and with
-``boundary.0.exact=true`` (``exact``: u = g̃ + φ·N, φ the R-equivalence of the parts' trimmed
+Each run is ``pinn-gelu solve problems/<problem>.yaml --seed S`` (one thread) with
+``boundary.0.exact=false`` (``soft``: the first entry's Dirichlet values are a loss term on
+boundary points) and with ``boundary.0.exact=true`` (``exact``: u = g̃ + φ·N, φ the R-equivalence of the parts' trimmed
 segment or circle distances, :mod:`pinn_gelu.model.distance`). The error is the run's own:
 against the P2 finite-element reference (L-shape) or the exact solution (annulus, whose inner
 circle keeps its Neumann condition). ``--set`` changes every run. Writes
@@ -26,7 +26,10 @@ from pathlib import Path
 from _record import record
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = {"soft": [], "exact": ["--set", "boundary.0.exact=true"]}
+VARIANTS = {
+    "soft": ["--set", "boundary.0.exact=false"],
+    "exact": ["--set", "boundary.0.exact=true"],
+}
 
 
 def run(problem: str, variant: str, seed: int, extra: list[str], directory: Path) -> dict:
