@@ -5,11 +5,11 @@
 
 Each run is ``pinn-gelu solve problems/<problem>.yaml --seed S`` (one thread) with
 ``boundary.0.exact=false`` (``soft``: the first entry's Dirichlet values are a loss term on
-boundary points) and with ``boundary.0.exact=true`` (``exact``: u = g̃ + φ·N, φ the R-equivalence of the parts' trimmed
-segment or circle distances, :mod:`pinn_gelu.model.distance`). The error is the run's own:
-against the P2 finite-element reference (L-shape) or the exact solution (annulus, whose inner
-circle keeps its Neumann condition). ``--set`` changes every run. Writes
-benchmarks/results/<name>.json and .txt. Not a test: run on demand.
+boundary points) and with ``boundary.0.exact=true`` (``exact``: u = g̃ + φ·N, φ the
+R-equivalence of the parts' trimmed segment or circle distances, :mod:`pinn_gelu.model.
+distance`). The error is the run's own: against the P2 finite-element reference (L-shape) or
+the exact solution (annulus, whose inner circle keeps its Neumann condition). ``--set``
+changes every run. Writes benchmarks/results/<name>.json and .txt. Not a test: run on demand.
 """
 
 from __future__ import annotations
