@@ -115,6 +115,8 @@ def test_resume_with_adaptive_points_is_bit_for_bit(tmp_path) -> None:
     assert [r["loss"] for r in resumed.history] == [r["loss"] for r in reference.history]
     keys = [r.get("adaptive_points") for r in reference.history]
     assert [r.get("adaptive_points") for r in resumed.history] == keys
+    # the resumption is an event, not a rollback
+    assert resumed.events[-1].startswith("resumed at step 12") and "rollback" not in resumed.message
 
 
 def test_loading_an_earlier_state_returns_to_its_points() -> None:
