@@ -90,3 +90,18 @@ def interrupted_and_resumed(problem, checkpoint: Path, stop_at: int):
     first._after_step = after  # type: ignore[method-assign]
     assert first.run().status == "interrupted"
     return reference, Trainer.resume(problem, checkpoint, progress=False).run()
+
+
+def assert_engine_matches_autograd(model, x, engine, need, tolerance: float = 1e-10) -> None:
+    """The fields of ``engine`` at x equal nested autograd's: the value to 1e-13, each
+    derivative the need asks for to ``tolerance`` (and present in both)."""
+    from pinn_gelu.derivatives import ENGINES, autograd_fields
+    from pinn_gelu.fields import need_rank
+
+    fields = ENGINES[engine](model, x, need)
+    oracle = autograd_fields(model, x, need)
+    torch.testing.assert_close(fields.value, oracle.value, rtol=0, atol=1e-13)
+    for name in ["gradient", "laplacian", "hessian", "third", "fourth"][: need_rank(need)]:
+        ours, theirs = getattr(fields, name), getattr(oracle, name)
+        assert ours is not None and theirs is not None, name
+        torch.testing.assert_close(ours, theirs, rtol=tolerance, atol=tolerance)

@@ -13,11 +13,13 @@ import yaml
 from pinn_gelu import load_problem, load_run
 from pinn_gelu.cli import main
 from pinn_gelu.config import NetworkConfig
-from pinn_gelu.derivatives import ENGINES, autograd_fields, forward_fields, select_engine
-from pinn_gelu.fields import NEEDS, need_rank
+from pinn_gelu.derivatives import ENGINES, forward_fields, select_engine
+from pinn_gelu.fields import NEEDS
 from pinn_gelu.model.embeddings import Chain, FourierFeatures, Periodic
 from pinn_gelu.model.model import Model
 from pinn_gelu.model.networks import build_network
+
+from .conftest import assert_engine_matches_autograd
 
 BOUNDS = [(-1.0, 1.0), (0.0, 0.5)]  # x periodic with period 2, then t
 POINTS = torch.rand(17, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
@@ -47,13 +49,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_engine_through_an_embedding_equals_nested_autograd(case, engine, need) -> None:
     model = Model(network(**CASES[case]))
-    fields = ENGINES[engine](model, POINTS, need)
-    oracle = autograd_fields(model, POINTS, need)
-    torch.testing.assert_close(fields.value, oracle.value, rtol=0, atol=1e-13)
-    for name in ["gradient", "laplacian", "hessian", "third", "fourth"][: need_rank(need)]:
-        ours, theirs = getattr(fields, name), getattr(oracle, name)
-        assert ours is not None and theirs is not None, name
-        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
+    assert_engine_matches_autograd(model, POINTS, engine, need)
     assert select_engine(model, "auto")[0] is forward_fields
 
 

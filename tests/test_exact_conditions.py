@@ -12,12 +12,12 @@ import yaml
 
 from pinn_gelu import load_problem, train
 from pinn_gelu.cli import main
-from pinn_gelu.derivatives import ENGINES, autograd_fields
-from pinn_gelu.fields import NEEDS, need_rank
+from pinn_gelu.derivatives import ENGINES
+from pinn_gelu.fields import NEEDS
 from pinn_gelu.model.distance import r_equivalence, transfinite
 from pinn_gelu.training.setup import build_model
 
-from .conftest import dense_jacobian
+from .conftest import assert_engine_matches_autograd, dense_jacobian
 
 
 def write(tmp_path, data) -> str:
@@ -92,13 +92,7 @@ def test_derivatives_through_the_trial_equal_nested_autograd(tmp_path, engine, n
     model = build_model(load_problem(mixed_box(tmp_path)))
     x = torch.rand(9, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     x = x * torch.tensor([2.0, 2.0], dtype=torch.float64) - torch.tensor([0.0, 1.0])
-    fields = ENGINES[engine](model, x, need)
-    oracle = autograd_fields(model, x, need)
-    torch.testing.assert_close(fields.value, oracle.value, rtol=0, atol=1e-13)
-    for name in ["gradient", "laplacian", "hessian", "third", "fourth"][: need_rank(need)]:
-        torch.testing.assert_close(
-            getattr(fields, name), getattr(oracle, name), rtol=1e-9, atol=1e-9
-        )
+    assert_engine_matches_autograd(model, x, engine, need, tolerance=1e-9)
 
 
 def test_an_exact_time_dependent_problem_trains_and_validates_at_the_corners(tmp_path) -> None:
