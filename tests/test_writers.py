@@ -45,11 +45,12 @@ def test_a_run_written_from_python_loads_back(write, valid, tmp_path) -> None:
 
 
 def test_force_replaces_every_writer_file_and_loses_none(tmp_path) -> None:
-    # an elasticity inverse problem: every writer writes (the deformation figure, the
-    # parameters figure too) except error.txt
+    # an elasticity inverse problem with adaptive points: every writer writes (the
+    # deformation, parameters and points figures too) except error.txt
     out = tmp_path / "run"
     argv = ["solve", str(PROBLEMS / "plate_inverse.yaml"), "--out", str(out), "--quiet"]
-    sets = [item for o in TINY for item in ("--set", o)]
+    adaptive = ["training.adaptive.every=2", "training.adaptive.add=5"]
+    sets = [item for o in [*TINY, *adaptive] for item in ("--set", o)]
     assert main([*argv, *sets]) == 0
     first = {p.name: p.stat().st_ino for p in out.iterdir()}
     expected = {n for w in WRITERS.values() for n in w.files} - {"error.txt"} | {"checkpoint.pt"}
