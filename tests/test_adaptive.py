@@ -198,3 +198,15 @@ def test_check_says_what_the_refinements_do(capsys) -> None:
         "adaptive    rar_d every 5 steps: 10 points drawn from 300 candidates by their residual "
         "(k 2, c 0); at most 110 interior points"
     ) in out
+
+
+def test_candidates_are_scored_in_chunks_with_the_same_choice(monkeypatch) -> None:
+    whole = Trainer(small(), progress=False)
+    whole.run()
+    monkeypatch.setattr("pinn_gelu.training.adaptive.CHUNK", 7)
+    chunked = Trainer(small(), progress=False)
+    chunked.run()
+    assert torch.equal(chunked.adaptive.whole.interior, whole.adaptive.whole.interior)
+    recorded = [r["adaptive_residual_mean"] for r in whole.history if "adaptive_points" in r]
+    again = [r["adaptive_residual_mean"] for r in chunked.history if "adaptive_points" in r]
+    assert again == pytest.approx(recorded, rel=1e-12)

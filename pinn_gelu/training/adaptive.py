@@ -55,6 +55,8 @@ __all__ = [
     "residual_magnitude",
 ]
 
+#: Candidates scored at once (their fields are held without a graph, a chunk at a time).
+CHUNK = 4096
 #: Salt of the refinements' seed streams (apart from the collocation points' streams).
 _SALT = 0xADA97
 
@@ -180,7 +182,11 @@ class Refiner:
         )
         x = torch.as_tensor(candidates, dtype=current.dtype, device=current.device)
         start, stop = self.group.shard(x.shape[0])
-        scores = self.group.gather_rows(residual_magnitude(problem, model, engine, x[start:stop]))
+        mine = [  # in chunks: the candidates' fields need no more memory than a training step's
+            residual_magnitude(problem, model, engine, x[a : min(a + CHUNK, stop)])
+            for a in range(start, stop, CHUNK)
+        ]
+        scores = self.group.gather_rows(torch.cat(mine) if mine else x.new_zeros(0))
         values = scores.double().cpu().numpy()
         count = min(self.method.draws(config, current.shape[0]), x.shape[0])
         chosen = choose(values, count, config.k, config.c, np.random.default_rng(streams[1]))
