@@ -136,6 +136,7 @@ def test_loading_an_earlier_state_returns_to_its_points() -> None:
     [
         (lambda a: a.update(interior=a["interior"] * float("nan")), "adaptive.interior: expected"),
         (lambda a: a.update(interior=a["interior"][:, :1]), "adaptive.interior: expected a"),
+        (lambda a: a.update(interior=a["interior"] * 1e300), "inside the domain's bounding box"),
         (lambda a: a.update(refinements=10**6), "adaptive.refinements: expected"),
         (lambda a: a.pop("interior"), "adaptive: expected"),
     ],

@@ -141,6 +141,11 @@ def _check_adaptive(adaptive: Any, problem: Problem, step: int) -> None:
         )
     if points.shape[0] == 0 or not bool(torch.isfinite(points).all()):
         raise ValueError("adaptive.interior: expected finite points, at least one")
+    low, high = torch.tensor(problem.domain.bounds, dtype=torch.float64).T
+    margin = 1e-9 * (high - low)
+    outside = (points.double() < low - margin) | (points.double() > high + margin)
+    if bool(outside.any()):
+        raise ValueError("adaptive.interior: expected points inside the domain's bounding box")
 
 
 def _check_history(history: Any, step: int) -> None:
