@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 import yaml
 
 from pinn_gelu import load_problem
+from pinn_gelu.cli import main
 from pinn_gelu.derivatives import ENGINES
 from pinn_gelu.fields import NEEDS
 from pinn_gelu.model.distance import circle_distance, segment_distance
@@ -102,3 +104,20 @@ def test_derivatives_through_the_region_trial_equal_nested_autograd(engine, need
         [[-0.5, -0.5], [0.5, -0.3], [-0.2, 0.7], [-0.9, 0.1], [0.1, -0.95]], dtype=torch.float64
     )
     assert_engine_matches_autograd(model, x, engine, need, tolerance=1e-9)
+
+
+def test_too_many_exact_parts_for_one_field_are_refused(tmp_path, capsys) -> None:
+    vertices = [[math.cos(2 * math.pi * k / 40), math.sin(2 * math.pi * k / 40)] for k in range(40)]
+    data = {
+        "pde": {"kind": "poisson", "source": "1"},
+        "domain": {"shapes": {"p": {"polygon": vertices}}, "region": "p"},
+        "boundary": [{"on": "all", "dirichlet": "0", "exact": True}],
+    }
+    path = tmp_path / "many.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "boundary[0].dirichlet: 40 boundary parts are exact for one field" in err, err
+    data["boundary"][0]["exact"] = False
+    path.write_text(yaml.safe_dump(data))
+    assert main(["check", str(path)]) == 0

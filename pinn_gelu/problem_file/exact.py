@@ -23,6 +23,9 @@ from pinn_gelu.schema import Section
 
 __all__ = ["check_exact", "check_exact_values"]
 
+#: Most parts exact for one field: the R-equivalence's products of distances stay in range
+#: (checked finite and positive inside at 48 in float32; 64 gave NaN).
+MAX_EXACT_PARTS = 32
 #: Sample points on which exact values are checked: inside the box, and per side or seam.
 SAMPLES = 256
 
@@ -74,6 +77,15 @@ def check_exact_values(problem: Problem) -> list[str]:
     refused — Allen–Cahn's x² cos πx (slopes 2 and −2 at x = ±1) imposed exactly reached 4.1e-4
     where the same run with it as a loss term stayed at 2.6e-1 (benchmarks/results/allen_cahn*).
     """
+    for per in problem.exact_parts():
+        if len(per) > MAX_EXACT_PARTS:
+            raise ProblemFileError(
+                problem.path,
+                per[-1][1].key or "boundary",
+                f"{len(per)} boundary parts are exact for one field, more than "
+                f"{MAX_EXACT_PARTS}: φ multiplies their distances, which underflows (a 64-edge "
+                "polygon gave φ = NaN everywhere in float32); make some of them loss terms",
+            )
     parts = [item for per in problem.exact_parts() for item in per]
     if not parts:
         return []
