@@ -28,7 +28,9 @@ from pinn_gelu.expressions import Expression, Residual, evaluate_checked
 from pinn_gelu.fields import Engine, Fields
 from pinn_gelu.geometry.box import Box
 from pinn_gelu.geometry.domain import Domain, RegionDomain
+from pinn_gelu.model.enrichment import Enrichment
 from pinn_gelu.model.exact import exact_trial
+from pinn_gelu.model.model import Model
 from pinn_gelu.model.trial import Positive, Trial
 from pinn_gelu.model.unknowns import Unknown
 from pinn_gelu.observations import Observations
@@ -203,6 +205,9 @@ class Problem:
     parameters: Mapping[str, float] = field(default_factory=dict)
     #: The unknown constants of an inverse problem (:mod:`pinn_gelu.model.unknowns`), by name.
     unknowns: Mapping[str, Unknown] = field(default_factory=dict)
+    #: Functions added to the fields with trained coefficients (their unknowns are in
+    #: :attr:`unknowns`): :mod:`pinn_gelu.model.enrichment`.
+    enrichment: tuple[Enrichment, ...] = ()
     #: Observation data (``data:``), one loss term each.
     observations: tuple[Observations, ...] = ()
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -228,6 +233,10 @@ class Problem:
         if not positive:
             return None
         return Positive(tuple(self.pde.outputs.index(name) for name in positive))
+
+    def model(self, network: nn.Module) -> Model:
+        """The trainable model around a network: trial function, unknowns and enrichment."""
+        return Model(network, self.trial(), unknowns=self.unknowns, enrichment=self.enrichment)
 
     def weight(self, term: str) -> float:
         """w_t of a loss term: ``training.weights``, else the PDE kind's default, else 1.

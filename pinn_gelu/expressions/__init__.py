@@ -9,6 +9,7 @@ equations of ``kind: equations``). Nothing in a problem file is ever run as Pyth
 from pinn_gelu.expressions.expression import (
     CONSTANTS,
     FUNCTIONS,
+    FUNCTIONS2,
     VARIABLES,
     Expression,
     ExpressionLimits,
@@ -28,6 +29,7 @@ from pinn_gelu.expressions.residual import (
 __all__ = [
     "CONSTANTS",
     "FUNCTIONS",
+    "FUNCTIONS2",
     "MAX_DERIVATIVE_ORDER",
     "NORMALS",
     "OPERATORS",

@@ -3,7 +3,9 @@
 An expression is a string such as ``"2*pi**2*sin(pi*x)*sin(pi*y)"`` (or a plain number). The
 language has numbers, ``+ - * / **``, unary ``+``/``-``, parentheses, the domain's variables
 (``x``, ``y``, ``z``: only as many as the domain has dimensions), the constants ``pi`` and ``e``,
-names from the problem's ``parameters``, and the one-argument functions in :data:`FUNCTIONS`.
+names from the problem's ``parameters``, the one-argument functions in :data:`FUNCTIONS` and the
+two-argument ``atan2(y, x)`` (:data:`FUNCTIONS2`: the angle of the point (x, y) in (−π, π], whose
+branch cut a file puts outside its domain by rotating the arguments).
 
 Nothing else is accepted: attribute access, subscripts, calls of other names, keyword arguments,
 lambdas, comprehensions, comparisons, strings and every other Python construct are rejected with
@@ -24,7 +26,7 @@ tensor([[19.7392]], dtype=torch.float64)
 Traceback (most recent call last):
 ...
 pinn_gelu.errors.ExpressionError: unknown function '__import__' (expected one of: abs, arccos, \
-arcsin, arctan, cos, cosh, erf, exp, log, sin, sinh, sqrt, tan, tanh) at column 1 in \
+arcsin, arctan, atan2, cos, cosh, erf, exp, log, sin, sinh, sqrt, tan, tanh) at column 1 in \
 "__import__('os')"
 """
 
@@ -34,6 +36,7 @@ import ast
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -43,6 +46,7 @@ from pinn_gelu.errors import ExpressionError, ProblemFileError
 __all__ = [
     "CONSTANTS",
     "FUNCTIONS",
+    "FUNCTIONS2",
     "NORMALS",
     "VARIABLES",
     "Expression",
@@ -76,6 +80,12 @@ FUNCTIONS: Mapping[str, tuple[Callable[[Tensor], Tensor], Callable[[float], floa
     "sqrt": (torch.sqrt, math.sqrt),
     "tan": (torch.tan, math.tan),
     "tanh": (torch.tanh, math.tanh),
+}
+
+#: Two-argument functions: name -> (torch function for tensors, math function for constants).
+_Pair = tuple[Callable[[Tensor, Tensor], Tensor], Callable[[float, float], float]]
+FUNCTIONS2: Mapping[str, _Pair] = {
+    "atan2": (torch.atan2, math.atan2),
 }
 
 _BINARY: Mapping[type, Callable[[object, object], object]] = {
@@ -318,6 +328,8 @@ class Compiler:
             return CONSTANTS[name]
         if name in FUNCTIONS:
             raise self.fail(f"function '{name}' must be called, as in {name}(x)", node)
+        if name in FUNCTIONS2:
+            raise self.fail(f"function '{name}' must be called, as in {name}(y, x)", node)
         if name in self.unknowns:
             self.used_unknowns.add(name)
             if name not in self.unknown_columns:
@@ -370,15 +382,15 @@ class Compiler:
         if not isinstance(node.func, ast.Name):
             raise self.fail("only calls of named functions are allowed", node)
         name = node.func.id
-        if name not in FUNCTIONS:
-            raise self.fail(
-                f"unknown function '{name}' (expected one of: {', '.join(sorted(FUNCTIONS))})",
-                node,
-            )
+        if name not in FUNCTIONS and name not in FUNCTIONS2:
+            known = ", ".join(sorted({*FUNCTIONS, *FUNCTIONS2}))
+            raise self.fail(f"unknown function '{name}' (expected one of: {known})", node)
         if node.keywords:
             raise self.fail(f"{name}() takes no keyword arguments", node)
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise self.fail("starred arguments are not allowed", node)
+        if name in FUNCTIONS2:
+            return self._call2(name, node)
         if len(node.args) != 1:
             raise self.fail(f"{name}() takes exactly 1 argument, got {len(node.args)}", node)
         torch_fn, math_fn = FUNCTIONS[name]
@@ -390,6 +402,22 @@ class Compiler:
                 raise self.fail(f"{name}({argument:g}) is not a finite real number", node) from None
             return self._bounded(float(value), node)
         return lambda cols: torch_fn(argument(cols))
+
+    def _call2(self, name: str, node: ast.Call) -> Node:
+        if len(node.args) != 2:
+            raise self.fail(f"{name}() takes exactly 2 arguments, got {len(node.args)}", node)
+        torch_fn, math_fn = FUNCTIONS2[name]
+        first, second = (self.compile(a) for a in node.args)
+        if isinstance(first, float) and isinstance(second, float):
+            return self._bounded(float(math_fn(first, second)), node)
+        if isinstance(first, float):  # a constant takes the other argument's shape
+            varying = cast(Callable[[Sequence[Tensor]], Tensor], second)
+            return lambda cols: torch_fn(torch.full_like(varying(cols), first), varying(cols))
+        a = cast(Callable[[Sequence[Tensor]], Tensor], first)
+        if isinstance(second, float):
+            return lambda cols: torch_fn(a(cols), torch.full_like(a(cols), second))
+        b = cast(Callable[[Sequence[Tensor]], Tensor], second)
+        return lambda cols: torch_fn(a(cols), b(cols))
 
     def _bounded(self, value: float, node: ast.AST) -> float:
         if not math.isfinite(value) or abs(value) > self.limits.max_magnitude:

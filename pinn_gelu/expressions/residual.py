@@ -20,6 +20,7 @@ from pinn_gelu.errors import ExpressionError
 from pinn_gelu.expressions.expression import (
     CONSTANTS,
     FUNCTIONS,
+    FUNCTIONS2,
     NORMALS,
     VARIABLES,
     Compiler,
@@ -46,7 +47,7 @@ TIME = "t"
 OPERATORS = ("d", "laplacian", "dn")
 #: Names a field may not take: everything else the language already means.
 RESERVED: frozenset[str] = frozenset(
-    {*VARIABLES, TIME, *CONSTANTS, *FUNCTIONS, *NORMALS, *OPERATORS}
+    {*VARIABLES, TIME, *CONSTANTS, *FUNCTIONS, *FUNCTIONS2, *NORMALS, *OPERATORS}
 )
 #: The highest derivative order a residual may use.
 MAX_DERIVATIVE_ORDER = 4

@@ -39,7 +39,7 @@ from torch.func import functional_call, grad, jvp, vjp, vmap
 
 from pinn_gelu.collocation import Collocation
 from pinn_gelu.derivatives import func_fields
-from pinn_gelu.derivatives.compose import through
+from pinn_gelu.derivatives.compose import basis_fields, mix, through
 from pinn_gelu.derivatives.forward import forward_fields, supports_forward
 from pinn_gelu.distributed import SINGLE, Group
 from pinn_gelu.fields import Engine, Fields, need_rank
@@ -270,6 +270,12 @@ class Loss:
             index = term.rows if term.rows is not None else torch.arange(points.shape[0])
             per_row = value.numel() // max(index.numel(), 1)
             entry_points = points[index.to(points.device).repeat_interleave(per_row)]
+            if getattr(model, "basis", None) is not None:
+                basis = basis_fields(model, points, self.needs[term.on])  # kept per point set
+                rows = index.to(points.device).repeat_interleave(per_row)
+                by_unknown = by_unknown + _enrichment_columns(
+                    model, basis, rows, names, coefficients, order, place.value.shape[1]
+                )
             fielder = _Fielder(self.network, engine, self.needs[term.on])
             if through_trial:  # a·F(u) = (∂F(u)/∂F(N))ᵀa · F(N): fold the trial into a
                 fielder = _Fielder(model.network, engine, self.needs[term.on])
@@ -362,6 +368,41 @@ def _pulled_back(
     pull = vjp(fields_of_u, flat)[1]
     (pulled,) = pull(coefficients)
     return pulled
+
+
+def _enrichment_columns(
+    model: Any,
+    basis: Fields,
+    rows: Tensor,
+    names: list[str],
+    coefficients: Tensor,
+    order: list[str],
+    outputs: int,
+) -> Tensor:
+    """∂r/∂λ through u for an enrichment's coefficients: Σ_c a_c·F_c(s_k e_(m_k)) per entry.
+
+    u += λ_k s_k in output m_k (:mod:`pinn_gelu.model.enrichment`), so ∂F_c(u)/∂λ_k is F_c of
+    s_k placed in that output. ``basis``: the s_k's fields at the point set, ``rows``: each
+    entry's point; ``coefficients`` a (entries, C) are ∂r/∂F_c(u) in the channel layout
+    ``names`` of u's ``outputs`` outputs. Returns (entries, len(order)), zero for the unknowns
+    that are not λ's.
+    """
+    out = coefficients.new_zeros(rows.shape[0], len(order))
+    for k, term in enumerate(model.enrichment):
+        unit = coefficients.new_zeros(outputs, len(model.enrichment))
+        unit[term.column, k] = 1.0
+        placed = mix(basis, unit)
+        parts = []
+        for name in names:
+            channel = getattr(placed, name)
+            if channel is None:
+                raise RuntimeError(f"the enrichment's fields lack the {name} channel")
+            parts.append(channel[rows].reshape(rows.shape[0], -1))
+        flat = torch.cat(parts, 1)
+        if flat.shape[1] != coefficients.shape[1]:
+            raise RuntimeError("the enrichment's fields do not match the residual's channels")
+        out[:, order.index(term.coefficient)] += (coefficients * flat).sum(1)
+    return out
 
 
 class _Fielder(nn.Module):

@@ -62,7 +62,16 @@ def describe_problem(problem: Problem) -> str:
     if problem.exact:
         exact = "; ".join(f"{k} = {v.source}" for k, v in problem.exact.items())
         lines.append(f"exact       {exact}")
+    coefficients = {e.coefficient for e in problem.enrichment}
+    for e in problem.enrichment:
+        u = problem.unknowns[e.coefficient]
+        lines.append(
+            f"enrichment  {problem.pde.outputs[e.column]} += {e.coefficient}·s, "
+            f"s = {e.function.source}  ({e.coefficient} trained from {u.initial:g})"
+        )
     for name, u in problem.unknowns.items():
+        if name in coefficients:
+            continue
         constraint = {
             "free": f"free, scale {u.scale:g}",
             "positive": f"positive (λ = {u.scale:g}·exp(θ))",

@@ -28,6 +28,7 @@ from pinn_gelu.problem_file.checks import check_memory, check_network, check_tra
 from pinn_gelu.problem_file.data_files import parse_data
 from pinn_gelu.problem_file.defaults import choose_schedule
 from pinn_gelu.problem_file.domains import MAX_SHAPE_PARTS, parse_domain
+from pinn_gelu.problem_file.enrichment import check_enrichment, parse_enrichment
 from pinn_gelu.problem_file.exact import check_exact, check_exact_values
 from pinn_gelu.problem_file.keys import REGISTRIES
 from pinn_gelu.problem_file.unknowns import parse_unknowns
@@ -95,6 +96,13 @@ def parse_problem(
         else ()
     )
     boundary = _boundary(top, pde, domain, raw_data is not None)
+    taken = {**dict.fromkeys(parameters, "a parameter"), **dict.fromkeys(unknowns, "an unknown")}
+    enrichment, coefficients = parse_enrichment(
+        top.section("enrichment", {}),
+        tuple(pde.outputs),
+        {**taken, **dict.fromkeys(pde.outputs, "a field")},
+        periodic=bool(domain.periodic),
+    )
     # the exact solution is evaluated at the unknowns' true values, where the file states them
     truths = {n: u.truth for n, u in unknowns.items() if u.truth is not None}
     exact_section = top.section("exact", {})
@@ -185,7 +193,8 @@ def parse_problem(
         exact=exact,
         reference=reference,
         parameters=parameters,
-        unknowns=unknowns,
+        unknowns={**unknowns, **coefficients},
+        enrichment=enrichment,
         observations=observations,
         network=network,
         training=training,
@@ -194,6 +203,7 @@ def parse_problem(
         source=source,
         decisions=decisions,
     )
+    check_enrichment(problem)
     check_memory(network, training, grid**domain.dimension, domain, problem.order, context)
     cautions = check_exact_values(problem)
     return replace(problem, cautions=tuple(cautions)) if cautions else problem

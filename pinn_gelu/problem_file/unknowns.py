@@ -22,7 +22,7 @@ from pinn_gelu.expressions import RESERVED
 from pinn_gelu.model.unknowns import Unknown
 from pinn_gelu.schema import Section, yaml12_number
 
-__all__ = ["MAX_UNKNOWNS", "parse_unknowns"]
+__all__ = ["MAX_UNKNOWNS", "check_name", "parse_unknown", "parse_unknowns"]
 
 #: Most unknowns in one problem.
 MAX_UNKNOWNS = 20
@@ -39,19 +39,25 @@ def parse_unknowns(section: Section, taken: set[str]) -> dict[str, Unknown]:
         raise section.error(None, f"at most {MAX_UNKNOWNS} unknowns, got {len(data)}")
     unknowns: dict[str, Unknown] = {}
     for name in data:
-        section.known.append(name)
-        if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or name.startswith("_"):
-            raise section.error(name, "an unknown's name must be an identifier such as kappa")
-        if keyword.iskeyword(name) or name in RESERVED:
-            raise section.error(
-                name,
-                f"'{name}' is reserved (a Python keyword, variable, constant, function, operator "
-                "or normal)",
-            )
-        if name in taken:
-            raise section.error(name, f"'{name}' is already a parameter")
-        unknowns[name] = _unknown(section.section(name), name)
+        check_name(section, name, taken, "an unknown's name must be an identifier such as kappa")
+        unknowns[name] = parse_unknown(section.section(name), name)
     return unknowns
+
+
+def check_name(section: Section, name: object, taken: set[str] | dict[str, str], what: str) -> None:
+    """Refuse a name that is not an identifier, is reserved or is ``taken`` (name → what it is)."""
+    section.known.append(name)  # type: ignore[arg-type]
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or name.startswith("_"):
+        raise section.error(name if isinstance(name, str | int) else None, what)
+    if keyword.iskeyword(name) or name in RESERVED:
+        raise section.error(
+            name,
+            f"'{name}' is reserved (a Python keyword, variable, constant, function, operator "
+            "or normal)",
+        )
+    if name in taken:
+        kind = taken[name] if isinstance(taken, dict) else "a parameter"
+        raise section.error(name, f"'{name}' is already {kind}")
 
 
 def _number(section: Section, key: str, *, positive: bool = False) -> float:
@@ -68,7 +74,8 @@ def _number(section: Section, key: str, *, positive: bool = False) -> float:
     return number
 
 
-def _unknown(section: Section, name: str) -> Unknown:
+def parse_unknown(section: Section, name: str) -> Unknown:
+    """One unknown's keys (see the module docstring)."""
     section.known.extend(_KEYS)
     if not section.has("initial"):
         raise section.error("initial", "missing: the value training starts from")

@@ -155,7 +155,7 @@ def load_run(directory: str | Path, limits: Limits | None = None) -> Solution:
         problem.network.activation.module(),
         embedding,
     )
-    model = Model(network, problem.trial(), unknowns=problem.unknowns).to(DTYPES[dtype])
+    model = problem.model(network).to(DTYPES[dtype])
     state = _entry(checkpoint, "state_dict", dict, path, "a mapping of tensors")
     try:
         model.load_state_dict(upgrade_state_dict(state))

@@ -21,7 +21,7 @@ from torch import nn
 from pinn_gelu.activations import order_warning
 from pinn_gelu.collocation import Collocation, shard_collocation
 from pinn_gelu.config import DTYPES
-from pinn_gelu.derivatives import select_engine
+from pinn_gelu.derivatives import func_fields, select_engine
 from pinn_gelu.distributed import SINGLE, Group
 from pinn_gelu.errors import ProblemFileError
 from pinn_gelu.fields import Engine
@@ -86,7 +86,7 @@ def build_model(problem: Problem, dtype: torch.dtype = torch.float64) -> Model:
         activation=problem.network.activation.module(),
         periodic=problem.domain.periodic,
     )
-    return Model(network, problem.trial(), unknowns=problem.unknowns)
+    return problem.model(network)
 
 
 def _given_model(problem: Problem, model: nn.Module) -> Model:
@@ -105,12 +105,14 @@ def _given_model(problem: Problem, model: nn.Module) -> Model:
             "build_network(..., periodic=...) or let train build it"
         )
     if not isinstance(model, Model):
-        return Model(model, trial, unknowns=problem.unknowns)
+        return problem.model(model)
     wanted = trial.name if trial is not None else "identity"
     if model.trial.name != wanted:
         raise ValueError(
             f"the model's trial function is {model.trial.name!r}, the problem's {wanted!r}"
         )
+    if model.enrichment != problem.enrichment:
+        raise ValueError("the model's enrichment is not the problem's: build it with problem.model")
     return model
 
 
@@ -163,9 +165,44 @@ def build_loss(
     """The problem's loss on (this rank's share of) ``points``."""
     terms = problem.terms(points)
     weights = [problem.weight(t.name) for t in terms]
-    return Loss(
+    loss = Loss(
         model, terms, points, engine, weights, compile=problem.training.compile, group=group
     )
+    check_enrichment_points(problem, model, points, loss.needs)
+    return loss
+
+
+def check_enrichment_points(
+    problem: Problem, model: Model, points: Collocation, needs: Mapping[str, str]
+) -> None:
+    """Refuse points where an enrichment function or a derivative the terms need is not finite.
+
+    s = r^(2/3)·… has infinite derivatives at r = 0: a collocation point there would make the
+    loss NaN at the first step. Named with the key, the derivative and a point.
+    """
+    if model.basis is None:
+        return
+    for place, need in needs.items():
+        x = points.on(place)
+        fields = func_fields(model.basis, x, need)
+        for channel in ("value", "gradient", "laplacian", "hessian", "third", "fourth"):
+            values = getattr(fields, channel)
+            if values is None:
+                continue
+            bad = ~torch.isfinite(values.reshape(values.shape[0], values.shape[1], -1)).all(2)
+            for k, term in enumerate(model.enrichment):
+                if bool(bad[:, k].any()):
+                    where = x[bad[:, k]][0].tolist()
+                    at = ", ".join(
+                        f"{v}={c:.6g}" for v, c in zip(problem.domain.variables, where, strict=True)
+                    )
+                    raise ProblemFileError(
+                        problem.path,
+                        f"enrichment.{term.coefficient}.function",
+                        f"its {channel} is not finite at {int(bad[:, k].sum())} of {x.shape[0]} "
+                        f"{place} points (for example at {at}): move the singularity out of the "
+                        "points (another seed or sampler) or use a smoother function",
+                    )
 
 
 def check_step_memory(
