@@ -17,7 +17,7 @@ from pinn_gelu.expressions import parse_expression
 from pinn_gelu.fields import NEEDS
 from pinn_gelu.training.setup import assemble
 
-from .conftest import PROBLEMS, assert_engine_matches_autograd, dense_jacobian
+from .conftest import assert_engine_matches_autograd, dense_jacobian
 
 #: r^(2/3) sin(2ψ/3), ψ the angle from the edge x = 0, y > 0 of the L-shape [−1, 1]² ∖ (0, 1]²
 #: (its branch cut along the missing quadrant's diagonal, outside the region).
@@ -123,7 +123,9 @@ def test_the_corner_function_is_harmonic_continuous_and_zero_on_the_corners_edge
     points = torch.tensor([[-0.5, 0.3], [0.4, -0.7], [-0.9, -0.9], [-0.01, 0.02]])
     x = points.double().requires_grad_(True)
     (g,) = torch.autograd.grad(s(x).sum(), x, create_graph=True)
-    laplacian = sum(torch.autograd.grad(g[:, i].sum(), x, retain_graph=True)[0][:, i] for i in (0, 1))
+    laplacian = sum(
+        torch.autograd.grad(g[:, i].sum(), x, retain_graph=True)[0][:, i] for i in (0, 1)
+    )
     assert float(laplacian.abs().max()) < 1e-10
 
 

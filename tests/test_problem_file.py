@@ -134,7 +134,7 @@ def test_bad_overrides(override, message) -> None:
         (
             lambda d: d.update(extra=1),
             "extra: unknown key (expected one of: name, domain, parameters, unknowns, pde, "
-            "data, boundary, exact, reference, network, training, validation)",
+            "data, boundary, enrichment, exact, reference, network, training, validation)",
         ),
         (lambda d: d["pde"].update(kind="heat"), "pde.kind: expected one of: poisson"),
         (lambda d: d["pde"].update(source="sin(x"), "pde.source: invalid syntax"),
