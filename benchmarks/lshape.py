@@ -1,12 +1,19 @@
-"""Does the L-shape's per-point PDE weight help? Five seeds with it and without, shipped settings.
+"""What buys the L-shape's accuracy? Variants of the shipped file over five seeds.
 
-    python benchmarks/lshape_weight.py [--seeds 0,1,2,3,4] [--jobs 2]
+    python benchmarks/lshape.py [--seeds 0,1,2,3,4] [--jobs 2] [--variants enriched,plain]
+        [--name lshape]
 
-Each run is ``pinn-gelu solve problems/lshape_poisson.yaml --seed S`` (one thread), with the
-per-point weight w = r/√(r² + ρ²), ρ = 0.2, on the PDE residual and without it; the error is
-against the P2 finite-element reference. Writes benchmarks/results/lshape_weight.json and .txt.
-(The results of 2026-12-04 were measured when the shipped file carried the weight, as
-``weighted``, and the unweighted runs set ``training.weights.pde=1``: the same two problems.)
+Each run is ``pinn-gelu solve problems/lshape_poisson.yaml --seed S`` (one thread) with the
+variant's changes; the error is against the file's P2 finite-element reference. Variants:
+
+- ``enriched``: the shipped file (u = N + k1·r^(2/3) sin(2ψ/3), k1 trained);
+- ``plain``: without the enrichment (u = N);
+- ``weighted``: without it, with the per-point weight w = r/√(r² + ρ²), ρ = 0.2, on the PDE
+  residual.
+
+Writes benchmarks/results/<name>.json and .txt. (results/lshape_weight.txt, of 2026-12-04, was
+written by this script's earlier form, ``benchmarks/lshape_weight.py``, comparing ``weighted``
+and ``plain`` when the file had no enrichment and the default reference mesh.)
 """
 
 from __future__ import annotations
@@ -26,7 +33,12 @@ from _record import record
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEM = ROOT / "problems" / "lshape_poisson.yaml"
 WEIGHT = "sqrt((x**2 + y**2)/(x**2 + y**2 + 0.04))"
-VARIANTS = {"weighted": ["--set", f"training.weights.pde={WEIGHT}"], "unweighted": []}
+PLAIN = ["--set", "enrichment=null"]
+VARIANTS = {
+    "enriched": [],
+    "plain": PLAIN,
+    "weighted": [*PLAIN, "--set", f"training.weights.pde={WEIGHT}"],
+}
 
 
 def run(variant: str, seed: int, directory: Path) -> dict[str, object]:
@@ -52,10 +64,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--variants", default="enriched,plain")
+    parser.add_argument("--name", default="lshape", help="results file name (no suffix)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    variants = args.variants.split(",")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown} (expected some of {', '.join(VARIANTS)})")
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
-        tasks = [(v, s) for s in seeds for v in VARIANTS]
+        tasks = [(v, s) for s in seeds for v in variants]
         rows = list(pool.map(lambda t: run(t[0], t[1], Path(tmp)), tasks))
     lines = [f"{'variant':<12} {'seed':>4} {'relative L2':>12} {'time_s':>8}"]
     for row in rows:
@@ -65,7 +83,7 @@ def main() -> int:
             f"{row['variant']:<12} {row['seed']:>4} {shown} {row.get('wall_time_s', 0):8.1f}"
         )
     summary = {}
-    for variant in VARIANTS:
+    for variant in variants:
         errors = [r["relative_l2"] for r in rows if r["variant"] == variant and "relative_l2" in r]
         if errors:
             summary[variant] = {"median": statistics.median(errors), "max": max(errors)}
@@ -73,15 +91,18 @@ def main() -> int:
                 f"{variant:<12} median {statistics.median(errors):.3e}, max {max(errors):.3e} "
                 f"over {len(errors)} seeds"
             )
-    wins = sum(
-        w["relative_l2"] < u["relative_l2"]
-        for w in rows
-        for u in rows
-        if w["variant"] == "weighted" and u["variant"] == "unweighted" and w["seed"] == u["seed"]
-        and "relative_l2" in w and "relative_l2" in u
-    )  # fmt: skip
-    lines.append(f"the weight is better in {wins} of {len(seeds)} seeds")
-    record("lshape_weight", {"rows": rows, "summary": summary, "wins": wins}, "\n".join(lines))
+    first, *others = variants
+    wins = {}
+    for other in others:
+        wins[other] = sum(
+            a["relative_l2"] < b["relative_l2"]
+            for a in rows
+            for b in rows
+            if a["variant"] == first and b["variant"] == other and a["seed"] == b["seed"]
+            and "relative_l2" in a and "relative_l2" in b
+        )  # fmt: skip
+        lines.append(f"{first} is better than {other} in {wins[other]} of {len(seeds)} seeds")
+    record(args.name, {"rows": rows, "summary": summary, "wins": wins}, "\n".join(lines))
     return 0
 
 
