@@ -11,7 +11,8 @@ distance`). The error is the run's own: against the P2 finite-element reference 
 the exact solution (annulus, whose inner circle keeps its Neumann condition). The L-shape runs
 without its enrichment (``enrichment=null``, :data:`WITHOUT`: an enriched field takes no exact
 conditions), so both variants compare the conditions alone, as the results of 2026-12-05 did
-(measured before the file had the enrichment). ``--set`` changes every run. Writes benchmarks/results/<name>.json and .txt. Not a test: run on demand.
+(measured before the file had the enrichment). ``--set`` changes every run. Writes
+benchmarks/results/<name>.json and .txt. Not a test: run on demand.
 """
 
 from __future__ import annotations

@@ -193,6 +193,7 @@ def test_a_run_keeps_the_coefficient_and_check_describes_it(tmp_path, capsys) ->
     assert "unknown     k1" not in out
     run_dir = tmp_path / "run"
     assert main(["solve", path, "--out", str(run_dir), "--quiet"]) == 0
+    assert "\nenrichment  k1 = " in capsys.readouterr().out
     run = load_run(run_dir)
     value = float(run.model.unknown_values()["k1"].detach())
     assert run.model.enrichment and value != 0.0

@@ -197,8 +197,10 @@ def _train_and_write(
         print(f"event       {printable(event)}")
     for name, value in result.relative_l2.items():
         print(f"error       relative L2 of {name} = {value:.3e}  (against the {reference})")
+    coefficients = {e.coefficient for e in problem.enrichment}
     for name, estimate in result.parameters.items():
-        print(f"unknown     {parameter_text(name, estimate)}")
+        label = "enrichment" if name in coefficients else "unknown"
+        print(f"{label:<11} {parameter_text(name, estimate)}")
     print(f"time        {result.wall_time_s:.1f} s, {result.steps} steps")
     print(f"written     {directory}/ ({', '.join(p.name for p in written)}, checkpoint.pt)")
     if result.status == "interrupted":
