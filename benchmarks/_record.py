@@ -105,3 +105,18 @@ def merged(names: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     pairs = zip(names, sources, strict=True)
     note = "merged from " + ", ".join(f"{n}.json ({s['date']})" for n, s in pairs)
     return rows, sources, note
+
+
+def run_lines(rows: list[dict[str, Any]], columns: list[tuple[str, int]]) -> list[str]:
+    """A table of solve runs: the named columns, the relative L2 error (or ``failed``) and the
+    time, then each failed run's error message on its own line."""
+    head = " ".join(f"{name:<{width}}" for name, width in columns)
+    lines = [f"{head} {'relative L2':>12} {'time_s':>8}"]
+    for row in rows:
+        error = row.get("relative_l2")
+        shown = f"{error:12.3e}" if isinstance(error, float) else f"{'failed':>12}"
+        cells = " ".join(f"{row[name]!s:<{width}}" for name, width in columns)
+        lines.append(f"{cells} {shown} {row.get('wall_time_s', 0):8.1f}")
+        if "error" in row:
+            lines.append(f"    {row['error']}")
+    return lines

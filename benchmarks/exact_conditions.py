@@ -26,7 +26,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _record import record
+from _record import record, run_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {
@@ -72,16 +72,7 @@ def main() -> int:
     tasks = [(p, v, s) for p in problems for s in seeds for v in VARIANTS]
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(lambda t: run(*t, args.set, Path(tmp)), tasks))
-    lines = [f"{'problem':<16} {'variant':<8} {'seed':>4} {'relative L2':>12} {'time_s':>8}"]
-    for row in rows:
-        error = row.get("relative_l2")
-        shown = f"{error:12.3e}" if isinstance(error, float) else f"{'failed':>12}"
-        lines.append(
-            f"{row['problem']:<16} {row['variant']:<8} {row['seed']:>4} {shown} "
-            f"{row.get('wall_time_s', 0):8.1f}"
-        )
-        if "error" in row:
-            lines.append(f"    {row['error']}")
+    lines = run_lines(rows, [("problem", 16), ("variant", 8), ("seed", 4)])
     lines.append(f"each run: one thread, {args.jobs} at once")
     if args.set:
         lines.append(f"every run with: {' '.join(args.set)}")

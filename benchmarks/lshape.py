@@ -28,7 +28,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _record import record
+from _record import record, run_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEM = ROOT / "problems" / "lshape_poisson.yaml"
@@ -75,13 +75,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
         tasks = [(v, s) for s in seeds for v in variants]
         rows = list(pool.map(lambda t: run(t[0], t[1], Path(tmp)), tasks))
-    lines = [f"{'variant':<12} {'seed':>4} {'relative L2':>12} {'time_s':>8}"]
-    for row in rows:
-        error = row.get("relative_l2")
-        shown = f"{error:12.3e}" if isinstance(error, float) else f"{'failed':>12}"
-        lines.append(
-            f"{row['variant']:<12} {row['seed']:>4} {shown} {row.get('wall_time_s', 0):8.1f}"
-        )
+    lines = run_lines(rows, [("variant", 12), ("seed", 4)])
     summary = {}
     for variant in variants:
         errors = [r["relative_l2"] for r in rows if r["variant"] == variant and "relative_l2" in r]

@@ -24,7 +24,7 @@ from pinn_gelu.causal import CausalResidual, slab_index
 from pinn_gelu.collocation import Collocation, sample_collocation
 from pinn_gelu.config import Limits, NetworkConfig, TrainingConfig, ValidationConfig
 from pinn_gelu.errors import GeometryError, ProblemFileError
-from pinn_gelu.expressions import Expression, Residual, evaluate_checked
+from pinn_gelu.expressions import Expression, Residual, evaluate_checked, point_text
 from pinn_gelu.fields import Engine, Fields
 from pinn_gelu.geometry.box import Box
 from pinn_gelu.geometry.domain import Domain, RegionDomain
@@ -306,10 +306,7 @@ class Problem:
         values = evaluate_checked(weight, points, self.path)
         bad = (values < 0) | (values > 1e12)
         if bool(bad.any()):
-            where = points[bad][0].tolist()
-            at = ", ".join(
-                f"{v}={c:.6g}" for v, c in zip(self.domain.variables, where, strict=True)
-            )
+            at = point_text(self.domain.variables, points[bad][0].tolist())
             raise ProblemFileError(
                 self.path,
                 f"training.weights.{name}",

@@ -15,6 +15,7 @@ from pinn_gelu.expressions.expression import (
     ExpressionLimits,
     evaluate_checked,
     parse_expression,
+    point_text,
 )
 from pinn_gelu.expressions.residual import (
     MAX_DERIVATIVE_ORDER,
@@ -42,4 +43,5 @@ __all__ = [
     "evaluate_checked",
     "parse_expression",
     "parse_residual",
+    "point_text",
 ]

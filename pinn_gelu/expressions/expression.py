@@ -53,6 +53,7 @@ __all__ = [
     "ExpressionLimits",
     "evaluate_checked",
     "parse_expression",
+    "point_text",
 ]
 
 #: Variables in column order of the points: x is column 0, y column 1, z column 2.
@@ -449,6 +450,15 @@ def _describe_forbidden(node: ast.AST) -> str:
     return f"'{type(node).__name__}' is not allowed in an expression"
 
 
+def point_text(variables: Sequence[str], point: Sequence[float]) -> str:
+    """``x=0.5, y=-1`` for messages: a point's coordinates by name (normals left out)."""
+    return ", ".join(
+        f"{name}={coord:.6g}"
+        for name, coord in zip(variables, point, strict=True)
+        if name not in NORMALS  # the point, not its normal
+    )
+
+
 def evaluate_checked(
     value: Expression | float,
     points: Tensor,
@@ -467,12 +477,7 @@ def evaluate_checked(
         values = value(points, unknowns)[:, 0]
     bad = ~torch.isfinite(values)
     if bool(bad.any()):
-        where = points[bad][0].tolist()
-        at = ", ".join(
-            f"{name}={coord:.6g}"
-            for name, coord in zip(value.variables, where, strict=True)
-            if name not in NORMALS  # the point, not its normal
-        )
+        at = point_text(value.variables, points[bad][0].tolist())
         raise ProblemFileError(
             path,
             value.key or "expression",

@@ -24,6 +24,7 @@ from pinn_gelu.config import DTYPES
 from pinn_gelu.derivatives import func_fields, select_engine
 from pinn_gelu.distributed import SINGLE, Group
 from pinn_gelu.errors import ProblemFileError
+from pinn_gelu.expressions import point_text
 from pinn_gelu.fields import Engine
 from pinn_gelu.loss import Loss
 from pinn_gelu.metrics import Evaluator, build_evaluator
@@ -192,10 +193,7 @@ def check_enrichment_points(
             bad = ~torch.isfinite(values.reshape(values.shape[0], values.shape[1], -1)).all(2)
             for k, term in enumerate(model.enrichment):
                 if bool(bad[:, k].any()):
-                    where = x[bad[:, k]][0].tolist()
-                    at = ", ".join(
-                        f"{v}={c:.6g}" for v, c in zip(problem.domain.variables, where, strict=True)
-                    )
+                    at = point_text(problem.domain.variables, x[bad[:, k]][0].tolist())
                     raise ProblemFileError(
                         problem.path,
                         f"enrichment.{term.coefficient}.function",
