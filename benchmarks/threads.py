@@ -1,14 +1,17 @@
-"""Thread oversubscription: one L-BFGS-heavy solve alone against two at once, per thread count.
+"""Thread oversubscription: L-BFGS-heavy solves alone and several at once, per thread setting.
 
-    python benchmarks/threads.py [--threads 1,2,4] [--iterations 200] [--problem poisson_2d]
+    python benchmarks/threads.py [--threads 1,2,default] [--copies 1,2,3] [--iterations 200]
+        [--problem poisson_2d] [--env OMP_WAIT_POLICY=PASSIVE] [--name threads]
 
-For each thread count N, runs ``pinn-gelu solve --threads N`` on an L-BFGS-only budget once
-alone, then twice concurrently, each in its own process and run directory, and reads the
-seconds per L-BFGS iteration from each run's ``history.csv`` (wall time of the L-BFGS phase
-divided by its iterations: start-up and plotting are excluded). Writes
-``benchmarks/results/threads.json`` and ``.txt`` (with the circumstances of ``_record``: machine,
-cores, torch version, date; per N: alone, concurrent, slowdown). Run it on a quiet machine: other
-load makes the concurrent numbers meaningless.
+For each thread setting N (a count, or ``default``: no ``--threads``, the library's choice),
+runs ``pinn-gelu solve`` on an L-BFGS-only budget (the problem's file with ``schedule:
+[lbfgs]``) once per entry of ``--copies``, that many processes at once, each in its own run
+directory, and reads the seconds per L-BFGS iteration from each run's ``history.csv`` (wall
+time of the L-BFGS phase divided by its iterations: start-up and plotting are excluded).
+``--env`` adds variables to every run's environment (OpenMP's wait policy, say). Writes
+``benchmarks/results/<name>.json`` and ``.txt`` (with the circumstances of ``_record``: machine,
+cores, torch version, date; per N: each copy count's slowest run and its ratio to the first
+count's). Run it on a quiet machine: other load makes the concurrent numbers meaningless.
 """
 
 from __future__ import annotations
@@ -21,14 +24,19 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
 from _record import record
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start(problem: Path, out: Path, threads: int, iterations: int) -> subprocess.Popen[bytes]:
-    """Start one solve: no Adam, ``iterations`` L-BFGS iterations, float64, no plots."""
+def start(
+    problem: Path, out: Path, threads: str, iterations: int, extra: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """Start one solve: ``iterations`` L-BFGS iterations only, float64, no plots."""
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    env.update(extra)
+    setting = [] if threads == "default" else ["--threads", threads]
     return subprocess.Popen(
         [
             sys.executable,
@@ -38,8 +46,7 @@ def start(problem: Path, out: Path, threads: int, iterations: int) -> subprocess
             str(problem),
             "--out",
             str(out),
-            "--threads",
-            str(threads),
+            *setting,
             "--quiet",
             "--no-plots",
             "--dtype",
@@ -73,11 +80,13 @@ def seconds_per_iteration(out: Path) -> float:
     return (last - first) / (len(rows) - 1)
 
 
-def measure(problem: Path, threads: int, iterations: int, copies: int) -> list[float]:
+def measure(
+    problem: Path, threads: str, iterations: int, copies: int, extra: dict[str, str]
+) -> list[float]:
     """Seconds per iteration of each of ``copies`` solves run at the same time."""
     with tempfile.TemporaryDirectory(prefix="pinn_gelu_threads_") as scratch:
         outs = [Path(scratch) / f"run{i}" for i in range(copies)]
-        processes = [start(problem, out, threads, iterations) for out in outs]
+        processes = [start(problem, out, threads, iterations, extra) for out in outs]
         for process in processes:
             _, stderr = process.communicate()
             if process.returncode != 0:
@@ -85,32 +94,55 @@ def measure(problem: Path, threads: int, iterations: int, copies: int) -> list[f
         return [seconds_per_iteration(out) for out in outs]
 
 
+def lbfgs_only(stem: str, directory: Path) -> Path:
+    """The shipped problem's file with ``training.schedule: [lbfgs]`` (a list: not a --set)."""
+    data = yaml.safe_load((ROOT / "problems" / f"{stem}.yaml").read_text(encoding="utf-8"))
+    data.setdefault("training", {})["schedule"] = ["lbfgs"]
+    path = directory / f"{stem}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", default="1,2,4", help="comma-separated thread counts")
+    parser.add_argument("--threads", default="1,2,default", help="counts, or default")
+    parser.add_argument("--copies", default="1,2", help="processes at once, comma-separated")
     parser.add_argument("--iterations", type=int, default=200, help="L-BFGS iterations per run")
     parser.add_argument("--problem", default="poisson_2d", help="a file stem in problems/")
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run")
+    parser.add_argument("--name", default="threads", help="results file name (no suffix)")
     args = parser.parse_args()
-    problem = ROOT / "problems" / f"{args.problem}.yaml"
+    extra = dict(item.split("=", 1) for item in args.env)
+    copies = [int(c) for c in args.copies.split(",")]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     rows: list[dict] = []
+    columns = " ".join(f"{f'{c} at once s/it':>15} {'ratio':>6}" for c in copies)
     lines = [
-        f"{cores} usable cores; each solve gets --threads N",
-        f"problem {args.problem}, {args.iterations} L-BFGS iterations, float64",
-        f"{'threads':>7} {'alone s/it':>11} {'2 at once s/it':>15} {'slowdown':>9}",
+        f"{cores} usable cores; each solve gets --threads N (default: the library's choice)",
+        f"problem {args.problem} (schedule [lbfgs]), {args.iterations} L-BFGS iterations, float64",
+        f"environment of every run: {' '.join(args.env) or '(as is)'}",
+        f"{'threads':>7} {columns}",
     ]
-    for threads in (int(t) for t in args.threads.split(",")):
-        alone = measure(problem, threads, args.iterations, 1)[0]
-        together = measure(problem, threads, args.iterations, 2)
-        slowdown = max(together) / alone
-        rows.append(
-            {"threads": threads, "alone_s": alone, "concurrent_s": together, "slowdown": slowdown}
-        )
-        lines.append(f"{threads:>7} {alone:>11.4f} {max(together):>15.4f} {slowdown:>8.1f}×")
-        print(lines[-1], flush=True)
+    with tempfile.TemporaryDirectory(prefix="pinn_gelu_problem_") as scratch:
+        problem = lbfgs_only(args.problem, Path(scratch))
+        for threads in args.threads.split(","):
+            times = {c: measure(problem, threads, args.iterations, c, extra) for c in copies}
+            first = max(times[copies[0]])
+            rows.append({"threads": threads, "seconds_per_iteration": times})
+            cells = " ".join(
+                f"{max(times[c]):>15.4f} {max(times[c]) / first:>5.2f}×" for c in copies
+            )
+            lines.append(f"{threads:>7} {cells}")
+            print(lines[-1], flush=True)
     record(
-        "threads",
-        {"problem": args.problem, "iterations": args.iterations, "cores": cores, "rows": rows},
+        args.name,
+        {
+            "problem": args.problem,
+            "iterations": args.iterations,
+            "cores": cores,
+            "env": args.env,
+            "rows": rows,
+        },
         "\n".join(lines) + "\n",
     )
 
