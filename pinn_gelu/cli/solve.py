@@ -36,7 +36,7 @@ from pinn_gelu.runs.rundir import (
     replace_run,
 )
 from pinn_gelu.runs.writers import RUN_FILES, write_run
-from pinn_gelu.threads import set_threads
+from pinn_gelu.threads import governor_for, set_threads
 from pinn_gelu.training import Trainer
 
 __all__ = ["HELP", "add_arguments", "run"]
@@ -78,8 +78,8 @@ def add_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--threads",
         type=int,
-        help="torch threads (default: OMP_NUM_THREADS if set, else min(cores, 4)); use 1 when "
-        "several runs share a machine",
+        help="torch threads, fixed for the run (default: OMP_NUM_THREADS if set, else "
+        "min(cores, 4), dropping to 1 while the machine's cores are all busy)",
     )
     sub.add_argument("--quiet", action="store_true", help="no progress bars")
     sub.add_argument("--no-plots", action="store_true", help="skip solution.png and loss.png")
@@ -179,6 +179,9 @@ def _train_and_write(
             problem, progress=not args.quiet, checkpoint=checkpoint, group=group or SINGLE
         )
     print(f"derivatives {trainer.engine_note}", flush=True)
+    governor = governor_for(args.threads) if not trainer.group.active else None
+    if governor is not None:  # the default thread count follows the machine's load
+        trainer.on_step.append(governor.check)
     with _stop_on_signals(trainer, distributed=trainer.group.active):
         result = trainer.run()
     reference = trainer.evaluator.source if trainer.evaluator is not None else None

@@ -2,20 +2,19 @@
 
 The loss (:mod:`pinn_gelu.loss`) is minimised by the optimisers of ``training.schedule`` in order
 (default ``[adam, lbfgs]``; see :data:`pinn_gelu.optimisers.OPTIMISERS`); a phase with
-``steps: 0`` is skipped. The driver owns everything that is the same whatever the optimiser:
-the history (one record per step, every term unweighted), the validation cadence, progress, the
-non-finite guard and rollback, snapshots and checkpoints. Each optimiser only steps.
+``steps: 0`` is skipped. The driver owns what is the same whatever the optimiser: the history
+(a record per step, every term unweighted), validation, progress, the non-finite guard and
+rollback, snapshots, checkpoints and ``on_step`` hooks (what they return is an event).
 
 Reliability:
 
 - **Checkpoints.** With a checkpoint path, the whole state (parameters, phase, the phase's
   optimiser state, step counters, history, RNG state, elapsed time, the adaptive points of
-  :mod:`pinn_gelu.training.adaptive`) is written atomically every
-  ``training.checkpoint_every`` steps and at the end of each phase; :meth:`Trainer.resume`
-  continues from it. On CPU with the same threads, a resumed run ends with exactly the parameters
-  of an uninterrupted one (the learning rate is a function of the step, caches are only caches).
-- **Interruption.** :meth:`Trainer.request_stop` (called by the CLI's SIGINT/SIGTERM handlers)
-  stops at the end of the current step with a checkpoint; status ``interrupted``.
+  :mod:`pinn_gelu.training.adaptive`) is written atomically every ``training.checkpoint_every``
+  steps and at the end of each phase; :meth:`Trainer.resume` continues from it. On CPU with the
+  same threads, a resumed run ends with exactly the parameters of an uninterrupted one.
+- **Interruption.** :meth:`Trainer.request_stop` (the CLI's SIGINT/SIGTERM handlers) stops at
+  the end of the current step with a checkpoint; status ``interrupted``.
 - **Non-finite values.** A non-finite loss or gradient is detected at the step it appears.
   ``training.on_nonfinite: stop`` ends with status ``failed``, the network keeping its last
   finite parameters, naming the step and the term. ``rollback`` restores the last good snapshot
@@ -28,7 +27,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +129,7 @@ class Trainer:
         self.rollbacks = 0
         self.lr_scale = 1.0
         self.events: list[str] = []
+        self.on_step: list[Callable[[int], str | None]] = []
         self.optimiser: Optimiser | None = None
         self._pending_optimiser_state: Mapping[str, Any] | None = None
         # not checkpointed
@@ -294,7 +294,8 @@ class Trainer:
         self.group.barrier()
 
     def _after_step(self, phase_step: int) -> None:
-        """Snapshots, periodic checkpoints and the stop request, at the end of every step."""
+        """Hooks, snapshots, periodic checkpoints and the stop request, after every step."""
+        self.events.extend(e for e in (hook(self.step) for hook in self.on_step) if e)
         if phase_step % SNAPSHOT_EVERY == 0:
             self._take_snapshot()
         every = self.problem.training.checkpoint_every
