@@ -217,6 +217,8 @@ def test_a_collocation_point_at_the_singularity_is_refused(tmp_path, capsys) -> 
     assert err.count("\n") == 0 and "enrichment.k1.function: its gradient is not finite" in err
     assert "at 1 of 120 interior points" in err
     assert not run.exists() or not any(run.iterdir())
+    assert main(["check", written(tmp_path, data)]) == 2  # check refuses what solve refuses
+    assert capsys.readouterr().err.strip() == err
 
 
 # --- malformed -------------------------------------------------------------------------------
@@ -249,6 +251,11 @@ MALFORMED = [
         {"enrichment": {f"k{i}": {"function": "x"} for i in range(9)}},
         "enrichment",
         "at most 8",
+    ),
+    (
+        {"enrichment": {"k1": {"function": "exp(1000*x)"}}},
+        "enrichment.k1.function",
+        "its value is not finite at",
     ),
     (
         {"boundary": [{"on": "all", "dirichlet": "0", "exact": True}]},

@@ -25,7 +25,7 @@ from pinn_gelu.derivatives import func_fields, select_engine
 from pinn_gelu.distributed import SINGLE, Group
 from pinn_gelu.errors import ProblemFileError
 from pinn_gelu.expressions import point_text
-from pinn_gelu.fields import Engine
+from pinn_gelu.fields import Engine, need_rank
 from pinn_gelu.loss import Loss
 from pinn_gelu.metrics import Evaluator, build_evaluator
 from pinn_gelu.model.embeddings import Chain, Periodic
@@ -171,6 +171,18 @@ def build_loss(
     )
     check_enrichment_points(problem, model, points, loss.needs)
     return loss
+
+
+def check_enrichment(problem: Problem) -> None:
+    """``check``'s view of :func:`check_enrichment_points`: the points ``solve`` samples."""
+    if not problem.enrichment:
+        return
+    dtype = DTYPES[problem.training.dtype]
+    points = problem.collocation(dtype)
+    needs: dict[str, str] = {}
+    for term in problem.terms(points):
+        needs[term.on] = max(needs.get(term.on, "value"), term.need, key=need_rank)
+    check_enrichment_points(problem, build_model(problem, dtype), points, needs)
 
 
 def check_enrichment_points(
