@@ -77,9 +77,21 @@ def test_one_thread_and_a_chosen_count_are_not_governed(monkeypatch) -> None:
     assert governor_for(None) is None
 
 
-def test_the_runnable_count_is_read_from_proc_loadavg() -> None:
-    running = runnable_threads()
-    assert running is None or running >= 1  # this test's own thread is running
+def test_the_runnable_count_is_read_from_proc_loadavg(tmp_path, monkeypatch) -> None:
+    import builtins
+    import os
+
+    if os.path.exists("/proc/loadavg"):
+        assert runnable_threads() >= 1  # this test's own thread is running
+    real = builtins.open
+    fake = tmp_path / "loadavg"
+    fake.write_text("0.52 0.80 1.10 3/412 9999\n")
+    monkeypatch.setattr(
+        builtins, "open", lambda f, *a, **k: real(fake if f == "/proc/loadavg" else f, *a, **k)
+    )
+    assert runnable_threads() == 3
+    fake.write_text("garbled\n")
+    assert runnable_threads() is None
 
 
 def test_a_solve_with_the_default_threads_reports_what_the_governor_did(

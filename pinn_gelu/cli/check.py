@@ -10,7 +10,7 @@ from pinn_gelu.cli.common import EXIT_OK, load, problem_arguments
 from pinn_gelu.errors import printable
 from pinn_gelu.problem_file.describe import describe_problem, dry_run
 from pinn_gelu.training.memory import PROBE_POINTS
-from pinn_gelu.training.setup import check_enrichment, check_step_memory
+from pinn_gelu.training.setup import check_enrichment_file, check_step_memory
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     """``pinn-gelu check FILE``: validate and summarise."""
     problem = load(args)
     dry_run(problem)
-    check_enrichment(problem)
+    check_enrichment_file(problem)
     peak = check_step_memory(problem)
     print(printable(describe_problem(problem)))
     print(

@@ -24,7 +24,7 @@ from pinn_gelu.problem import Problem
 from pinn_gelu.problem_file.unknowns import check_name, parse_unknown
 from pinn_gelu.schema import Section
 
-__all__ = ["MAX_ENRICHMENT", "check_enrichment", "parse_enrichment"]
+__all__ = ["MAX_ENRICHMENT", "check_enriched_fields", "parse_enrichment"]
 
 #: Most enrichment functions in one problem.
 MAX_ENRICHMENT = 8
@@ -74,7 +74,7 @@ def parse_enrichment(
     return tuple(terms), unknowns
 
 
-def check_enrichment(problem: Problem) -> None:
+def check_enriched_fields(problem: Problem) -> None:
     """Refuse an enrichment of a positive field or of one with exact conditions."""
     parts = problem.exact_parts()
     positive = getattr(problem.pde, "positive", ())

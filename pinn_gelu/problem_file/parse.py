@@ -28,7 +28,7 @@ from pinn_gelu.problem_file.checks import check_memory, check_network, check_tra
 from pinn_gelu.problem_file.data_files import parse_data
 from pinn_gelu.problem_file.defaults import choose_schedule
 from pinn_gelu.problem_file.domains import MAX_SHAPE_PARTS, parse_domain
-from pinn_gelu.problem_file.enrichment import check_enrichment, parse_enrichment
+from pinn_gelu.problem_file.enrichment import check_enriched_fields, parse_enrichment
 from pinn_gelu.problem_file.exact import check_exact, check_exact_values
 from pinn_gelu.problem_file.keys import REGISTRIES
 from pinn_gelu.problem_file.unknowns import parse_unknowns
@@ -203,7 +203,7 @@ def parse_problem(
         source=source,
         decisions=decisions,
     )
-    check_enrichment(problem)
+    check_enriched_fields(problem)
     check_memory(network, training, grid**domain.dimension, domain, problem.order, context)
     cautions = check_exact_values(problem)
     return replace(problem, cautions=tuple(cautions)) if cautions else problem

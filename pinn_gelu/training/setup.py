@@ -173,7 +173,7 @@ def build_loss(
     return loss
 
 
-def check_enrichment(problem: Problem) -> None:
+def check_enrichment_file(problem: Problem) -> None:
     """``check``'s view of :func:`check_enrichment_points`: the points ``solve`` samples."""
     if not problem.enrichment:
         return
