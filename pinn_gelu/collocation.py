@@ -18,7 +18,7 @@ from pinn_gelu.config import PointsConfig
 from pinn_gelu.distributed import Group
 from pinn_gelu.geometry.domain import Domain
 
-__all__ = ["Collocation", "sample_collocation", "shard_collocation"]
+__all__ = ["Collocation", "chunk_collocation", "sample_collocation", "shard_collocation"]
 
 
 @dataclass
@@ -126,3 +126,53 @@ def shard_collocation(points: Collocation, group: Group) -> Collocation:
         data=data,
         data_index=data_index,
     )
+
+
+def chunk_collocation(points: Collocation, count: int) -> list[Collocation]:
+    """``count`` chunks of ``points``: each a contiguous share of every point set.
+
+    Chunk j holds rows [a_j, b_j) of the interior, of each boundary part and of each data set,
+    split as :meth:`~pinn_gelu.distributed.Group.shard` splits them among ranks (sizes differ by
+    at most 1), with the index of each point in the whole (unsharded) set, so that row keys,
+    observation rows and per-point weights refer to the same points as in one piece.
+    """
+    if count < 1:
+        raise ValueError(f"chunks: expected at least 1, got {count}")
+    if count == 1:
+        return [points]
+
+    def share(n: int, j: int) -> tuple[int, int]:
+        base, extra = divmod(n, count)
+        start = j * base + min(j, extra)
+        return start, start + base + (1 if j < extra else 0)
+
+    chunks = []
+    boundary_index = points.global_index("boundary")
+    for j in range(count):
+        start, stop = share(points.interior.shape[0], j)
+        rows, sides, at = [], {}, 0
+        for side, (first, last) in points.sides.items():
+            a, b = share(last - first, j)
+            rows.append(torch.arange(first + a, first + b))
+            sides[side] = (at, at + b - a)
+            at += b - a
+        index = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
+        index = index.to(points.boundary.device)
+        data, data_index = {}, {}
+        for place, where in points.data.items():
+            a, b = share(where.shape[0], j)
+            data[place] = where[a:b]
+            data_index[place] = points.global_index(place)[a:b]
+        chunks.append(
+            Collocation(
+                interior=points.interior[start:stop],
+                boundary=points.boundary[index],
+                normals=points.normals[index],
+                sides=sides,
+                interior_index=points.global_index("interior")[start:stop],
+                boundary_index=boundary_index[index],
+                data=data,
+                data_index=data_index,
+            )
+        )
+    return chunks

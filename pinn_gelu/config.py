@@ -266,6 +266,16 @@ class TrainingConfig:
         "the first step; benchmarks/speed.py measures both, see benchmarks/results/; falls "
         "back to eager mode, and says so, where it fails)",
     )
+    step_memory: int = option(
+        0,
+        "bytes one chunk of a training step may hold: the loss, its gradient and the "
+        "Gauss–Newton Jacobian are evaluated over chunks of the points, one chunk at a time "
+        "(the same numbers to rounding), so that a step's memory is that of one chunk (0: auto, "
+        "half the free device memory on CUDA, 256 MiB on the CPU, where a step on large arrays "
+        "costs more per point; never over max_tensor_bytes). A causal problem is not chunked",
+        min=0,
+        max=2**50,
+    )
     checkpoint_every: int = option(
         1000,
         "steps between checkpoints of a run directory (0: only at the end of each phase)",

@@ -27,11 +27,12 @@ def run(args: argparse.Namespace) -> int:
     problem = load(args)
     dry_run(problem)
     check_enrichment_file(problem)
-    peak = check_step_memory(problem)
+    peak, chunks = check_step_memory(problem)
     print(printable(describe_problem(problem)))
+    split = f", in {chunks} chunks of ≈ {_mib(peak // chunks)} each" if chunks > 1 else ""
     print(
-        f"memory      one training step ≈ {_mib(peak)} (measured on {PROBE_POINTS} points; "
-        f"limit {_mib(problem.limits.max_tensor_bytes)})"
+        f"memory      one training step ≈ {_mib(peak)}{split} (measured on {PROBE_POINTS} "
+        f"points; limit {_mib(problem.limits.max_tensor_bytes)})"
     )
     message = order_warning(problem.network.activation, problem.order, problem.pde.kind)
     if message:

@@ -159,8 +159,13 @@ def _merge(whole: Tensor, part: Tensor, columns: list[int]) -> Tensor:
     return torch.cat(pieces, 1)
 
 
+#: Point sets whose φ, g (and s) fields are kept: every chunk of a chunked loss
+#: (:mod:`pinn_gelu.loss.chunked`) is one, so they are many.
+KEPT_POINT_SETS = 512
+
+
 def _point_fields(trial: object, which: str, x: Tensor, need: str, keep: bool = True) -> Fields:
-    """φ's or g's (or an enrichment's s) fields at x, kept for the last points seen.
+    """φ's or g's (or an enrichment's s) fields at x, kept for each point set seen.
 
     They depend on the points only, and the collocation points do not change between steps (a
     measured poisson_2d loss evaluation took 31 ms with them recomputed, 4.9 ms without a trial).
@@ -172,17 +177,18 @@ def _point_fields(trial: object, which: str, x: Tensor, need: str, keep: bool = 
     wrapped = torch._C._functorch.is_functorch_wrapped_tensor(x)
     if not keep or wrapped or x.requires_grad or x.is_inference():
         return func_fields(function, x, need)
-    cache: dict[tuple[str, str], tuple[Tensor, int, Fields]] = trial.__dict__.setdefault(
+    cache: dict[tuple[str, str, int], tuple[Tensor, int, Fields]] = trial.__dict__.setdefault(
         "_fields_cache", {}
     )
-    kept = cache.get((which, need))
+    key = (which, need, id(x))  # one entry per point set: each chunk of the points has its own
+    kept = cache.get(key)
     if kept is not None and kept[0] is x and kept[1] == x._version:
         return kept[2]
     with torch.no_grad():
         fields = func_fields(function, x, need)
-    if len(cache) > 16:
+    if len(cache) >= KEPT_POINT_SETS:
         cache.clear()
-    cache[(which, need)] = (x, x._version, fields)
+    cache[key] = (x, x._version, fields)
     return fields
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,10 @@ class Adam(Optimiser):
 
     def __init__(self, config: AdamConfig, context: Context) -> None:
         super().__init__(config, context)
-        self.optimizer = torch.optim.Adam(context.params, lr=config.lr)
+        # capturable: on CUDA the step count stays on the device too (torch reads it with
+        # .item() otherwise); the CPU keeps torch's default, and its numbers
+        cuda = context.params[0].device.type == "cuda"
+        self.optimizer = torch.optim.Adam(context.params, lr=config.lr, capturable=cuda)
         self.gamma = config.decay ** (1.0 / config.steps) if config.steps else 1.0
 
     @classmethod
@@ -48,14 +52,17 @@ class Adam(Optimiser):
         return f"{name} {config.steps} steps (lr {config.lr:g})"
 
     def step(self, k: int, lr_scale: float) -> Step:
-        """One Adam update; the loss reported is the one at the parameters before it."""
+        """One Adam update; its numbers (the loss at the parameters before it) stay on the device.
+
+        The update needs none of them, so nothing waits for the device here: the driver reads
+        and checks them every few steps (:mod:`pinn_gelu.training.readings`).
+        """
         total, parts = self.context.gradient()
-        values = torch.cat([total[None], parts, gradient_max(self.context.params)[None]]).tolist()
-        self.context.accept(values[0], values[1:-1], values[-1])
+        values = torch.cat([total[None], parts, gradient_max(self.context.params)[None]])
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr * self.gamma ** (k - 1) * lr_scale
         self.optimizer.step()
-        return Step(values[0], values[1:-1])
+        return Step(math.nan, [], pending=values.detach())
 
     def state_dict(self) -> dict[str, Any]:
         """Torch's Adam state."""

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from pinn_gelu.config import Limits
-from pinn_gelu.loss import Loss
+from pinn_gelu.loss import Objective
 
 __all__ = ["Context", "Optimiser", "Resources", "Step", "check_torch_state", "gradient_max"]
 
@@ -46,12 +46,16 @@ class Step:
         parts: the unweighted terms there.
         extra: further numbers for the history (grad_max, damping, step length, …).
         stop: why the phase ends after this step, or None to go on.
+        pending: the step's numbers left on the device, (L, terms…, max |∂L/∂θ|), for the
+            driver to read and check later (:mod:`pinn_gelu.training.readings`); ``loss`` and
+            ``parts`` are then not set.
     """
 
     loss: float
     parts: list[float]
     extra: dict[str, float] = field(default_factory=dict)
     stop: str | None = None
+    pending: Tensor | None = None
 
 
 @dataclass
@@ -63,7 +67,7 @@ class Context:
         evaluate: () → (weighted loss, terms tensor), without a graph.
         gradient: () → (weighted loss, terms tensor), with ∂L/∂θ set in the parameters'
             ``.grad``.
-        loss: the :class:`~pinn_gelu.loss.Loss` (residual vector and Jacobian).
+        loss: the :data:`~pinn_gelu.loss.Objective` (residual vector and Jacobian).
 
     In a data-parallel run, ``evaluate`` and ``gradient`` give the global values on every rank
     (:mod:`pinn_gelu.distributed`), so every rank takes the same step.
@@ -73,7 +77,7 @@ class Context:
     params: list[nn.Parameter]
     evaluate: Callable[[], tuple[Tensor, Tensor]]
     gradient: Callable[[], tuple[Tensor, Tensor]]
-    loss: Loss
+    loss: Objective
     accept: Callable[[float, list[float], float], None]
 
 

@@ -24,7 +24,6 @@ Reliability:
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -37,11 +36,8 @@ from torch import Tensor, nn
 
 from pinn_gelu.checkpoints import (
     RESUMABLE_CHANGES,
-    plain_data,
     read_checkpoint,
     resume_conflicts,
-    upgrade_state_dict,
-    write_checkpoint,
 )
 from pinn_gelu.distributed import SINGLE, Group
 from pinn_gelu.errors import one_line
@@ -49,9 +45,11 @@ from pinn_gelu.optimisers import OPTIMISERS, Context, Optimiser, Step
 from pinn_gelu.problem import Problem, Term
 from pinn_gelu.training.adaptive import AdaptivePoints
 from pinn_gelu.training.progress import Progress
+from pinn_gelu.training.readings import Pending, Reading, Readings
 from pinn_gelu.training.result import TrainResult
 from pinn_gelu.training.resume_check import check_state
 from pinn_gelu.training.setup import assemble, build_loss
+from pinn_gelu.training.state import RunState
 from pinn_gelu.training.uncertainty import estimate_for_run
 
 __all__ = ["DONE", "SNAPSHOT_EVERY", "Trainer"]
@@ -62,16 +60,17 @@ DONE = "done"
 
 
 class _NonFinite(Exception):
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, step: int | None = None) -> None:
         super().__init__(what)
         self.what = what
+        self.step = step  # the step whose numbers were not finite (None: the next one)
 
 
 class _Interrupted(Exception):
     pass
 
 
-class Trainer:
+class Trainer(RunState):
     """One training run of a problem: set up once, then :meth:`run`.
 
     Args:
@@ -108,6 +107,7 @@ class Trainer:
         self.model = parts.model
         self.points = parts.points
         self.objective = parts.objective
+        self.chunks = parts.chunks
         self.evaluator = parts.evaluator
         self.engine, self.engine_note = parts.engine, parts.engine_note
         self.dtype, self.device = parts.dtype, parts.device
@@ -138,6 +138,11 @@ class Trainer:
         self.stop_signal: int | None = None
         self._good = [p.detach().clone() for p in self.params]
         self._snapshot: dict[str, Any] | None = None
+        #: Steps between reads of the numbers an optimiser leaves on the device (``None``: its
+        #: ``refresh_every`` on CUDA, 1 on the CPU): :mod:`pinn_gelu.training.readings`.
+        self.read_every: int | None = None
+        self._readings = Readings()
+        self._shown_loss = math.nan
 
     @property
     def terms(self) -> list[Term]:
@@ -156,12 +161,15 @@ class Trainer:
 
     def _accept(self, total: float, parts: list[float], grad_max: float) -> None:
         """Check an optimiser's values for non-finite numbers; keep the parameters as good."""
+        if not (math.isfinite(total) and math.isfinite(grad_max)):
+            raise _NonFinite(self._what(total, parts, grad_max))
+        self._keep_good()
+
+    def _what(self, total: float, parts: list[float], grad_max: float) -> str:
         if not math.isfinite(total):
             bad = [t.name for t, v in zip(self.terms, parts, strict=True) if not math.isfinite(v)]
-            raise _NonFinite(f"loss term {', '.join(bad) or 'total'} is {total}")
-        if not math.isfinite(grad_max):
-            raise _NonFinite("the gradient of the loss is not finite")
-        self._keep_good()
+            return f"loss term {', '.join(bad) or 'total'} is {total}"
+        return "the gradient of the loss is not finite"
 
     def _keep_good(self) -> None:
         with torch.no_grad():
@@ -182,6 +190,58 @@ class Trainer:
         record["time_s"] = self.elapsed()
         self.history.append(record)
 
+    def _keep(self, phase: str, report: Step, errors: dict[str, float]) -> None:
+        """Keep a step whose numbers are on the device (``report.pending``) for the next read."""
+        assert report.pending is not None
+        with torch.no_grad():
+            values = self.objective.unknown_values() or {}
+            unknowns = (
+                torch.stack([v.detach().reshape(()) for v in values.values()]).clone()
+                if values
+                else None
+            )
+        self._readings.add(
+            Pending(
+                self.step, self.phase_step, phase, report.pending, unknowns, errors, self.elapsed()
+            )
+        )
+
+    def _read(self) -> None:
+        """Read the kept steps: check them in order, record each (see :mod:`.readings`).
+
+        Raises:
+            _NonFinite: at the first kept step whose loss or gradient is not finite; the run's
+                step is then the last one read before it, whose parameters :attr:`_good` holds.
+        """
+        readings = self._readings.read()
+        bad = next((r for r in readings if not r.finite), None)
+        if bad is not None:  # the kept steps' parameters are gone: back to the last read
+            self._unread(readings[0].pending)
+            raise _NonFinite(self._what(bad.loss, bad.parts, bad.grad_max), bad.pending.step)
+        for reading in readings:
+            self._record_reading(reading)
+        if readings:
+            self._keep_good()
+
+    def _unread(self, first: Pending) -> None:
+        """Go back to the step before ``first``, the last one read (its parameters: _good)."""
+        back = self.step - (first.step - 1)
+        self.step -= back
+        self.phase_step -= back
+        self.phase_steps[first.phase] = self.phase_step
+        self._readings.drop()
+
+    def _record_reading(self, reading: Reading) -> None:
+        p = reading.pending
+        record: dict[str, float | str] = {"step": p.step, "phase": p.phase, "loss": reading.loss}
+        record.update(zip(self.objective.names, reading.parts, strict=True))
+        record.update(p.errors)
+        names = list(self.objective.unknown_values() or {})
+        record.update({f"unknown_{n}": v for n, v in zip(names, reading.unknowns, strict=True)})
+        record["time_s"] = p.time_s
+        self.history.append(record)
+        self._shown_loss = reading.loss
+
     def _validate(self, phase_step: int, steps: int, last: bool) -> dict[str, float]:
         every = self.problem.validation.cadence(steps)
         if self.evaluator is None or not (last or (every and phase_step % every == 0)):
@@ -199,111 +259,22 @@ class Trainer:
         """Stop at the end of the current step (with a checkpoint); from a signal handler."""
         self.stop_signal = signal_number
 
-    def _optimiser_state(self) -> Mapping[str, Any] | None:
-        if self.optimiser is not None:
-            return self.optimiser.state_dict()
-        return self._pending_optimiser_state
-
-    def state(self) -> dict[str, Any]:
-        """The resumable state, as plain data and tensors (a deep copy)."""
-        return {
-            **self._snapshot_state(),
-            "history": copy.deepcopy(self.history),
-            "events": list(self.events),
-        }
-
-    def _snapshot_state(self) -> dict[str, Any]:
-        """The state without the history and events, which only grow (their lengths instead)."""
-        return copy.deepcopy(
-            {
-                "schedule": self.schedule,
-                "phase": self.phase,
-                "phase_step": self.phase_step,
-                "step": self.step,
-                "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-                "optimizer": self._optimiser_state(),
-                "phase_steps": self.phase_steps,
-                "stop_reasons": self.stop_reasons,
-                "rollbacks": self.rollbacks,
-                "lr_scale": self.lr_scale,
-                "elapsed_s": self.elapsed(),
-                "torch_rng": torch.get_rng_state(),
-                "history_length": len(self.history),
-                "events_length": len(self.events),
-                **(self.adaptive.state() if self.adaptive is not None else {}),
-            }
-        )
-
-    def load_state(self, state: Mapping[str, Any]) -> None:
-        """Restore a state from :meth:`state`, a snapshot, or a checkpoint."""
-        state = copy.deepcopy(dict(state))
-        self.model.load_state_dict(upgrade_state_dict(state["state_dict"]))
-        if self.adaptive is not None and self.adaptive.load(state["adaptive"]):
-            self._use_points()
-        self.phase = state["phase"]
-        self.phase_step = int(state["phase_step"])
-        self.step = int(state["step"])
-        if "history" in state:
-            self.history = state["history"]
-            self.events = state["events"]
-        else:
-            del self.history[state["history_length"] :]
-            del self.events[state["events_length"] :]
-        self.phase_steps = state["phase_steps"]
-        self.stop_reasons = state["stop_reasons"]
-        self.rollbacks = int(state["rollbacks"])
-        self.lr_scale = float(state["lr_scale"])
-        torch.set_rng_state(state["torch_rng"])
-        self.optimiser = None
-        self._pending_optimiser_state = state["optimizer"]
-        self._keep_good()
-
-    def _take_snapshot(self) -> None:
-        self._snapshot = self._snapshot_state()
-
-    def save_checkpoint(self, state: Mapping[str, Any] | None = None) -> None:
-        """Write the checkpoint file atomically (the current state unless one is given).
-
-        In a data-parallel run rank 0 writes it and the ranks meet at a barrier afterwards.
-        """
-        group = self.group
-        if group.active and not group.any(group.is_main and self.checkpoint is not None):
-            return
-        if self.checkpoint is None or not group.is_main:
-            group.barrier()
-            return
-        if state is None:
-            state = self.state()
-        elif "history" not in state:
-            state = {
-                **state,
-                "history": copy.deepcopy(self.history[: state["history_length"]]),
-                "events": list(self.events[: state["events_length"]]),
-            }
-        content = {
-            "problem": plain_data(self.problem.source),
-            "limits": {
-                k: getattr(self.problem.limits, k)
-                for k in type(self.problem.limits).__dataclass_fields__
-            },
-            "model": self.model.config(),
-            "dtype": self.problem.training.dtype,
-            **state,
-        }
-        write_checkpoint(self.checkpoint, content)
-        self.group.barrier()
-
     def _after_step(self, phase_step: int) -> None:
         """Hooks, snapshots, periodic checkpoints and the stop request, after every step."""
         self.events.extend(e for e in (hook(self.step) for hook in self.on_step) if e)
-        if phase_step % SNAPSHOT_EVERY == 0:
-            self._take_snapshot()
         every = self.problem.training.checkpoint_every
-        if every and self.step % every == 0:
+        snapshot = phase_step % SNAPSHOT_EVERY == 0
+        checkpoint = bool(every and self.step % every == 0)
+        if snapshot or checkpoint:
+            self._read()  # a snapshot and a checkpoint hold steps read, whose numbers are finite
+        if snapshot:
+            self._take_snapshot()
+        if checkpoint:
             self.save_checkpoint()
         # a signal may reach one rank only, or the ranks at different steps: they agree
         agreed = int(self.group.maximum(float(self.stop_signal or 0)))
         if agreed:
+            self._read()
             self.stop_signal = self.stop_signal or agreed
             raise _Interrupted
 
@@ -349,6 +320,8 @@ class Trainer:
             self._next_phase(name, reason)
             return
         every = type(optimiser).refresh_every
+        # on the CPU a read waits for nothing: every step, so that a failure keeps its step's
+        read_every = self.read_every or (every if self.device.type == "cuda" else 1)
         with Progress(self, name, steps) as progress:
             for k in range(self.phase_step + 1, steps + 1):
                 optimiser = self._current_optimiser(name, config)  # new after a refinement
@@ -357,12 +330,20 @@ class Trainer:
                 self.phase_step = k
                 self.phase_steps[name] = k
                 errors = self._validate(k, steps, k == steps or report.stop is not None)
-                self._record(name, report, errors)
-                progress.update(k, report.loss, k % every == 0 or report.stop is not None)
+                refine = self.adaptive is not None and self.adaptive.due(self.step)
+                if report.pending is None:
+                    self._record(name, report, errors)
+                    self._shown_loss = report.loss
+                else:
+                    self._keep(name, report, errors)
+                    if k % read_every == 0 or k == steps or refine:
+                        self._read()
+                progress.update(k, self._shown_loss, k % every == 0 or report.stop is not None)
                 if report.stop is not None:
                     reason = report.stop
                     break
-                if self.adaptive is not None and self.adaptive.due(self.step):
+                if refine:
+                    assert self.adaptive is not None
                     self.history[-1].update(self.adaptive.refine(self.model, self.engine))
                     self._use_points()
                 self._after_step(k)
@@ -372,7 +353,9 @@ class Trainer:
         """Train on the adaptive points from now on: a new loss; the optimiser keeps its state."""
         assert self.adaptive is not None
         self.points = self.adaptive.points
-        self.objective = build_loss(self.problem, self.model, self.points, self.engine, self.group)
+        self.objective = build_loss(
+            self.problem, self.model, self.points, self.engine, self.group, self.chunks
+        )
         if self.optimiser is not None:
             self._pending_optimiser_state = self.optimiser.state_dict()
             self.optimiser = None
@@ -382,6 +365,8 @@ class Trainer:
         failed_at = self.step + 1
         if self._snapshot is None:
             raise error
+        if error.step is not None:
+            failed_at = error.step
         self.load_state(self._snapshot)
         self.rollbacks += 1
         self.lr_scale /= 2.0
@@ -406,7 +391,7 @@ class Trainer:
                     self._rollback(err)
                     continue
                 phase = self.phase
-                failed_at = self.step + 1
+                failed_at = err.step if err.step is not None else self.step + 1
                 self._restore_good()
                 status = "failed"
                 message = (
