@@ -119,7 +119,7 @@ def test_the_kept_steps_are_read_in_one_transfer(monkeypatch):
 
 def test_a_non_finite_step_found_at_a_later_read_fails_naming_its_step():
     problem = load_problem(PROBLEMS / "poisson_2d.yaml", TINY)
-    trainer, result = _run(problem, 25, poison_at=31)
+    _, result = _run(problem, 25, poison_at=31)
     assert result.status == "failed"
     assert "non-finite values at step 31 (adam): loss term pde is nan" in result.message
     # the parameters and the history of the last step read, 25, not of the lost 26 … 50

@@ -10,10 +10,11 @@ So an optimiser whose step does not need its own numbers (Adam: it updates from 
 whatever the loss) returns them as one device tensor, ``Step.pending`` = (L, terms…,
 max |∂L/∂θ|). The driver keeps them here and reads all the kept steps in one transfer every
 ``read_every`` steps (on CUDA the optimiser's ``refresh_every``, when the progress display
-refreshes; on the CPU, where a read waits for nothing, every step), and whenever it needs them: validation, a snapshot or checkpoint, adaptive points, a stop
-signal, the end of a phase. It then checks them in step order and records each step's history
-entry, so the history has every step. The arithmetic is the same whatever ``read_every``: on
-the CPU the numbers, history and parameters are bitwise those of reading every step (tested).
+refreshes; on the CPU, where a read waits for nothing, every step), and whenever it needs
+them: a snapshot or checkpoint, adaptive points, a stop signal, the end of a phase. It then
+checks them in step order and records each step's history entry, so the history has every
+step. The arithmetic is the same whatever ``read_every``: on the CPU the numbers, history and
+parameters are bitwise those of reading every step (tested).
 
 A non-finite number is found at the next read rather than at its step: the run then keeps the
 parameters of the last step read (``on_nonfinite: stop``) or rolls back to its last snapshot,
