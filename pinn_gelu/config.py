@@ -266,6 +266,12 @@ class TrainingConfig:
         "the first step; benchmarks/speed.py measures both, see benchmarks/results/; falls "
         "back to eager mode, and says so, where it fails)",
     )
+    capture: bool = option(
+        False,
+        "replay each Adam step as one CUDA graph (CUDA only: one launch per step instead of "
+        "hundreds; the first 3 steps run eagerly; falls back to eager steps, and says why in "
+        "the run's events, where capture is not possible)",
+    )
     step_memory: int = option(
         0,
         "bytes one chunk of a training step may hold: the loss, its gradient and the "

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from pinn_gelu.config import option
 from pinn_gelu.optimisers.base import Context, Optimiser, Step, check_torch_state, gradient_max
+from pinn_gelu.optimisers.capture import StepGraph
 
 __all__ = ["Adam", "AdamConfig"]
 
@@ -38,11 +40,14 @@ class Adam(Optimiser):
 
     def __init__(self, config: AdamConfig, context: Context) -> None:
         super().__init__(config, context)
-        # capturable: on CUDA the step count stays on the device too (torch reads it with
-        # .item() otherwise); the CPU keeps torch's default, and its numbers
-        cuda = context.params[0].device.type == "cuda"
-        self.optimizer = torch.optim.Adam(context.params, lr=config.lr, capturable=cuda)
+        device = context.params[0].device
+        # a captured step keeps Adam's step count and learning rate on the device
+        # (capturable; a tensor lr, filled before each step); otherwise torch's defaults
+        capture = context.capture and device.type == "cuda"
+        lr: float | Tensor = torch.tensor(config.lr, device=device) if capture else config.lr
+        self.optimizer = torch.optim.Adam(context.params, lr=lr, capturable=capture)
         self.gamma = config.decay ** (1.0 / config.steps) if config.steps else 1.0
+        self.graph = StepGraph(self._step, device, enabled=context.capture)
 
     @classmethod
     def describe(cls, name: str, config: Any) -> str:
@@ -51,18 +56,33 @@ class Adam(Optimiser):
             return f"{name} skipped"
         return f"{name} {config.steps} steps (lr {config.lr:g})"
 
+    @property
+    def note(self) -> str:
+        """How the steps ran: captured as a CUDA graph, or why not (``training.capture``)."""
+        return self.graph.note
+
     def step(self, k: int, lr_scale: float) -> Step:
         """One Adam update; its numbers (the loss at the parameters before it) stay on the device.
 
         The update needs none of them, so nothing waits for the device here: the driver reads
-        and checks them every few steps (:mod:`pinn_gelu.training.readings`).
+        and checks them every few steps (:mod:`pinn_gelu.training.readings`). With
+        ``training.capture`` on CUDA the whole step is a replayed CUDA graph
+        (:mod:`pinn_gelu.optimisers.capture`).
         """
+        rate = self.config.lr * self.gamma ** (k - 1) * lr_scale
+        for group in self.optimizer.param_groups:
+            if isinstance(group["lr"], Tensor):
+                group["lr"].fill_(rate)
+            else:
+                group["lr"] = rate
+        return Step(math.nan, [], pending=self.graph())
+
+    def _step(self) -> Tensor:
+        """Loss, gradient, update: (L, terms…, max |∂L/∂θ| before the update), on the device."""
         total, parts = self.context.gradient()
         values = torch.cat([total[None], parts, gradient_max(self.context.params)[None]])
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.config.lr * self.gamma ** (k - 1) * lr_scale
         self.optimizer.step()
-        return Step(math.nan, [], pending=values.detach())
+        return values.detach()
 
     def state_dict(self) -> dict[str, Any]:
         """Torch's Adam state."""

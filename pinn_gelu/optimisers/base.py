@@ -72,6 +72,8 @@ class Context:
     In a data-parallel run, ``evaluate`` and ``gradient`` give the global values on every rank
     (:mod:`pinn_gelu.distributed`), so every rank takes the same step.
         accept: (loss, terms, max |∂L/∂θ|) → None; raises on non-finite values.
+        capture: capture a step as a CUDA graph where the optimiser can
+            (``training.capture``; :mod:`pinn_gelu.optimisers.capture`).
     """
 
     params: list[nn.Parameter]
@@ -79,6 +81,7 @@ class Context:
     gradient: Callable[[], tuple[Tensor, Tensor]]
     loss: Objective
     accept: Callable[[float, list[float], float], None]
+    capture: bool = False
 
 
 class Optimiser:

@@ -203,11 +203,16 @@ class GaussNewton(Optimiser):
                 p.copy_(flat[start : start + p.numel()].view_as(p))
                 start += p.numel()
 
-    def _loss_at(self, flat: Tensor) -> tuple[float, list[float]]:
-        self._set(flat)
-        with torch.no_grad():
-            total, parts = self.context.evaluate()
-        return float(total), parts.tolist()
+    def _losses_at(self, points: list[Tensor]) -> list[tuple[float, list[float]]]:
+        """(L, terms) at each parameter vector, read from the device in one transfer."""
+        values = []
+        for flat in points:
+            self._set(flat)
+            with torch.no_grad():
+                total, parts = self.context.evaluate()
+            values.append(torch.cat([total.reshape(1), parts]))
+        numbers = torch.stack(values).tolist()  # the line search's one synchronisation
+        return [(row[0], row[1:]) for row in numbers]
 
     def step(self, k: int, lr_scale: float) -> Step:
         """One damped Gauss–Newton step with its line search; the loss is at the new point."""
@@ -225,7 +230,8 @@ class GaussNewton(Optimiser):
         lengths = [lr_scale * 0.5**i for i in range(cfg.line_search)]
         while True:
             direction = system.direction(self.damping).to(start.dtype)
-            trials = [(self._loss_at(start + eta * direction), eta) for eta in lengths]
+            losses = self._losses_at([start + eta * direction for eta in lengths])
+            trials = list(zip(losses, lengths, strict=True))
             (best, parts), eta = min(trials, key=lambda t: t[0][0])
             if best < current:
                 self._set(start + eta * direction)

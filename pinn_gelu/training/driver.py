@@ -299,6 +299,7 @@ class Trainer(RunState):
                 lambda: self.objective.value_and_gradient(self.params),
                 self.objective,
                 self._accept,
+                self.problem.training.capture,
             )
             self.optimiser = OPTIMISERS[name](config, context)
             if self._pending_optimiser_state is not None:
@@ -347,6 +348,9 @@ class Trainer(RunState):
                     self.history[-1].update(self.adaptive.refine(self.model, self.engine))
                     self._use_points()
                 self._after_step(k)
+        note = getattr(optimiser, "note", "")
+        if note:  # how its steps ran (a CUDA graph, or why not)
+            self.events.append(f"{name}: {note}")
         self._next_phase(name, reason)
 
     def _use_points(self) -> None:
