@@ -37,6 +37,7 @@ def per_point(points: int, layout: str, repeats: int) -> dict:
         "network.depth=4",
         f"training.points.interior={points}",
         "training.dtype=float32",
+        "training.schedule=adam",
         *LAYOUTS[layout],
     ]
     trainer = Trainer(load_problem(POISSON, overrides, limits=LIMITS), progress=False)
