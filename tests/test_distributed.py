@@ -212,6 +212,16 @@ def test_two_ranks_train_the_one_process_network(tmp_path: Path, solve: str) -> 
     assert relative(single, initial) > 1e-2
 
 
+def test_two_ranks_each_in_chunks_train_the_one_process_network(tmp_path: Path) -> None:
+    # every rank evaluates its shard in chunks of 64 points (the fewest): the gradient sums
+    # over chunks, then over ranks; Gauss–Newton gathers the rows in the canonical order
+    overrides = [*SMALL, "training.gauss_newton.solve=sample"]
+    ranks = run_ranks(tmp_path, "two", [*overrides, "training.step_memory=1"])
+    assert [r["status"] for r in ranks] == ["completed", "completed"]
+    assert torch.equal(ranks[0]["params"], ranks[1]["params"])
+    assert relative(ranks[0]["params"], one_process(overrides)) <= 1e-10
+
+
 def test_adaptive_points_are_chosen_alike_and_sharded(tmp_path: Path) -> None:
     overrides = [
         *SMALL,
