@@ -166,3 +166,26 @@ def test_a_large_step_is_chunked_and_check_says_so(capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert f"in {chunks} chunks of ≈" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"), CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)]
+)
+def test_the_loss_at_many_parameter_vectors_in_one_pass_is_the_loss_at_each(name, overrides):
+    problem = load_problem(PROBLEMS / f"{name}.yaml", [*SMALL, *overrides])
+    parts = assemble(problem)
+    params = [p for p in parts.model.parameters() if p.requires_grad]
+    start = torch.cat([p.detach().reshape(-1) for p in params])
+    step = 0.05 * torch.randn_like(start, generator=torch.Generator().manual_seed(2))
+    flats = torch.stack([start + 0.5**i * step for i in range(4)])
+    chunked = build_loss(problem, parts.model, parts.points, parts.engine, chunks=3)
+    batched = parts.objective.values_at(flats)
+    batched_chunks = chunked.values_at(flats)
+    for row, row_chunks, flat in zip(batched, batched_chunks, flats, strict=True):
+        with torch.no_grad():
+            for p, piece in zip(params, flat.split([p.numel() for p in params]), strict=True):
+                p.copy_(piece.view_as(p))
+        total, terms = parts.objective.value()
+        expected = torch.cat([total.reshape(1), terms])
+        assert _relative(row, expected) <= 1e-13
+        assert _relative(row_chunks, expected) <= 1e-13

@@ -402,3 +402,62 @@ def test_under_the_gain_rule_a_short_step_raises_the_damping_and_its_growth():
     fresh = gauss_newton_on(curvature=2.0, damping=1e-8, rule="gain")
     fresh.load_state_dict(state)
     assert (fresh.damping, fresh.growth) == (optimiser.damping, optimiser.growth)
+
+
+# --- the line search in one batched pass (issue 26) ---------------------------------------------
+LINE_SEARCH = [
+    "network.width=10",
+    "network.depth=2",
+    "training.points.interior=150",
+    "training.points.boundary=60",
+    "training.schedule=adam,gauss_newton",
+    "training.adam.steps=50",
+    "training.gauss_newton.steps=6",
+    "training.gauss_newton.damping=1e-3",
+]
+
+
+def _line_search_run(mode: str, name: str = "poisson_2d"):
+    overrides = [*LINE_SEARCH, f"training.gauss_newton.line_search_pass={mode}"]
+    trainer = Trainer(load_problem(PROBLEMS / f"{name}.yaml", overrides), progress=False)
+    return trainer, trainer.run()
+
+
+@pytest.mark.parametrize("name", ["poisson_2d", "plate_inverse"])
+def test_a_batched_line_search_takes_the_steps_of_a_sequential_one(name):
+    _, sequential = _line_search_run("sequential", name)
+    trainer, batched = _line_search_run("batched", name)
+    assert trainer.optimiser is None  # the phase ended: its note was an event, if any
+    assert not any("gauss_newton:" in e for e in batched.events)
+    pairs = [
+        (a, b)
+        for a, b in zip(sequential.history, batched.history, strict=True)
+        if a["phase"] == "gauss_newton"
+    ]
+    assert len(pairs) == 6
+    for a, b in pairs:
+        assert b["step_length"] == a["step_length"]
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-9)
+
+
+def test_auto_is_sequential_on_the_cpu():
+    trainer = Trainer(load_problem(PROBLEMS / "poisson_2d.yaml", LINE_SEARCH), progress=False)
+    config = trainer.problem.training.phases["gauss_newton"]
+    assert config.line_search_pass == "auto"
+    assert not trainer._current_optimiser("gauss_newton", config).batched
+
+
+def test_a_batched_pass_that_fails_falls_back_and_says_so(monkeypatch):
+    from pinn_gelu.loss import Loss
+
+    def refuse(self, flats):
+        raise RuntimeError("vmap: a term that cannot be batched\n(more)")
+
+    _, sequential = _line_search_run("sequential")
+    monkeypatch.setattr(Loss, "values_at", refuse)
+    _, fallen = _line_search_run("batched")
+    assert [r["loss"] for r in fallen.history] == [r["loss"] for r in sequential.history]
+    assert (
+        "gauss_newton: line search one step length after another: the batched pass failed "
+        "(RuntimeError: vmap: a term that cannot be batched)"
+    ) in fallen.events

@@ -104,6 +104,11 @@ class ChunkedLoss:
         parts = self.group.all_reduce(parts.clone()) if self.group.active else parts
         return (parts * self._weights).sum(), parts
 
+    def values_at(self, flats: Tensor) -> Tensor:
+        """(B, 1 + T) at B parameter vectors at once: the chunks' batched passes, summed."""
+        parts = torch.stack([piece.values_at(flats)[:, 1:] for piece in self.pieces]).sum(0)
+        return torch.cat([(parts * self._weights).sum(1, keepdim=True), parts], 1)
+
     def value_and_gradient(self, params: list[nn.Parameter]) -> tuple[Tensor, Tensor]:
         """(L, terms) over all chunks and ranks, with ∂L/∂θ in the parameters' ``.grad``.
 

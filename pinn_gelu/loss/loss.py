@@ -160,6 +160,32 @@ class Loss:
         parts = sums / self._counts
         return (parts * self._weights).sum(), parts
 
+    def values_at(self, flats: Tensor) -> Tensor:
+        """(B, 1 + T): this rank's (L, terms) at B parameter vectors at once, without a graph.
+
+        Row b is :meth:`eager` with the trainable parameters (``network.parameters()`` order,
+        flattened) set to ``flats[b]``: one batched pass (``torch.func.vmap`` over
+        ``functional_call``), as a Gauss–Newton line search evaluates its step lengths. In a
+        data-parallel run, the terms are this rank's shares (sum them over the ranks).
+
+        Raises:
+            RuntimeError: (or any error of torch.func) where a term cannot be batched; the
+                caller evaluates one vector after another instead.
+        """
+        trainable = [(n, p) for n, p in self.network.named_parameters() if p.requires_grad]
+        sizes = [p.numel() for _, p in trainable]
+        module = _Evaluation(self)
+
+        def one(flat: Tensor) -> Tensor:
+            values = {
+                f"network.{name}": piece.view_as(p)
+                for (name, p), piece in zip(trainable, flat.split(sizes), strict=True)
+            }
+            return functional_call(module, values, ())
+
+        with torch.no_grad():
+            return vmap(one)(flats)
+
     def value(self) -> tuple[Tensor, Tensor]:
         """(L, terms) over all ranks, without a graph."""
         with torch.no_grad():
@@ -426,6 +452,19 @@ def _enrichment_columns(
             raise RuntimeError("the enrichment's fields do not match the residual's channels")
         out[:, order.index(term.coefficient)] += (coefficients * flat).sum(1)
     return out
+
+
+class _Evaluation(nn.Module):
+    """A loss as a module of its network's parameters: () → (L, terms…), for vmap."""
+
+    def __init__(self, loss: Loss) -> None:
+        super().__init__()
+        self.network = loss.network
+        self.loss = loss
+
+    def forward(self) -> Tensor:
+        total, parts = self.loss.eager()
+        return torch.cat([total.reshape(1), parts])
 
 
 class _Fielder(nn.Module):

@@ -33,6 +33,7 @@ from torch import Tensor
 
 from pinn_gelu.config import option
 from pinn_gelu.distributed import SINGLE, Group
+from pinn_gelu.errors import one_line
 from pinn_gelu.loss import canonical_order
 from pinn_gelu.optimisers.base import Context, Optimiser, Resources, Step
 from pinn_gelu.optimisers.damping import DAMPING_RULES, MAX_DAMPING
@@ -72,6 +73,14 @@ class GaussNewtonConfig:
         "where the linear system is solved: auto (the smaller of parameter and sample space), "
         "parameter (P×P), sample (N×N)",
         choices=("auto", "parameter", "sample"),
+    )
+    line_search_pass: str = option(
+        "auto",
+        "how the line search evaluates its step lengths: batched (all in one vectorised pass, "
+        "torch.func.vmap; falls back, and says so, where a term cannot be batched), "
+        "sequential (one after another), auto (batched on CUDA; sequential on the CPU, where "
+        "the batched pass measured 1.7-2.4× slower)",
+        choices=("auto", "batched", "sequential"),
     )
 
 
@@ -177,6 +186,11 @@ class GaussNewton(Optimiser):
         self.damping = config.damping
         self.growth = 2.0  # ν of the gain rule: the factor of the next increase
         self.rule = DAMPING_RULES[config.damping_rule]
+        cuda = context.params[0].device.type == "cuda"
+        mode = config.line_search_pass
+        self.batched = mode == "batched" or (mode == "auto" and cuda)
+        #: How the line search ran when not as configured (a batched pass that fell back).
+        self.note = ""
 
     @classmethod
     def check_resources(cls, config: GaussNewtonConfig, need: Resources) -> str | None:
@@ -204,7 +218,20 @@ class GaussNewton(Optimiser):
                 start += p.numel()
 
     def _losses_at(self, points: list[Tensor]) -> list[tuple[float, list[float]]]:
-        """(L, terms) at each parameter vector, read from the device in one transfer."""
+        """(L, terms) at each parameter vector, read from the device in one transfer.
+
+        Batched (``line_search_pass``): one vectorised pass over all the vectors; else one
+        vector after another. The same numbers to rounding (tested).
+        """
+        if self.batched:
+            try:
+                return self._batched_losses_at(points)
+            except Exception as err:  # a term torch.func cannot batch: one after another
+                self.batched = False
+                self.note = (
+                    f"line search one step length after another: the batched pass failed "
+                    f"({type(err).__name__}: {one_line(err)[:120]})"
+                )
         values = []
         for flat in points:
             self._set(flat)
@@ -212,6 +239,16 @@ class GaussNewton(Optimiser):
                 total, parts = self.context.evaluate()
             values.append(torch.cat([total.reshape(1), parts]))
         numbers = torch.stack(values).tolist()  # the line search's one synchronisation
+        return [(row[0], row[1:]) for row in numbers]
+
+    def _batched_losses_at(self, points: list[Tensor]) -> list[tuple[float, list[float]]]:
+        loss = self.context.loss
+        rows = loss.values_at(torch.stack(points))
+        parts = rows[:, 1:]
+        if loss.group.active:
+            parts = loss.group.all_reduce(parts.contiguous())
+        weights = torch.as_tensor(loss.weights, dtype=parts.dtype, device=parts.device)
+        numbers = torch.cat([(parts * weights).sum(1, keepdim=True), parts], 1).tolist()
         return [(row[0], row[1:]) for row in numbers]
 
     def step(self, k: int, lr_scale: float) -> Step:
