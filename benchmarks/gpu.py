@@ -20,6 +20,9 @@ their own settings: relative L2 error and training time.
 (20,400 rows): seconds per step, the median over the steps of a short run (from the history's
 ``time_s``), float64.
 
+(d) A line search's 12 trial losses, in one batched pass and one after another
+(``benchmarks/line_search.py`` on the device).
+
 The whole run is meant to fit in 8 minutes of an H200; ``--budget`` (seconds) stops starting
 new cases once spent, and says which were skipped. Issue 26 states the targets this measures.
 """
@@ -34,6 +37,8 @@ from pathlib import Path
 
 import torch
 from _record import record
+from line_search import SIZES as LINE_SEARCH_SIZES
+from line_search import measure as line_search
 
 from pinn_gelu import load_problem, train
 from pinn_gelu.config import Limits
@@ -222,6 +227,18 @@ def main() -> int:
             + (f"{per * 1e3:.1f} ms a step" if per is not None else "fewer than 2 steps")
         )
         print(lines[-1], flush=True)
+    searches: list[dict] = []
+    if spent():
+        skipped.append("line search")
+    elif not args.dry_run:  # the CPU's own measurement is benchmarks/line_search.py
+        lines.append("(d) a line search's 12 trial losses: batched pass / one after another")
+        for label in LINE_SEARCH_SIZES:
+            row = line_search(label, device, 5)
+            searches.append(row)
+            lines.append(
+                f"  {label:<32} {row['batched_ms']:.2f} ms / {row['sequential_ms']:.2f} ms"
+            )
+            print(lines[-1], flush=True)
     if skipped:
         lines.append(f"not run (budget or an earlier size too big): {'; '.join(skipped)}")
     lines.append(f"total {time.perf_counter() - started:.1f} s")
@@ -233,6 +250,7 @@ def main() -> int:
             "steps": steps,
             "shipped": ends,
             "gauss_newton": newton,
+            "line_search": searches,
             "skipped": skipped,
         },
         "\n".join(lines) + "\n",
