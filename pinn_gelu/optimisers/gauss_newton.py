@@ -74,6 +74,14 @@ class GaussNewtonConfig:
         "parameter (P×P), sample (N×N)",
         choices=("auto", "parameter", "sample"),
     )
+    momentum: float = option(
+        0.0,
+        "SPRING momentum μ of ENGD-W (Guzmán-Cordero, Dangel, Goldshlager & Zeinhofer 2025; "
+        "Goldshlager et al. 2024): each step solves min ‖Jφ − r‖² + λ‖φ − μφ_prev‖² "
+        "instead of λ‖φ‖², so that it keeps part of the previous step (0: Gauss–Newton)",
+        min=0.0,
+        max=0.999,
+    )
     line_search_pass: str = option(
         "auto",
         "how the line search evaluates its step lengths: batched (all in one vectorised pass, "
@@ -147,12 +155,22 @@ class LeastSquares:
             self.loss = float(self.r.square().sum())
             self.norm = float(self.jac.square().sum())
 
-    def direction(self, damping: float) -> Tensor:
-        """δ for λ = damping·‖J‖²_F/P (float64, (P,))."""
+    def direction(self, damping: float, prior: Tensor | None = None) -> Tensor:
+        """δ for λ = damping·‖J‖²_F/P (float64, (P,)).
+
+        With ``prior`` = μφ_(k−1) (SPRING's momentum), δ = −φ for the φ that minimises
+        ‖Jφ − r‖² + λ‖φ − μφ_(k−1)‖²: φ = μφ_(k−1) + (JᵀJ + λI)⁻¹Jᵀ(r − Jμφ_(k−1)), in either
+        space by the push-through identity.
+        """
         lam = max(damping * self.norm / max(self.p, 1), torch.finfo(torch.float64).tiny)
+        if prior is None:
+            if self.space == "parameter":
+                return -_solve_spd(self.gram, self.gradient, lam)
+            return -(self.jac.T @ _solve_spd(self.gram, self.r, lam))
+        prior = prior.double()
         if self.space == "parameter":
-            return -_solve_spd(self.gram, self.gradient, lam)
-        return -(self.jac.T @ _solve_spd(self.gram, self.r, lam))
+            return -(prior + _solve_spd(self.gram, self.gradient - self.gram @ prior, lam))
+        return -(prior + self.jac.T @ _solve_spd(self.gram, self.r - self.jac @ prior, lam))
 
     def predicted_decrease(self, step: Tensor) -> float:
         """‖r‖² − ‖r + Jδ‖² = −(2δᵀJᵀr + ‖Jδ‖²): the decrease the linear model promises."""
@@ -191,6 +209,8 @@ class GaussNewton(Optimiser):
         self.batched = mode == "batched" or (mode == "auto" and cuda)
         #: How the line search ran when not as configured (a batched pass that fell back).
         self.note = ""
+        #: φ of the last accepted step, for the momentum (None: none yet, or no momentum).
+        self.previous: Tensor | None = None
 
     @classmethod
     def check_resources(cls, config: GaussNewtonConfig, need: Resources) -> str | None:
@@ -265,8 +285,10 @@ class GaussNewton(Optimiser):
             start_parts = self.context.evaluate()[1].tolist()
         self.context.accept(current, start_parts, grad_max)
         lengths = [lr_scale * 0.5**i for i in range(cfg.line_search)]
+        prior = None if self.previous is None else cfg.momentum * self.previous
         while True:
-            direction = system.direction(self.damping).to(start.dtype)
+            exact = system.direction(self.damping, prior)
+            direction = exact.to(start.dtype)
             losses = self._losses_at([start + eta * direction for eta in lengths])
             trials = list(zip(losses, lengths, strict=True))
             (best, parts), eta = min(trials, key=lambda t: t[0][0])
@@ -279,6 +301,8 @@ class GaussNewton(Optimiser):
                     self.damping, self.growth, ratio, eta == lengths[0]
                 )
                 extra = {"grad_max": grad_max, "damping": self.damping, "step_length": eta}
+                if cfg.momentum:
+                    self.previous = -exact
                 return Step(best, parts, extra)
             if self.damping * 10.0 > MAX_DAMPING:
                 self._set(start)
@@ -292,8 +316,11 @@ class GaussNewton(Optimiser):
             self.damping *= 10.0
 
     def state_dict(self) -> dict[str, Any]:
-        """The current damping and the gain rule's growth factor."""
-        return {"damping": self.damping, "growth": self.growth}
+        """The current damping, the gain rule's growth factor, and the momentum's last φ."""
+        state: dict[str, Any] = {"damping": self.damping, "growth": self.growth}
+        if self.previous is not None:
+            state["previous"] = self.previous.detach().cpu().clone()
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore the damping (and the growth factor: 2 in checkpoints written before it)."""
@@ -305,3 +332,11 @@ class GaussNewton(Optimiser):
                 shown = repr(value)[:40] if number else type(value).__name__
                 raise ValueError(f"{name}: expected a number in ({low:g}, {high:g}], got {shown}")
         self.damping, self.growth = float(damping), float(growth)
+        previous = state.get("previous")
+        if previous is not None:
+            size = sum(p.numel() for p in self.context.params)
+            if not isinstance(previous, Tensor) or tuple(previous.shape) != (size,):
+                raise ValueError(f"previous: expected a tensor of shape ({size},)")
+            if previous.dtype != torch.float64 or not bool(torch.isfinite(previous).all()):
+                raise ValueError("previous: expected finite float64 numbers")
+            self.previous = previous.to(self.context.params[0].device)
