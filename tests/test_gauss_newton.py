@@ -26,7 +26,7 @@ from pinn_gelu.optimisers.gauss_newton import (
 from pinn_gelu.problem import Term
 from pinn_gelu.training import Trainer
 
-from .conftest import PROBLEMS
+from .conftest import PROBLEMS, interrupted_and_resumed
 
 SMALL = [
     "network.width=8",
@@ -461,3 +461,55 @@ def test_a_batched_pass_that_fails_falls_back_and_says_so(monkeypatch):
         "gauss_newton: line search one step length after another: the batched pass failed "
         "(RuntimeError: vmap: a term that cannot be batched)"
     ) in fallen.events
+
+
+# --- SPRING momentum (ENGD-W) ---------------------------------------------------------------------
+@pytest.mark.parametrize("space", ["parameter", "sample"])
+def test_a_step_with_momentum_solves_the_regularised_least_squares_problem(space):
+    # φ = argmin ‖Jφ − r‖² + λ‖φ − p‖² = (JᵀJ + λI)⁻¹(Jᵀr + λp), δ = −φ, in either space
+    generator = torch.Generator().manual_seed(3)
+    jac = torch.randn(30, 12, generator=generator, dtype=torch.float64)
+    r = torch.randn(30, generator=generator, dtype=torch.float64)
+    prior = torch.randn(12, generator=generator, dtype=torch.float64)
+    system = LeastSquares(r, jac, space)
+    lam = 1e-2 * float(jac.square().sum()) / 12
+    expected = torch.linalg.solve(
+        jac.T @ jac + lam * torch.eye(12, dtype=torch.float64), jac.T @ r + lam * prior
+    )
+    torch.testing.assert_close(system.direction(1e-2, prior), -expected, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(system.direction(1e-2, None), system.direction(1e-2, 0 * prior))
+
+
+def test_a_gauss_newton_phase_with_momentum_resumes_exactly(tmp_path):
+    overrides = [*LINE_SEARCH, "training.gauss_newton.momentum=0.5"]
+    problem = load_problem(PROBLEMS / "poisson_2d.yaml", overrides)
+    reference, resumed = interrupted_and_resumed(problem, tmp_path / "checkpoint.pt", 53)
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in reference.history]
+    plain = train(load_problem(PROBLEMS / "poisson_2d.yaml", LINE_SEARCH), progress=False)
+    assert [r["loss"] for r in plain.history][-1] != [r["loss"] for r in reference.history][-1]
+
+
+@pytest.mark.parametrize(
+    ("previous", "message"),
+    [
+        (torch.zeros(3, dtype=torch.float64), "previous: expected a tensor of shape"),
+        ("text", "previous: expected a tensor of shape"),
+        (None, None),
+    ],
+)
+def test_a_checkpointed_momentum_of_the_wrong_shape_is_refused(previous, message):
+    trainer = Trainer(load_problem(PROBLEMS / "poisson_2d.yaml", LINE_SEARCH), progress=False)
+    config = trainer.problem.training.phases["gauss_newton"]
+    optimiser = trainer._current_optimiser("gauss_newton", config)
+    size = sum(p.numel() for p in trainer.params)
+    nan = torch.full((size,), math.nan, dtype=torch.float64)
+    optimiser.load_state_dict(
+        {"damping": 1e-3, "growth": 2.0, "previous": torch.ones(size, dtype=torch.float64)}
+    )
+    assert optimiser.previous is not None
+    with pytest.raises(ValueError, match="previous: expected finite float64"):
+        optimiser.load_state_dict({"damping": 1e-3, "growth": 2.0, "previous": nan})
+    if message is None:
+        return
+    with pytest.raises(ValueError, match=message):
+        optimiser.load_state_dict({"damping": 1e-3, "growth": 2.0, "previous": previous})
