@@ -513,3 +513,18 @@ def test_a_checkpointed_momentum_of_the_wrong_shape_is_refused(previous, message
         return
     with pytest.raises(ValueError, match=message):
         optimiser.load_state_dict({"damping": 1e-3, "growth": 2.0, "previous": previous})
+
+
+def test_on_cuda_the_jacobian_must_fit_the_free_device_memory():
+    from pinn_gelu.config import Limits
+    from pinn_gelu.optimisers import Resources
+
+    config = GaussNewtonConfig()
+    need = 8 * (20_400 * 7851 + 7851**2)  # 1.77 GB: under the default limit of 4 GiB
+    fits = Resources(rows=20_400, parameters=7851, limits=Limits(), free_bytes=4 * need)
+    assert GaussNewton.check_resources(config, fits) is None
+    cpu = Resources(rows=20_400, parameters=7851, limits=Limits())
+    assert GaussNewton.check_resources(config, cpu) is None
+    small = Resources(rows=20_400, parameters=7851, limits=Limits(), free_bytes=need)
+    reason = GaussNewton.check_resources(config, small)
+    assert reason is not None and f"more than three quarters of the {need:,} bytes free" in reason

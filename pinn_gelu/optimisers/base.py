@@ -135,11 +135,14 @@ class Resources:
         rows: residual rows over all ranks (the length of the weighted residual vector).
         parameters: trainable parameters of the model.
         limits: the run's :class:`~pinn_gelu.config.Limits`.
+        free_bytes: the free memory of the run's CUDA device before training (None: the CPU,
+            bounded by the limits alone).
     """
 
     rows: int
     parameters: int
     limits: Limits
+    free_bytes: int | None = None
 
 
 def gradient_max(params: list[nn.Parameter]) -> Tensor:

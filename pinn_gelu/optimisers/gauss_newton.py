@@ -214,10 +214,19 @@ class GaussNewton(Optimiser):
 
     @classmethod
     def check_resources(cls, config: GaussNewtonConfig, need: Resources) -> str | None:
-        """The Jacobian (rows × P) and the smaller Gram matrix must fit max_gauss_newton_bytes."""
+        """The Jacobian (rows × P) and the smaller Gram matrix must fit max_gauss_newton_bytes,
+        and on CUDA the device's free memory (with a quarter of it left for the step).
+        """
         size = min(need.rows, need.parameters)
         needed = 8 * (need.rows * need.parameters + size * size)
         limit = need.limits.max_gauss_newton_bytes
+        if need.free_bytes is not None and needed > 0.75 * need.free_bytes:
+            return (
+                f"the Jacobian ({need.rows} residual rows × {need.parameters} parameters) and its "
+                f"{size}×{size} Gram matrix need {needed:,} bytes in float64, more than three "
+                f"quarters of the {need.free_bytes:,} bytes free on the device: use fewer points "
+                "or a smaller network"
+            )
         if needed <= limit:
             return None
         return (

@@ -337,10 +337,13 @@ def _check_resources(problem: Problem, objective: Objective, model: nn.Module) -
         n for t, n in zip(objective.terms, objective.counts, strict=True) if t.on == "interior"
     ) / max(interior, 1)
     added = round(per_point * (most_interior(problem.training) - interior))
+    device = next(model.parameters()).device
+    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
     need = Resources(
         rows=sum(objective.counts) + added,  # over all ranks
         parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
         limits=problem.limits,
+        free_bytes=free,
     )
     for name in problem.training.schedule:
         config = problem.training.phases[name]
