@@ -214,8 +214,10 @@ class GaussNewton(Optimiser):
 
     @classmethod
     def check_resources(cls, config: GaussNewtonConfig, need: Resources) -> str | None:
-        """The Jacobian (rows × P) and the smaller Gram matrix must fit max_gauss_newton_bytes,
-        and on CUDA the device's free memory (with a quarter of it left for the step).
+        """Whether the Jacobian (rows × P) and the smaller Gram matrix fit in memory.
+
+        They must fit max_gauss_newton_bytes, and on CUDA three quarters of the device's free
+        memory (the rest is for the step).
         """
         size = min(need.rows, need.parameters)
         needed = 8 * (need.rows * need.parameters + size * size)
