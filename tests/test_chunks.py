@@ -189,3 +189,22 @@ def test_the_loss_at_many_parameter_vectors_in_one_pass_is_the_loss_at_each(name
         expected = torch.cat([total.reshape(1), terms])
         assert _relative(row, expected) <= 1e-13
         assert _relative(row_chunks, expected) <= 1e-13
+
+
+def test_solve_in_chunks_says_so_and_writes_its_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    sets = [
+        "training.step_memory=1",
+        "training.points.interior=300",
+        "training.points.boundary=80",
+        "training.adam.steps=20",
+        "training.gauss_newton.steps=2",
+    ]
+    args = ["solve", str(PROBLEMS / "poisson_2d.yaml"), "--out", str(out), "--quiet"]
+    args += [item for s in sets for item in ("--set", s)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "memory      the loss in 5 chunks of ≤ 60 interior points" in printed
+    metrics = (out / "metrics.json").read_text(encoding="utf-8")
+    assert "the loss in 5 chunks" in metrics
+    assert (out / "model.pt").exists() and (out / "history.csv").exists()

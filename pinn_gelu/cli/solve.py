@@ -179,6 +179,8 @@ def _train_and_write(
             problem, progress=not args.quiet, checkpoint=checkpoint, group=group or SINGLE
         )
     print(f"derivatives {trainer.engine_note}", flush=True)
+    if trainer.chunks > 1:  # how a step holds its memory (training.step_memory)
+        print(f"memory      {trainer.compile_note}", flush=True)
     governor = governor_for(args.threads) if not trainer.group.active else None
     if governor is not None:  # the default thread count follows the machine's load
         trainer.on_step.append(governor.check)
