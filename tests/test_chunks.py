@@ -208,3 +208,22 @@ def test_solve_in_chunks_says_so_and_writes_its_run(tmp_path, capsys):
     metrics = (out / "metrics.json").read_text(encoding="utf-8")
     assert "the loss in 5 chunks" in metrics
     assert (out / "model.pt").exists() and (out / "history.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("training.step_memory=-1", "training.step_memory: expected a whole number in [0, "),
+        ("training.step_memory=abc", "training.step_memory: expected a whole number in [0, "),
+        ("training.capture=maybe", "training.capture: expected true or false, got 'maybe'"),
+        ("training.gauss_newton.momentum=1", "training.gauss_newton.momentum: expected a number"),
+        (
+            "training.gauss_newton.line_search_pass=fast",
+            "training.gauss_newton.line_search_pass: expected one of: auto, batched, sequential",
+        ),
+    ],
+)
+def test_issue_26_settings_out_of_bounds_exit_2_naming_the_key(setting, message, capsys):
+    assert main(["check", str(PROBLEMS / "poisson_2d.yaml"), "--set", setting]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1
