@@ -227,3 +227,13 @@ def test_issue_26_settings_out_of_bounds_exit_2_naming_the_key(setting, message,
     assert main(["check", str(PROBLEMS / "poisson_2d.yaml"), "--set", setting]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_the_jacobian_does_not_depend_on_its_batches_of_per_sample_gradients():
+    # CUDA takes ~1 GiB batches (jacobian_chunk), the CPU 1024 entries: the same matrix
+    problem = load_problem(PROBLEMS / "elasticity_plate.yaml", [*SMALL, *CASES[1][1]])
+    loss = assemble(problem).objective
+    r, jac = loss.jacobian()
+    for chunk in (7, 100_000):
+        r_c, jac_c = loss.jacobian(chunk=chunk)
+        assert torch.equal(r_c, r) and _relative(jac_c, jac) <= 1e-13

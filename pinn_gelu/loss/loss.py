@@ -45,10 +45,26 @@ from pinn_gelu.distributed import SINGLE, Group
 from pinn_gelu.fields import Engine, Fields, need_rank
 from pinn_gelu.problem import Term
 
-__all__ = ["Loss", "canonical_order", "reduce_gradient"]
+__all__ = ["Loss", "canonical_order", "jacobian_chunk", "reduce_gradient"]
 
-#: Residual entries per chunk of the per-sample gradients in :meth:`Loss.jacobian`.
+#: Residual entries per chunk of the per-sample gradients in :meth:`Loss.jacobian` on the CPU.
 JACOBIAN_CHUNK = 1024
+#: Bytes of per-sample gradients per chunk on CUDA, where fewer, larger batches launch fewer
+#: kernels (a chunk of 1024 entries at P = 7851 is 64 MB in float64).
+JACOBIAN_CHUNK_BYTES_CUDA = 2**30
+
+
+def jacobian_chunk(device: torch.device, parameters: int, itemsize: int) -> int:
+    """Residual entries per batch of per-sample gradients: 1024, or ~1 GiB of them on CUDA.
+
+    >>> jacobian_chunk(torch.device("cpu"), 7851, 8), jacobian_chunk(torch.device("cuda"), 7851, 8)
+    (1024, 17095)
+    """
+    if device.type != "cuda":
+        return JACOBIAN_CHUNK
+    return max(JACOBIAN_CHUNK, JACOBIAN_CHUNK_BYTES_CUDA // max(parameters * itemsize, 1))
+
+
 _CHANNELS = ("value", "gradient", "laplacian", "hessian", "third", "fourth")
 
 
@@ -231,14 +247,18 @@ class Loss:
             pieces.append(values * math.sqrt(weight / max(count, 1)))
         return torch.cat(pieces)
 
-    def jacobian(self, chunk: int = JACOBIAN_CHUNK) -> tuple[Tensor, Tensor]:
+    def jacobian(self, chunk: int | None = None) -> tuple[Tensor, Tensor]:
         """(r (N,), J = ∂r/∂θ (N, P)) at the current parameters, detached.
 
         P counts the network's trainable parameters in ``network.parameters()`` order. See the
         module docstring for the method; the result equals the dense Jacobian of
-        :meth:`residuals` to rounding (tested).
+        :meth:`residuals` to rounding (tested). ``chunk``: residual entries per batch of
+        per-sample gradients (default :func:`jacobian_chunk`).
         """
         trainable = [(n, p) for n, p in self.network.named_parameters() if p.requires_grad]
+        if chunk is None:
+            size = sum(p.numel() for _, p in trainable)
+            chunk = jacobian_chunk(trainable[0][1].device, size, trainable[0][1].element_size())
         # the network's columns come from per-sample gradients of the fields; an unknown's
         # (the columns after them, in the model's parameter order) from ∂r/∂λ·dλ/dθ
         params = {f"network.{n}": p.detach() for n, p in trainable if not n.startswith("unknowns.")}
