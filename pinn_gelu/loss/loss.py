@@ -35,37 +35,24 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad, jvp, vjp, vmap
+from torch.func import functional_call, grad, jvp, vmap
 
 from pinn_gelu.collocation import Collocation
 from pinn_gelu.derivatives import func_fields
-from pinn_gelu.derivatives.compose import basis_fields, mix, through
+from pinn_gelu.derivatives.compose import basis_fields
 from pinn_gelu.derivatives.forward import forward_fields, supports_forward
 from pinn_gelu.distributed import SINGLE, Group
 from pinn_gelu.fields import Engine, Fields, need_rank
+from pinn_gelu.loss.jacobian import (
+    CHANNELS,
+    Fielder,
+    enrichment_columns,
+    jacobian_chunk,
+    pulled_back,
+)
 from pinn_gelu.problem import Term
 
-__all__ = ["Loss", "canonical_order", "jacobian_chunk", "reduce_gradient"]
-
-#: Residual entries per chunk of the per-sample gradients in :meth:`Loss.jacobian` on the CPU.
-JACOBIAN_CHUNK = 1024
-#: Bytes of per-sample gradients per chunk on CUDA, where fewer, larger batches launch fewer
-#: kernels (a chunk of 1024 entries at P = 7851 is 64 MB in float64).
-JACOBIAN_CHUNK_BYTES_CUDA = 2**30
-
-
-def jacobian_chunk(device: torch.device, parameters: int, itemsize: int) -> int:
-    """Residual entries per batch of per-sample gradients: 1024, or ~1 GiB of them on CUDA.
-
-    >>> jacobian_chunk(torch.device("cpu"), 7851, 8), jacobian_chunk(torch.device("cuda"), 7851, 8)
-    (1024, 17095)
-    """
-    if device.type != "cuda":
-        return JACOBIAN_CHUNK
-    return max(JACOBIAN_CHUNK, JACOBIAN_CHUNK_BYTES_CUDA // max(parameters * itemsize, 1))
-
-
-_CHANNELS = ("value", "gradient", "laplacian", "hessian", "third", "fourth")
+__all__ = ["Loss", "canonical_order", "reduce_gradient"]
 
 
 class Loss:
@@ -277,7 +264,7 @@ class Loss:
         rows_r, rows_j = [], []
         for term, weight, count in zip(self.terms, self.weights, self.counts, strict=True):
             place = fields[term.on]
-            tensors = {c: getattr(place, c) for c in _CHANNELS if getattr(place, c) is not None}
+            tensors = {c: getattr(place, c) for c in CHANNELS if getattr(place, c) is not None}
             names = list(tensors)
             known = len(names)
 
@@ -322,13 +309,13 @@ class Loss:
             if getattr(model, "basis", None) is not None:
                 basis = basis_fields(model, points, self.needs[term.on])  # kept per point set
                 rows = index.to(points.device).repeat_interleave(per_row)
-                by_unknown = by_unknown + _enrichment_columns(
+                by_unknown = by_unknown + enrichment_columns(
                     model, basis, rows, names, coefficients, order, place.value.shape[1]
                 )
-            fielder = _Fielder(self.network, engine, self.needs[term.on])
+            fielder = Fielder(self.network, engine, self.needs[term.on])
             if through_trial:  # a·F(u) = (∂F(u)/∂F(N))ᵀa · F(N): fold the trial into a
-                fielder = _Fielder(model.network, engine, self.needs[term.on])
-                coefficients = _pulled_back(
+                fielder = Fielder(model.network, engine, self.needs[term.on])
+                coefficients = pulled_back(
                     model.trial, fielder, entry_points, coefficients, self.needs[term.on]
                 )
             used = (coefficients.abs().amax(0) > 0).nonzero().squeeze(1)
@@ -338,7 +325,7 @@ class Loss:
                 x: Tensor,
                 a: Tensor,
                 used: Tensor = used,
-                fielder: _Fielder = fielder,
+                fielder: Fielder = fielder,
             ) -> Tensor:
                 return (functional_call(fielder, p, (x[None],))[0][used] * a).sum()
 
@@ -410,70 +397,6 @@ def canonical_order(keys: Tensor) -> Tensor:
     return order[torch.argsort(keys[order, 0], stable=True)]
 
 
-def _pulled_back(
-    trial: Any, fielder: _Fielder, x: Tensor, coefficients: Tensor, need: str
-) -> Tensor:
-    """Coefficients on the bare network's channels: b = (∂F(u)/∂F(N))ᵀ a at each entry.
-
-    u = trial(x, N) is a function of N's fields at the same point (the Leibniz rule of
-    g + φ·N, Faà di Bruno's of exp N: :func:`pinn_gelu.derivatives.compose.through`), so
-    a·∂F(u)/∂θ = b·∂F(N)/∂θ with b the vector–Jacobian product, exact for a nonlinear map too
-    (taken at the current fields).
-    """
-    with torch.no_grad():
-        network_fields = fielder.engine(fielder.network, x, need)
-    names = [c for c in _CHANNELS if getattr(network_fields, c) is not None]
-    shapes = [getattr(network_fields, c).shape for c in names]
-    flat = torch.cat([getattr(network_fields, c).reshape(x.shape[0], -1) for c in names], 1)
-    sizes = [math.prod(shape[1:]) for shape in shapes]
-
-    def fields_of_u(values: Tensor) -> Tensor:
-        parts = values.split(sizes, 1)
-        channels = {c: p.reshape(shape) for c, p, shape in zip(names, parts, shapes, strict=True)}
-        u = through(trial, x, Fields(**channels), need, keep=False)
-        out = [getattr(u, c) for c in _CHANNELS]
-        return torch.cat([o.reshape(x.shape[0], -1) for o in out if o is not None], 1)
-
-    pull = vjp(fields_of_u, flat)[1]
-    (pulled,) = pull(coefficients)
-    return pulled
-
-
-def _enrichment_columns(
-    model: Any,
-    basis: Fields,
-    rows: Tensor,
-    names: list[str],
-    coefficients: Tensor,
-    order: list[str],
-    outputs: int,
-) -> Tensor:
-    """∂r/∂λ through u for an enrichment's coefficients: Σ_c a_c·F_c(s_k e_(m_k)) per entry.
-
-    u += λ_k s_k in output m_k (:mod:`pinn_gelu.model.enrichment`), so ∂F_c(u)/∂λ_k is F_c of
-    s_k placed in that output. ``basis``: the s_k's fields at the point set, ``rows``: each
-    entry's point; ``coefficients`` a (entries, C) are ∂r/∂F_c(u) in the channel layout
-    ``names`` of u's ``outputs`` outputs. Returns (entries, len(order)), zero for the unknowns
-    that are not λ's.
-    """
-    out = coefficients.new_zeros(rows.shape[0], len(order))
-    for k, term in enumerate(model.enrichment):
-        unit = coefficients.new_zeros(outputs, len(model.enrichment))
-        unit[term.column, k] = 1.0
-        placed = mix(basis, unit)
-        parts = []
-        for name in names:
-            channel = getattr(placed, name)
-            if channel is None:
-                raise RuntimeError(f"the enrichment's fields lack the {name} channel")
-            parts.append(channel[rows].reshape(rows.shape[0], -1))
-        flat = torch.cat(parts, 1)
-        if flat.shape[1] != coefficients.shape[1]:
-            raise RuntimeError("the enrichment's fields do not match the residual's channels")
-        out[:, order.index(term.coefficient)] += (coefficients * flat).sum(1)
-    return out
-
-
 class _Evaluation(nn.Module):
     """A loss as a module of its network's parameters: () → (L, terms…), for vmap."""
 
@@ -485,18 +408,3 @@ class _Evaluation(nn.Module):
     def forward(self) -> Tensor:
         total, parts = self.loss.eager()
         return torch.cat([total.reshape(1), parts])
-
-
-class _Fielder(nn.Module):
-    """Fields at points flattened to channels (N, C) in :data:`_CHANNELS` order, for vmap."""
-
-    def __init__(self, network: nn.Module, engine: Engine, need: str) -> None:
-        super().__init__()
-        self.network = network
-        self.engine = engine
-        self.need = need
-
-    def forward(self, x: Tensor) -> Tensor:
-        fields = self.engine(self.network, x, self.need)
-        parts: list[Any] = [getattr(fields, c) for c in _CHANNELS]
-        return torch.cat([p.reshape(p.shape[0], -1) for p in parts if p is not None], 1)
