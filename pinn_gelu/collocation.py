@@ -102,30 +102,7 @@ def shard_collocation(points: Collocation, group: Group) -> Collocation:
     """This rank's shard: a contiguous share of the interior and of each boundary part."""
     if not group.active:
         return points
-    start, stop = group.shard(points.interior.shape[0])
-    rows, sides, at = [], {}, 0
-    for side, (first, last) in points.sides.items():
-        a, b = group.shard(last - first)
-        rows.append(torch.arange(first + a, first + b))
-        sides[side] = (at, at + b - a)
-        at += b - a
-    index = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
-    index = index.to(points.boundary.device)
-    data, data_index = {}, {}
-    for place, where in points.data.items():
-        a, b = group.shard(where.shape[0])
-        data[place] = where[a:b]
-        data_index[place] = torch.arange(a, b, device=where.device)
-    return Collocation(
-        interior=points.interior[start:stop],
-        boundary=points.boundary[index],
-        normals=points.normals[index],
-        sides=sides,
-        interior_index=torch.arange(start, stop, device=points.interior.device),
-        boundary_index=index,
-        data=data,
-        data_index=data_index,
-    )
+    return _part(points, group.size, group.rank)
 
 
 def chunk_collocation(points: Collocation, count: int) -> list[Collocation]:
@@ -140,39 +117,39 @@ def chunk_collocation(points: Collocation, count: int) -> list[Collocation]:
         raise ValueError(f"chunks: expected at least 1, got {count}")
     if count == 1:
         return [points]
+    return [_part(points, count, j) for j in range(count)]
 
-    def share(n: int, j: int) -> tuple[int, int]:
-        base, extra = divmod(n, count)
-        start = j * base + min(j, extra)
-        return start, start + base + (1 if j < extra else 0)
 
-    chunks = []
-    boundary_index = points.global_index("boundary")
-    for j in range(count):
-        start, stop = share(points.interior.shape[0], j)
-        rows, sides, at = [], {}, 0
-        for side, (first, last) in points.sides.items():
-            a, b = share(last - first, j)
-            rows.append(torch.arange(first + a, first + b))
-            sides[side] = (at, at + b - a)
-            at += b - a
-        index = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
-        index = index.to(points.boundary.device)
-        data, data_index = {}, {}
-        for place, where in points.data.items():
-            a, b = share(where.shape[0], j)
-            data[place] = where[a:b]
-            data_index[place] = points.global_index(place)[a:b]
-        chunks.append(
-            Collocation(
-                interior=points.interior[start:stop],
-                boundary=points.boundary[index],
-                normals=points.normals[index],
-                sides=sides,
-                interior_index=points.global_index("interior")[start:stop],
-                boundary_index=boundary_index[index],
-                data=data,
-                data_index=data_index,
-            )
-        )
-    return chunks
+def _share(n: int, parts: int, j: int) -> tuple[int, int]:
+    """Rows [start, stop) of n in share j of ``parts``: contiguous, sizes differ by at most 1."""
+    base, extra = divmod(n, parts)
+    start = j * base + min(j, extra)
+    return start, start + base + (1 if j < extra else 0)
+
+
+def _part(points: Collocation, parts: int, j: int) -> Collocation:
+    """Share j of ``parts`` of every point set, with each point's index in the whole set."""
+    start, stop = _share(points.interior.shape[0], parts, j)
+    rows, sides, at = [], {}, 0
+    for side, (first, last) in points.sides.items():
+        a, b = _share(last - first, parts, j)
+        rows.append(torch.arange(first + a, first + b))
+        sides[side] = (at, at + b - a)
+        at += b - a
+    index = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
+    index = index.to(points.boundary.device)
+    data, data_index = {}, {}
+    for place, where in points.data.items():
+        a, b = _share(where.shape[0], parts, j)
+        data[place] = where[a:b]
+        data_index[place] = points.global_index(place)[a:b]
+    return Collocation(
+        interior=points.interior[start:stop],
+        boundary=points.boundary[index],
+        normals=points.normals[index],
+        sides=sides,
+        interior_index=points.global_index("interior")[start:stop],
+        boundary_index=points.global_index("boundary")[index],
+        data=data,
+        data_index=data_index,
+    )
