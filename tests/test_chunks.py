@@ -18,6 +18,7 @@ from pinn_gelu.loss import ChunkedLoss, Loss, canonical_order
 from pinn_gelu.training import Trainer
 from pinn_gelu.training.setup import (
     CPU_CHUNK_BYTES,
+    MAX_CHUNKS,
     MIN_CHUNK_POINTS,
     assemble,
     build_loss,
@@ -157,6 +158,14 @@ def test_chunk_count_follows_the_setting_the_limit_and_the_floor():
     )
     assert chunk_count(stated, 5 * 2**20) == 5
     assert chunk_count(stated, 2**40) == points // MIN_CHUNK_POINTS  # the floor of a chunk
+    many = dataclasses.replace(
+        stated,
+        training=dataclasses.replace(
+            stated.training,
+            points=dataclasses.replace(stated.training.points, interior=200_000),
+        ),
+    )
+    assert chunk_count(many, 2**40) == MAX_CHUNKS  # and the most chunks of a step
     limited = dataclasses.replace(
         stated, limits=dataclasses.replace(problem.limits, max_tensor_bytes=2**19)
     )

@@ -52,6 +52,8 @@ __all__ = [
 CPU_CHUNK_BYTES = 256 * 2**20
 #: Fewest collocation points a chunk holds (smaller chunks would cost more than they save).
 MIN_CHUNK_POINTS = PROBE_POINTS
+#: Most chunks a step is split into (each chunk builds its own terms once, before training).
+MAX_CHUNKS = 1024
 
 
 class ActivationOrderWarning(UserWarning):
@@ -213,7 +215,7 @@ def chunk_count(problem: Problem, peak: int, device: torch.device | str = "cpu")
     ``peak``: the step's memory on all of its points (:func:`check_step_memory`). The budget
     of a chunk is ``training.step_memory``, else (auto) half the free memory of a CUDA device
     or :data:`CPU_CHUNK_BYTES`, at most ``max_tensor_bytes``; a chunk keeps at least
-    :data:`MIN_CHUNK_POINTS` points. Causal weights need every point of a slab: one chunk.
+    :data:`MIN_CHUNK_POINTS` points, and a step has at most :data:`MAX_CHUNKS` chunks. Causal weights need every point of a slab: one chunk.
     """
     cfg = problem.training
     if cfg.causal.slabs and getattr(problem.domain, "time", False):
@@ -227,7 +229,7 @@ def chunk_count(problem: Problem, peak: int, device: torch.device | str = "cpu")
             budget = CPU_CHUNK_BYTES
     budget = min(budget, problem.limits.max_tensor_bytes)
     points = most_interior(cfg) + cfg.points.boundary
-    most = max(1, points // MIN_CHUNK_POINTS)
+    most = max(1, min(points // MIN_CHUNK_POINTS, MAX_CHUNKS))
     return int(min(max(1, -(-peak // budget)), most))
 
 
