@@ -215,7 +215,8 @@ def chunk_count(problem: Problem, peak: int, device: torch.device | str = "cpu")
     ``peak``: the step's memory on all of its points (:func:`check_step_memory`). The budget
     of a chunk is ``training.step_memory``, else (auto) half the free memory of a CUDA device
     or :data:`CPU_CHUNK_BYTES`, at most ``max_tensor_bytes``; a chunk keeps at least
-    :data:`MIN_CHUNK_POINTS` points, and a step has at most :data:`MAX_CHUNKS` chunks. Causal weights need every point of a slab: one chunk.
+    :data:`MIN_CHUNK_POINTS` points, and a step has at most :data:`MAX_CHUNKS` chunks.
+    Causal weights need every point of a slab: one chunk.
     """
     cfg = problem.training
     if cfg.causal.slabs and getattr(problem.domain, "time", False):
