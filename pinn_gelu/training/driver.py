@@ -45,7 +45,7 @@ from pinn_gelu.optimisers import OPTIMISERS, Context, Optimiser, Step
 from pinn_gelu.problem import Problem, Term
 from pinn_gelu.training.adaptive import AdaptivePoints
 from pinn_gelu.training.progress import Progress
-from pinn_gelu.training.readings import Pending, Reading, Readings
+from pinn_gelu.training.readings import Pending, Readings
 from pinn_gelu.training.result import TrainResult
 from pinn_gelu.training.resume_check import check_state
 from pinn_gelu.training.setup import assemble, build_loss
@@ -180,15 +180,32 @@ class Trainer(RunState):
             torch._foreach_copy_([p.data for p in self.params], self._good)
 
     def _record(self, phase: str, report: Step, errors: Mapping[str, float]) -> None:
-        record: dict[str, float | str] = {"step": self.step, "phase": phase, "loss": report.loss}
-        record.update(zip(self.objective.names, report.parts, strict=True))
-        record.update(report.extra)
-        record.update(errors)
         with torch.no_grad():
             values = self.objective.unknown_values() or {}
-            record.update({f"unknown_{name}": float(v) for name, v in values.items()})
-        record["time_s"] = self.elapsed()
+            unknowns = [float(v) for v in values.values()]
+        self._append(self.step, phase, report.loss, report.parts, report.extra, errors, unknowns)
+
+    def _append(
+        self,
+        step: int,
+        phase: str,
+        loss: float,
+        parts: list[float],
+        extra: Mapping[str, float],
+        errors: Mapping[str, float],
+        unknowns: list[float],
+        time_s: float | None = None,
+    ) -> None:
+        """One step's history entry: loss, terms, extras, errors, unknowns, time."""
+        record: dict[str, float | str] = {"step": step, "phase": phase, "loss": loss}
+        record.update(zip(self.objective.names, parts, strict=True))
+        record.update(extra)
+        record.update(errors)
+        names = list(self.objective.unknown_values() or {})
+        record.update({f"unknown_{n}": v for n, v in zip(names, unknowns, strict=True)})
+        record["time_s"] = self.elapsed() if time_s is None else time_s
         self.history.append(record)
+        self._shown_loss = loss
 
     def _keep(self, phase: str, report: Step, errors: dict[str, float]) -> None:
         """Keep a step whose numbers are on the device (``report.pending``) for the next read."""
@@ -218,8 +235,9 @@ class Trainer(RunState):
         if bad is not None:  # the kept steps' parameters are gone: back to the last read
             self._unread(readings[0].pending)
             raise _NonFinite(self._what(bad.loss, bad.parts, bad.grad_max), bad.pending.step)
-        for reading in readings:
-            self._record_reading(reading)
+        for r in readings:
+            p = r.pending
+            self._append(p.step, p.phase, r.loss, r.parts, {}, p.errors, r.unknowns, p.time_s)
         if readings:
             self._keep_good()
 
@@ -230,17 +248,6 @@ class Trainer(RunState):
         self.phase_step -= back
         self.phase_steps[first.phase] = self.phase_step
         self._readings.drop()
-
-    def _record_reading(self, reading: Reading) -> None:
-        p = reading.pending
-        record: dict[str, float | str] = {"step": p.step, "phase": p.phase, "loss": reading.loss}
-        record.update(zip(self.objective.names, reading.parts, strict=True))
-        record.update(p.errors)
-        names = list(self.objective.unknown_values() or {})
-        record.update({f"unknown_{n}": v for n, v in zip(names, reading.unknowns, strict=True)})
-        record["time_s"] = p.time_s
-        self.history.append(record)
-        self._shown_loss = reading.loss
 
     def _validate(self, phase_step: int, steps: int, last: bool) -> dict[str, float]:
         every = self.problem.validation.cadence(steps)
@@ -334,7 +341,6 @@ class Trainer(RunState):
                 refine = self.adaptive is not None and self.adaptive.due(self.step)
                 if report.pending is None:
                     self._record(name, report, errors)
-                    self._shown_loss = report.loss
                 else:
                     self._keep(name, report, errors)
                     if k % read_every == 0 or k == steps or refine:
