@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from pinn_gelu.config import PointsConfig
-from pinn_gelu.distributed import Group
+from pinn_gelu.distributed import Group, share
 from pinn_gelu.geometry.domain import Domain
 
 __all__ = ["Collocation", "chunk_collocation", "sample_collocation", "shard_collocation"]
@@ -102,7 +102,7 @@ def shard_collocation(points: Collocation, group: Group) -> Collocation:
     """This rank's shard: a contiguous share of the interior and of each boundary part."""
     if not group.active:
         return points
-    return _part(points, group.size, group.rank)
+    return _part(points, group.size, group.rank, _indices(points))
 
 
 def chunk_collocation(points: Collocation, count: int) -> list[Collocation]:
@@ -117,22 +117,21 @@ def chunk_collocation(points: Collocation, count: int) -> list[Collocation]:
         raise ValueError(f"chunks: expected at least 1, got {count}")
     if count == 1:
         return [points]
-    return [_part(points, count, j) for j in range(count)]
+    indices = _indices(points)  # once: each chunk's indices are views of them
+    return [_part(points, count, j, indices) for j in range(count)]
 
 
-def _share(n: int, parts: int, j: int) -> tuple[int, int]:
-    """Rows [start, stop) of n in share j of ``parts``: contiguous, sizes differ by at most 1."""
-    base, extra = divmod(n, parts)
-    start = j * base + min(j, extra)
-    return start, start + base + (1 if j < extra else 0)
+def _indices(points: Collocation) -> dict[str, Tensor]:
+    """The index in the whole set of each point of every point set."""
+    return {p: points.global_index(p) for p in ("interior", "boundary", *points.data)}
 
 
-def _part(points: Collocation, parts: int, j: int) -> Collocation:
+def _part(points: Collocation, parts: int, j: int, indices: dict[str, Tensor]) -> Collocation:
     """Share j of ``parts`` of every point set, with each point's index in the whole set."""
-    start, stop = _share(points.interior.shape[0], parts, j)
+    start, stop = share(points.interior.shape[0], parts, j)
     rows, sides, at = [], {}, 0
     for side, (first, last) in points.sides.items():
-        a, b = _share(last - first, parts, j)
+        a, b = share(last - first, parts, j)
         rows.append(torch.arange(first + a, first + b))
         sides[side] = (at, at + b - a)
         at += b - a
@@ -140,16 +139,16 @@ def _part(points: Collocation, parts: int, j: int) -> Collocation:
     index = index.to(points.boundary.device)
     data, data_index = {}, {}
     for place, where in points.data.items():
-        a, b = _share(where.shape[0], parts, j)
+        a, b = share(where.shape[0], parts, j)
         data[place] = where[a:b]
-        data_index[place] = points.global_index(place)[a:b]
+        data_index[place] = indices[place][a:b]
     return Collocation(
         interior=points.interior[start:stop],
         boundary=points.boundary[index],
         normals=points.normals[index],
         sides=sides,
-        interior_index=points.global_index("interior")[start:stop],
-        boundary_index=points.global_index("boundary")[index],
+        interior_index=indices["interior"][start:stop],
+        boundary_index=indices["boundary"][index],
         data=data,
         data_index=data_index,
     )

@@ -46,6 +46,7 @@ __all__ = [
     "Group",
     "LostRank",
     "from_environment",
+    "share",
 ]
 
 #: Longest wait of one collective: a rank that stops answering ends the job after this.
@@ -137,9 +138,20 @@ class Group:
 
     def shard(self, count: int) -> tuple[int, int]:
         """Rows [start, stop) of ``count`` that this rank keeps: contiguous, sizes differ ≤ 1."""
-        base, extra = divmod(count, self.size)
-        start = self.rank * base + min(self.rank, extra)
-        return start, start + base + (1 if self.rank < extra else 0)
+        return share(count, self.size, self.rank)
+
+
+def share(count: int, parts: int, index: int) -> tuple[int, int]:
+    """Rows [start, stop) of ``count`` in share ``index`` of ``parts``.
+
+    Contiguous, sizes differ by at most 1: a rank's shard, a chunk of the points.
+
+    >>> [share(7, 3, j) for j in range(3)]
+    [(0, 3), (3, 5), (5, 7)]
+    """
+    base, extra = divmod(count, parts)
+    start = index * base + min(index, extra)
+    return start, start + base + (1 if index < extra else 0)
 
 
 class LostRank(TrainingError):

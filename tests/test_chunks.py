@@ -118,6 +118,11 @@ def test_chunks_partition_every_point_set_with_global_indices():
     for c in chunks:  # each side's rows: a share of that side, normals alongside
         assert set(c.sides) == set(points.sides)
         assert torch.equal(c.normals, points.normals[c.global_index("boundary")])
+    # the chunks' indices are views of one whole index, not a whole index each (1,024 chunks
+    # of a million points held 8 GB of copies of it)
+    for place in ["interior", *points.data]:
+        storages = {c.global_index(place).untyped_storage().data_ptr() for c in chunks}
+        assert len(storages) == 1, place
     with pytest.raises(ValueError, match="at least 1"):
         chunk_collocation(points, 0)
 

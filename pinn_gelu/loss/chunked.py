@@ -62,7 +62,6 @@ class ChunkedLoss:
         self.needs = first.needs
         self._weights = first._weights
         local = [sum(p._local_counts[t] for p in pieces) for t in range(len(self.terms))]
-        self._local_counts = local
         counts = group.all_reduce(torch.tensor(local, dtype=torch.float64, device=group.device))
         #: n_t: residual entries of each term over all chunks and ranks.
         self.counts = [int(c) for c in counts.tolist()]
@@ -88,14 +87,6 @@ class ChunkedLoss:
     def unknown_values(self) -> dict[str, Tensor] | None:
         """λ of the model's unknown constants (None: a forward problem)."""
         return self.first.unknown_values()
-
-    def __call__(self) -> tuple[Tensor, Tensor]:
-        """(L, terms) of this rank, with every chunk's graph at once (memory not bounded).
-
-        For a step use :meth:`value_and_gradient`, which frees each chunk's graph in turn.
-        """
-        totals, parts = zip(*(piece() for piece in self.pieces), strict=True)
-        return torch.stack(totals).sum(), torch.stack(parts).sum(0)
 
     def value(self) -> tuple[Tensor, Tensor]:
         """(L, terms) over all chunks and ranks, without a graph."""

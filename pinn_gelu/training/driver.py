@@ -213,14 +213,10 @@ class Trainer(RunState):
         with torch.no_grad():
             values = self.objective.unknown_values() or {}
             unknowns = (
-                torch.stack([v.detach().reshape(()) for v in values.values()]).clone()
-                if values
-                else None
+                torch.stack([v.detach().reshape(()) for v in values.values()]) if values else None
             )
         self._readings.add(
-            Pending(
-                self.step, self.phase_step, phase, report.pending, unknowns, errors, self.elapsed()
-            )
+            Pending(self.step, phase, report.pending, unknowns, errors, self.elapsed())
         )
 
     def _read(self) -> None:

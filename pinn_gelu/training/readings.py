@@ -37,7 +37,7 @@ class Pending:
     """One step whose numbers are still on the device.
 
     Attributes:
-        step: the run's step count after it; ``phase_step`` the phase's.
+        step: the run's step count after it.
         phase: the phase it belongs to.
         values: (L, terms…, max |∂L/∂θ|), detached.
         unknowns: the unknowns' values after it (their names in the driver's record), or None.
@@ -46,7 +46,6 @@ class Pending:
     """
 
     step: int
-    phase_step: int
     phase: str
     values: Tensor
     unknowns: Tensor | None
@@ -75,9 +74,6 @@ class Readings:
 
     def __init__(self) -> None:
         self.kept: list[Pending] = []
-
-    def __len__(self) -> int:
-        return len(self.kept)
 
     def add(self, pending: Pending) -> None:
         """Keep a step's numbers until the next read."""
